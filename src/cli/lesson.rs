@@ -1,0 +1,85 @@
+//! The flags every chapter binary shares: `--explain`, `--show`,
+//! `--show-diff`, and the way a chapter ends (one error line, an exit code).
+
+use clap::Args;
+
+use crate::probe::{Snapshot, View};
+use crate::sys::journal::{self, Mode};
+
+/// What the learner wants to see while a chapter runs.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Lesson {
+    /// Print every syscall as it is made, decoded, with why it is needed
+    /// (`--explain=json` for one JSON object per step).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "text")]
+    pub explain: Option<Mode>,
+
+    /// After every step, print the kernel's view: any of ns, mounts, cgroup.
+    #[arg(long, value_delimiter = ',', value_name = "VIEWS")]
+    pub show: Vec<View>,
+
+    /// With --show: print only what changed since the step before.
+    #[arg(long, requires = "show")]
+    pub show_diff: bool,
+}
+
+impl Lesson {
+    /// Switch the journal on as asked and hook the `--show` tables to it.
+    pub fn start(&self) {
+        journal::init(self.explain.unwrap_or(Mode::Quiet));
+        if self.show.is_empty() {
+            return;
+        }
+        let views = self.show.clone();
+        let diff = self.show_diff;
+        let last = std::sync::Mutex::new(None::<Snapshot>);
+        journal::observe(Box::new(move |step| {
+            let snap = Snapshot::take_after(step, &views);
+            let mut prev = last.lock().unwrap_or_else(|e| e.into_inner());
+            let text = match (diff, prev.as_ref()) {
+                (true, Some(before)) => snap.diff(before),
+                _ => snap.render(),
+            };
+            eprint!("{text}");
+            *prev = Some(snap);
+        }));
+    }
+}
+
+/// Run a chapter's body: on error print one line naming the problem and
+/// exit non-zero; otherwise exit with the code the body returned.
+pub fn finish(name: &str, result: anyhow::Result<i32>) -> ! {
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("{name}: error: {}", one_line(&e));
+            let code = e.downcast_ref::<ExitCode>().map(|c| c.0).unwrap_or(1);
+            std::process::exit(code)
+        }
+    }
+}
+
+/// An error that carries the exit code it should end the process with
+/// (127: command not found, 126: not executable — as docker and sh do).
+#[derive(Debug)]
+pub struct ExitCode(pub i32, pub String);
+
+impl std::fmt::Display for ExitCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+impl std::error::Error for ExitCode {}
+
+/// The error and its causes on one line: `a: b: c`.
+pub fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+/// Refuse to go on without root, with a line that says how to run.
+pub fn require_root(name: &str) -> anyhow::Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    anyhow::bail!("{name} needs root to create namespaces, mounts and cgroups: run it with sudo")
+}

@@ -1,0 +1,1 @@
+//! Layer tars: whiteouts, export and safe apply (chapter 06). Being written.

@@ -1,0 +1,19 @@
+//! wharf: a workbench that teaches Linux containers by building one.
+//!
+//! Layers, imports pointing down only:
+//! - faces: `src/main.rs`, [`cli`], and the chapter binaries in `chapters/`
+//! - mechanism: [`ns`], [`rootfs`], [`cgroup`], [`union`], [`layer`], [`volume`]
+//! - kernel: [`sys`] makes every container-building syscall and journals it;
+//!   [`probe`] reads every view the kernel gives of itself.
+//! - [`paths`]: where wharf keeps its state.
+
+pub mod cgroup;
+pub mod cli;
+pub mod layer;
+pub mod ns;
+pub mod paths;
+pub mod probe;
+pub mod rootfs;
+pub mod sys;
+pub mod union;
+pub mod volume;

@@ -1,0 +1,37 @@
+//! Files that configure the kernel: uid_map, cgroup limits, cgroup dirs.
+//! Writing one is as much a request to the kernel as a syscall is, so each
+//! write is a journal step, shown as `write("/proc/42/uid_map", "0 1000 1\n")`.
+
+use std::io::Write;
+use std::path::Path;
+
+use nix::errno::Errno;
+
+use super::decode::{path as qpath, quote};
+use super::{Call, SysError};
+
+fn io_errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Write `content` to a kernel file in a single write(2), as the kernel
+/// expects for files like uid_map.
+pub fn write(path: &Path, content: &str, why: &str) -> Result<(), SysError> {
+    Call::new("write", vec![qpath(path), quote(content)], why)
+        .kernel(format!("{} now holds {:?}", path.display(), content.trim_end()))
+        .run(|| {
+            let mut f = std::fs::OpenOptions::new().write(true).open(path).map_err(io_errno)?;
+            f.write_all(content.as_bytes()).map_err(io_errno)
+        })
+}
+
+/// `mkdir(path, 0755)`: in a cgroup filesystem this creates a cgroup.
+pub fn mkdir(path: &Path, why: &str) -> Result<(), SysError> {
+    Call::new("mkdir", vec![qpath(path), "0755".into()], why)
+        .run(|| std::fs::create_dir(path).map_err(io_errno))
+}
+
+/// `rmdir(path)`: in a cgroup filesystem this removes an empty cgroup.
+pub fn rmdir(path: &Path, why: &str) -> Result<(), SysError> {
+    Call::new("rmdir", vec![qpath(path)], why).run(|| std::fs::remove_dir(path).map_err(io_errno))
+}

@@ -1,0 +1,123 @@
+//! The kernel layer: the ONLY place in wharf that makes a syscall which
+//! builds, enters or controls a container, or writes a file that configures
+//! the kernel. Every wrapper here records a [`journal::Step`], so `--explain`
+//! can show the learner exactly what was asked of the kernel, and why.
+//!
+//! Ordinary file I/O (reading a config, writing a blob) goes through std and
+//! is not journaled.
+
+pub mod decode;
+pub mod journal;
+mod kfile;
+mod mount;
+mod ns;
+mod process;
+
+pub use kfile::{mkdir, rmdir, write};
+pub use mount::{chdir, chroot, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
+pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
+pub use process::{execve, kill, wait, ExitReport};
+
+use journal::Step;
+use nix::errno::Errno;
+
+/// A syscall that failed: which one, the errno, and a hint for the learner.
+#[derive(Debug, Clone)]
+pub struct SysError {
+    pub call: String,
+    pub errno: Errno,
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for SysError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed: {:?} ({})", self.call, self.errno, self.errno.desc())?;
+        if let Some(h) = &self.hint {
+            write!(f, "; {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SysError {}
+
+/// What a successful call returns, as a number for the journal.
+pub(crate) trait Ret {
+    fn ret(&self) -> i64;
+}
+impl Ret for () {
+    fn ret(&self) -> i64 {
+        0
+    }
+}
+impl Ret for nix::unistd::Pid {
+    fn ret(&self) -> i64 {
+        self.as_raw() as i64
+    }
+}
+
+/// One call on its way to the kernel: name, decoded arguments, and why.
+pub(crate) struct Call {
+    syscall: &'static str,
+    args: Vec<String>,
+    why: String,
+    kernel: Option<String>,
+}
+
+impl Call {
+    pub(crate) fn new(syscall: &'static str, args: Vec<String>, why: &str) -> Self {
+        Call {
+            syscall,
+            args,
+            why: why.to_string(),
+            kernel: None,
+        }
+    }
+
+    /// What the kernel's view looks like after the call succeeds.
+    pub(crate) fn kernel(mut self, k: impl Into<String>) -> Self {
+        self.kernel = Some(k.into());
+        self
+    }
+
+    fn step(&self, ret: Option<i64>, errno: Option<Errno>) -> Step {
+        Step {
+            step: 0,
+            process: String::new(),
+            pid: 0,
+            syscall: self.syscall.to_string(),
+            args: self.args.clone(),
+            ret,
+            errno: errno.map(|e| format!("{e:?}")),
+            why: self.why.clone(),
+            hint: errno.and_then(|e| decode::hint(self.syscall, e)),
+            kernel: if errno.is_none() { self.kernel.clone() } else { None },
+        }
+    }
+
+    /// Make the call and journal its outcome.
+    pub(crate) fn run<T: Ret>(self, f: impl FnOnce() -> nix::Result<T>) -> Result<T, SysError> {
+        match f() {
+            Ok(v) => {
+                journal::record(self.step(Some(v.ret()), None));
+                Ok(v)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Journal a failure and turn it into an error.
+    pub(crate) fn fail(&self, e: Errno) -> SysError {
+        let step = journal::record(self.step(Some(-1), Some(e)));
+        SysError {
+            call: step.call_text(),
+            errno: e,
+            hint: step.hint,
+        }
+    }
+
+    /// Journal a call that will not return if it succeeds (execve).
+    pub(crate) fn announce(&self) {
+        journal::record(self.step(None, None));
+    }
+}

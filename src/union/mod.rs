@@ -1,0 +1,1 @@
+//! Overlay union mounts and the copy driver (chapter 05). Being written.

@@ -1,0 +1,1 @@
+//! Volumes and the init layer (chapter 07). Being written.
