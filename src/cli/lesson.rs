@@ -71,6 +71,14 @@ impl std::fmt::Display for ExitCode {
 }
 impl std::error::Error for ExitCode {}
 
+/// This program's name, for error lines: `ch02-namespaces: error: ...`.
+pub fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|a| std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "wharf".into())
+}
+
 /// The error and its causes on one line: `a: b: c`.
 pub fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")

@@ -32,3 +32,4 @@ impl Snapshot {
 }
 
 pub mod cgroup;
+pub mod host;

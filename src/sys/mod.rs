@@ -6,6 +6,7 @@
 //! Ordinary file I/O (reading a config, writing a blob) goes through std and
 //! is not journaled.
 
+mod creds;
 pub mod decode;
 pub mod journal;
 mod kfile;
@@ -13,6 +14,7 @@ mod mount;
 mod ns;
 mod process;
 
+pub use creds::{setgroups_empty, setresgid, setresuid};
 pub use kfile::{mkdir, rmdir, write};
 pub use mount::{chdir, chroot, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
 pub use ns::{clone, sethostname, setns, unshare, Child, Fork};

@@ -1,0 +1,121 @@
+//! Chapter 02 — namespaces: clone a child into new namespaces and give its
+//! mount namespace a root of its own with pivot_root.
+//!
+//! Each namespace flag gives the child a private copy of one kind of kernel
+//! state: pid (it is PID 1), uts (hostname), ipc, net, mnt (mounts), user
+//! (ids), cgroup (its view of /proc/self/cgroup). The parent stays where it
+//! was. `wharf::ns::run` packages these same steps for the later chapters.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use wharf::cli::lesson::{self, Lesson};
+use wharf::ns::{idmap, run, Namespaces};
+use wharf::rootfs::{self, chroot, exec, pivot};
+use wharf::sys::{self, Child, Fork};
+
+/// Run a command in new namespaces, with the rootfs as its `/`.
+#[derive(Debug, Parser)]
+#[command(name = "ch02-namespaces", version)]
+struct Args {
+    #[command(flatten)]
+    lesson: Lesson,
+
+    /// Which namespaces to create (default: all but --user).
+    #[command(flatten)]
+    ns: Namespaces,
+
+    /// The hostname inside the new UTS namespace.
+    #[arg(long)]
+    hostname: Option<String>,
+
+    /// The root filesystem (default: the built-in one).
+    #[arg(long, value_name = "DIR")]
+    rootfs: Option<PathBuf>,
+
+    /// From inside, try chapter 01's chroot escape and report where it lands.
+    #[arg(long)]
+    escape_demo: bool,
+
+    /// The command to run inside, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    cmd: Vec<String>,
+}
+
+fn main() {
+    let args = Args::parse();
+    args.lesson.start();
+    lesson::finish("ch02-namespaces", chapter(&args))
+}
+
+fn chapter(args: &Args) -> anyhow::Result<i32> {
+    lesson::require_root("ch02-namespaces")?;
+    args.ns.check(args.hostname.as_deref())?;
+    if args.cmd.is_empty() && !args.escape_demo {
+        anyhow::bail!("no command given: add one after `--`, e.g. `ch02-namespaces -- /bin/sh`");
+    }
+    let root = rootfs::choose(args.rootfs.as_deref())?;
+    let host_root = chroot::root_id()?;
+
+    // ANCHOR: clone
+    let mut child: Child = match sys::clone(
+        args.ns.clone_flags(),
+        "start the child in fresh namespaces; inside them it will be PID 1",
+    )? {
+        Fork::Child => lesson::finish("ch02-namespaces", inside(args, &root, host_root)),
+        Fork::Parent(child) => child,
+    };
+    // ANCHOR_END: clone
+
+    // ANCHOR: parent
+    if args.ns.effective().user {
+        if let Err(e) = idmap::write_maps(child.pid) {
+            run::abandon(child.pid);
+            return Err(e);
+        }
+    }
+    child.release();
+    let status = sys::wait(child.pid, "wait for the container's command and collect its exit status")?;
+    Ok(status.exit_code())
+    // ANCHOR_END: parent
+}
+
+/// The child: runs inside the new namespaces, ends by becoming the command.
+fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32> {
+    let ns = args.ns.effective();
+    // ANCHOR: inside
+    if ns.user {
+        idmap::become_root()?;
+    }
+    if ns.mount {
+        // lab:solution-begin make every mount private (MS_REC|MS_PRIVATE) so nothing propagates back to the host
+        pivot::make_private()?;
+        // lab:solution-end
+    }
+    if let Some(name) = &args.hostname {
+        sys::sethostname(name, "the UTS namespace gives the container a hostname of its own")?;
+    }
+    if ns.pid {
+        // lab:solution-begin mount a fresh proc at <rootfs>/proc so ps shows only this pid namespace
+        pivot::mount_proc(root)?;
+        // lab:solution-end
+    }
+    if ns.mount {
+        // lab:solution-begin bind-mount the rootfs on itself, pivot_root into it, detach the old root (wharf::rootfs::pivot)
+        pivot::pivot_into(root)?;
+        // lab:solution-end
+    } else {
+        // Without a mount namespace pivot_root would swap the host's root:
+        // fall back to chapter 01's chroot.
+        chroot::enter(root)?;
+    }
+    // ANCHOR_END: inside
+
+    if args.escape_demo {
+        print!("{}", chroot::escape_attempt(host_root)?);
+        if args.cmd.is_empty() {
+            return Ok(0);
+        }
+    }
+    Err(exec::exec(&args.cmd, &exec::default_env(args.hostname.as_deref())))
+}
