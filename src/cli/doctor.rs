@@ -162,7 +162,7 @@ fn overlay() -> Check {
 }
 
 fn cgroup_mode() -> Check {
-    match host::cgroup_mode() {
+    match crate::probe::cgroup::Cgroupfs::system().map(|fs| fs.mode) {
         Ok(m @ CgroupMode::Hybrid) => row(
             "cgroup mode",
             m.name(),

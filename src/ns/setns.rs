@@ -1,2 +1,108 @@
 //! Chapter 03: joining the namespaces of a running process — what
-//! `docker exec` does. Stub, being written.
+//! `docker exec` does.
+//!
+//! Every namespace a process is in shows up as a file in /proc/PID/ns/.
+//! Opening one gives a handle on the namespace itself; `setns(fd, type)`
+//! moves the calling process into it. Three rules shape the order:
+//! - the user namespace goes first: it grants the capabilities that the
+//!   other joins are checked against;
+//! - all files are opened *before* joining the mount namespace, since after
+//!   it /proc/PID may mean something else (or nothing);
+//! - joining a pid namespace changes only where our *children* go
+//!   (pid_for_children): we must fork for the command to be inside it.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use nix::fcntl::{open, OFlag};
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+
+use super::idmap;
+use crate::probe::ns::{inodes, Inodes};
+use crate::sys;
+
+/// The namespace kinds, in the order they are joined.
+pub const JOIN_ORDER: [(&str, CloneFlags); 7] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+/// One namespace of the target that we are not in yet.
+pub struct NsHandle {
+    pub kind: &'static str,
+    pub nstype: CloneFlags,
+    pub path: PathBuf,
+    fd: OwnedFd,
+}
+
+/// A running process whose namespaces we are about to join.
+pub struct Target {
+    pub pid: Pid,
+    pub joins: Vec<NsHandle>,
+    /// The target's namespace inodes, read before joining.
+    pub inodes: Inodes,
+    root: OwnedFd,
+}
+
+fn open_dir_or_file(path: &PathBuf) -> anyhow::Result<OwnedFd> {
+    open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .with_context(|| format!("open {}", path.display()))
+}
+
+/// Open the target's namespace files and its root directory, keeping only
+/// the namespaces we do not already share (rejoining our own user
+/// namespace is an error, and the others would be no-ops).
+pub fn open_target(pid: Pid) -> anyhow::Result<Target> {
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    if !proc.exists() {
+        anyhow::bail!("no process with pid {pid}: is the container still running? (start one with `ch03-setns run -- sleep 1000`)");
+    }
+    let theirs = inodes(&proc.join("ns"))?;
+    let ours = inodes(Path::new("/proc/self/ns"))?;
+    let mut joins = Vec::new();
+    for (kind, nstype) in JOIN_ORDER {
+        if theirs.get(kind) != ours.get(kind) {
+            let path = proc.join("ns").join(kind);
+            joins.push(NsHandle { kind, nstype, fd: open_dir_or_file(&path)?, path });
+        }
+    }
+    let root = open_dir_or_file(&proc.join("root"))?;
+    Ok(Target { pid, joins, inodes: theirs, root })
+}
+
+/// Join every namespace of the target, in order, then take its root.
+pub fn join(target: &Target) -> anyhow::Result<()> {
+    for ns in &target.joins {
+        let why = format!("join the target's {} namespace", ns.kind);
+        sys::setns(&ns.fd, &ns.path.display().to_string(), ns.nstype, &why)?;
+        if ns.nstype == CloneFlags::CLONE_NEWUSER {
+            idmap::become_root()?;
+        }
+    }
+    let shown = format!("/proc/{}/root", target.pid);
+    sys::fchdir(&target.root, &shown, "step into the target's root directory, opened before we changed mount namespace")?;
+    sys::chroot(std::path::Path::new("."), "make the target's root our root, as its own processes see it")?;
+    Ok(())
+}
+
+/// After joining (in the forked child): our namespace inodes next to the
+/// target's, one line each — equal inodes mean the same namespace.
+pub fn compare_with_target(target: &Target) -> anyhow::Result<String> {
+    let ours = inodes(Path::new("/proc/self/ns"))?;
+    let mut out = String::from("TYPE     TARGET        OURS          SAME\n");
+    for (kind, _) in JOIN_ORDER {
+        let (t, o) = (target.inodes.get(kind), ours.get(kind));
+        let show = |v: Option<&u64>| v.map(u64::to_string).unwrap_or_else(|| "-".into());
+        let same = if t == o { "yes" } else { "NO" };
+        out.push_str(&format!("{kind:<8} {:<13} {:<13} {same}\n", show(t), show(o)));
+    }
+    Ok(out)
+}

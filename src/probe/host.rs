@@ -137,23 +137,6 @@ impl CgroupMode {
     }
 }
 
-/// The cgroup mode of this host.
-pub fn cgroup_mode() -> io::Result<CgroupMode> {
-    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
-    let magic = |p: &str| {
-        statfs(p)
-            .map(|s| s.filesystem_type())
-            .map_err(io::Error::from)
-    };
-    if magic("/sys/fs/cgroup")? == CGROUP2_SUPER_MAGIC {
-        return Ok(CgroupMode::V2);
-    }
-    match magic("/sys/fs/cgroup/unified") {
-        Ok(m) if m == CGROUP2_SUPER_MAGIC => Ok(CgroupMode::Hybrid),
-        _ => Ok(CgroupMode::V1),
-    }
-}
-
 /// Every mounted cgroup hierarchy (v1 and v2) in this mount namespace.
 pub fn cgroup_hierarchies() -> io::Result<Vec<PathBuf>> {
     let mut dirs: Vec<PathBuf> = mounts()?

@@ -1,6 +1,9 @@
 //! The kernel's view of itself, read and never changed: namespaces, mounts,
 //! cgroups. This is the ONLY module that reads /proc and /sys for that.
 
+pub mod ns;
+pub mod table;
+
 use crate::sys::journal::Step;
 
 /// Which table to show.

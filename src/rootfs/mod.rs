@@ -18,3 +18,7 @@ pub fn choose(given: Option<&std::path::Path>) -> anyhow::Result<std::path::Path
         None => Ok(crate::paths::builtin_rootfs()),
     }
 }
+
+mod create;
+mod elf;
+pub use create::{create, ensure_builtin, CreateOptions, CreateReport, Source, DEFAULT_PROGRAMS};

@@ -16,7 +16,7 @@ mod process;
 
 pub use creds::{setgroups_empty, setresgid, setresuid};
 pub use kfile::{mkdir, rmdir, write};
-pub use mount::{chdir, chroot, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
+pub use mount::{chdir, chroot, fchdir, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
 pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
 pub use process::{execve, kill, wait, ExitReport};
 

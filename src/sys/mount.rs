@@ -114,3 +114,10 @@ pub fn setxattr(path: &Path, name: &str, value: &[u8], why: &str) -> Result<(), 
         nix::errno::Errno::result(r).map(drop)
     })
 }
+
+/// `fchdir(fd)`: change directory to an open directory — even one outside
+/// our current root, which is how we reach a container's root after setns.
+pub fn fchdir(fd: &std::os::fd::OwnedFd, shown_as: &str, why: &str) -> Result<(), SysError> {
+    use std::os::fd::AsRawFd;
+    Call::new("fchdir", vec![format!("{}<{shown_as}>", fd.as_raw_fd())], why).run(|| nix::unistd::fchdir(fd))
+}

@@ -32,6 +32,9 @@ impl TestRoot {
     pub fn new() -> TestRoot {
         require_root();
         let dir = tempfile::Builder::new().prefix("wharf-test-").tempdir_in("/tmp").expect("tempdir");
+        // 0755, so that a container's root mapped to uid 100000 can reach
+        // its rootfs below here.
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
         TestRoot { dir }
     }
 
@@ -90,4 +93,55 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Replace what varies between runs so a transcript can be a snapshot:
+/// the state root, pids, namespace inodes, device/inode pairs.
+pub fn redact(text: &str, root: &Path) -> String {
+    let mut out = text.replace(root.to_str().unwrap_or("\u{0}"), "[TMP]");
+    let rules: [(&str, &str); 6] = [
+        (r"/proc/\d+/", "/proc/[PID]/"),
+        (r":\[\d+\]", ":[[INODE]]"),
+        (r"dev=\d+ ino=\d+", "dev=[DEV] ino=[INODE]"),
+        (r"(clone\(.*\) = |wait4\(|wait4\(.*\) = |process |pid |kill\()\d+", "${1}[PID]"),
+        (r"\d+\.\d+s\b", "[TIME]"),
+        (r"sha256:[0-9a-f]{64}", "[DIGEST]"),
+    ];
+    for (pat, rep) in rules {
+        out = regex::Regex::new(pat).expect("regex").replace_all(&out, rep).into_owned();
+    }
+    out
+}
+
+/// The pid of the first child of `parent` once it runs `comm`
+/// (the container's command, seen from the host).
+pub fn wait_for_child(parent: u32, comm: &str) -> u32 {
+    for _ in 0..500 {
+        let kids = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).unwrap_or_default();
+        for k in kids.split_whitespace() {
+            let c = std::fs::read_to_string(format!("/proc/{k}/comm")).unwrap_or_default();
+            if c.trim() == comm {
+                return k.parse().expect("pid");
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("no child of {parent} started {comm} within 10 s");
+}
+
+/// A child process killed and reaped when the guard drops (also on panic).
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The inode of /proc/PID/ns/KIND as the kernel reports it: `uts:[4026531838]`.
+pub fn ns_link(pid: &str, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|e| panic!("readlink /proc/{pid}/ns/{kind}: {e}"))
 }

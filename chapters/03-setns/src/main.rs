@@ -1,1 +1,100 @@
-fn main() {}
+//! Chapter 03 — setns: enter the namespaces of a running container, the
+//! mechanism behind `docker exec`.
+//!
+//! `ch03-setns run` starts a container exactly as chapter 02 does;
+//! `ch03-setns exec PID -- CMD` joins its namespaces and runs CMD there.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use nix::unistd::Pid;
+use wharf::cli::lesson::{self, Lesson};
+use wharf::ns::run::{self, Hooks, RunSpec};
+use wharf::ns::{setns, Namespaces};
+use wharf::rootfs::{self, exec};
+use wharf::sys::{self, Child, Fork};
+
+/// Start a container, or join the namespaces of a running one.
+#[derive(Debug, Parser)]
+#[command(name = "ch03-setns", version)]
+struct Args {
+    #[command(flatten)]
+    lesson: Lesson,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Start a container as chapter 02 does (prints its pid for `exec`).
+    Run {
+        #[command(flatten)]
+        ns: Namespaces,
+        #[arg(long)]
+        hostname: Option<String>,
+        #[arg(long, value_name = "DIR")]
+        rootfs: Option<PathBuf>,
+        #[arg(last = true, required = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
+    /// Run CMD inside the namespaces and root of the running process PID.
+    Exec {
+        pid: i32,
+        #[arg(last = true, required = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
+}
+
+fn main() {
+    let args = Args::parse();
+    args.lesson.start();
+    lesson::finish("ch03-setns", chapter(args))
+}
+
+fn chapter(args: Args) -> anyhow::Result<i32> {
+    lesson::require_root("ch03-setns")?;
+    match args.cmd {
+        Cmd::Run { ns, hostname, rootfs, cmd } => {
+            let rootfs = rootfs::choose(rootfs.as_deref())?;
+            let spec = RunSpec { ns, hostname, rootfs, cmd };
+            Ok(run::run(&spec, &mut AnnouncePid)?.exit_code())
+        }
+        Cmd::Exec { pid, cmd } => exec_into(Pid::from_raw(pid), &cmd),
+    }
+}
+
+/// Tell the learner which pid to `exec` into.
+struct AnnouncePid;
+impl Hooks for AnnouncePid {
+    fn in_parent(&mut self, child: Pid) -> anyhow::Result<()> {
+        eprintln!("ch03-setns: container started as pid {child} (try `ch03-setns exec {child} -- ps`)");
+        Ok(())
+    }
+}
+
+fn exec_into(pid: Pid, cmd: &[String]) -> anyhow::Result<i32> {
+    // ANCHOR: open
+    // Open every namespace file first: after joining the mount namespace,
+    // /proc/PID may no longer lead to the target.
+    let target = setns::open_target(pid)?;
+    // ANCHOR_END: open
+
+    // ANCHOR: join
+    // lab:solution-begin join each namespace with setns (user first, mnt last), then chroot to the target's root
+    setns::join(&target)?;
+    // lab:solution-end
+    // ANCHOR_END: join
+
+    // ANCHOR: fork
+    // setns into a pid namespace applies to our children only: fork.
+    let mut child: Child = match sys::clone(nix::sched::CloneFlags::empty(), "fork: only a child of ours is born inside the target's pid namespace")? {
+        Fork::Child => {
+            eprint!("{}", setns::compare_with_target(&target)?);
+            lesson::finish("ch03-setns", Err(exec::exec(cmd, &exec::default_env(None))))
+        }
+        Fork::Parent(child) => child,
+    };
+    // ANCHOR_END: fork
+    child.release();
+    Ok(sys::wait(child.pid, "wait for the command we ran inside the container")?.exit_code())
+}
