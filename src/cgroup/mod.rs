@@ -1,1 +1,215 @@
-//! Cgroups: create, limit, place, clean up, on v1, v2 and hybrid hosts (chapter 04). Being written.
+//! Cgroups: create one, limit it, place a process in it, and clean it up,
+//! on v1, v2 and hybrid hosts (chapter 04).
+//!
+//! A cgroup is a directory in a cgroup filesystem: `mkdir` creates it,
+//! writing to its files sets limits, writing a pid to `cgroup.procs` moves
+//! that process in (its children are born inside), and `rmdir` removes it
+//! once no process is left. Ours are named `<host tag>/<id>` so that
+//! `wharf reset` and the tests find exactly their own.
+
+pub mod demo;
+pub mod limits;
+mod report;
+mod v1;
+mod v2;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+pub use limits::{CpuMax, LimitArgs, Limits};
+pub use report::Report;
+
+use crate::paths;
+use crate::probe::cgroup::{self as probe, CgroupMode, Cgroupfs, Dirs, Stats};
+use crate::probe::host;
+use crate::sys::{self, ExitReport};
+
+/// A cgroup of ours, in every hierarchy it needs. Dropping it without
+/// [`Cgroup::remove`] still kills what is left inside and removes it, so an
+/// error path leaves nothing behind.
+#[derive(Debug)]
+pub struct Cgroup {
+    fs: Cgroupfs,
+    dirs: Dirs,
+    limits: Limits,
+    /// The leaf directories we created, in creation order.
+    made: Vec<PathBuf>,
+    removed: bool,
+}
+
+impl Cgroup {
+    /// Create `<host tag>/<id>` in this host's cgroup filesystems and write
+    /// `limits` into it.
+    pub fn create(id: &str, limits: &Limits) -> anyhow::Result<Cgroup> {
+        Cgroup::create_in(Cgroupfs::system()?, id, limits)
+    }
+
+    /// The same, in the cgroup filesystems described by `fs`.
+    pub fn create_in(fs: Cgroupfs, id: &str, limits: &Limits) -> anyhow::Result<Cgroup> {
+        let rel = Path::new(&paths::host_tag()).join(id);
+        let dirs = fs.dirs(&rel);
+        let mut cg = Cgroup { fs, dirs, limits: *limits, made: Vec::new(), removed: false };
+        // Any `?` from here on drops `cg`, which removes what was made.
+        if cg.fs.mode == CgroupMode::V2 {
+            cg.make_v2()?;
+            v2::write_limits(&cg.leaf(), limits)?;
+        } else {
+            cg.make_v1()?;
+            v1::write_limits(&cg.dirs, limits)?;
+        }
+        Ok(cg)
+    }
+
+    /// The cgroup's directory per controller.
+    pub fn dirs(&self) -> &Dirs {
+        &self.dirs
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// What the kernel says about the cgroup now.
+    pub fn stats(&self) -> Stats {
+        probe::stats(&self.dirs)
+    }
+
+    /// v2: one directory, with cpu, memory and pids enabled from the root down.
+    fn make_v2(&mut self) -> anyhow::Result<()> {
+        let leaf = self.leaf();
+        let tag_dir = leaf.parent().expect("tag/id has a parent").to_path_buf();
+        v2::enable_controllers(&self.fs.root)?;
+        make_tag_dir(&tag_dir)?;
+        v2::enable_controllers(&tag_dir)?;
+        self.mkdir(&leaf)
+    }
+
+    /// v1: one directory in each controller's hierarchy (once if two
+    /// controllers share a hierarchy).
+    fn make_v1(&mut self) -> anyhow::Result<()> {
+        let wanted = [
+            ("cpu", self.limits.cpu.is_some(), &self.dirs.cpu),
+            ("memory", self.limits.memory.is_some(), &self.dirs.memory),
+            ("pids", self.limits.pids.is_some(), &self.dirs.pids),
+        ];
+        if let Some((name, ..)) = wanted.iter().find(|(_, limited, dir)| *limited && dir.is_none()) {
+            bail!("cannot limit {name}: no v1 {name} hierarchy is mounted under {}", self.fs.root.display());
+        }
+        for dir in self.dirs.unique() {
+            make_tag_dir(dir.parent().expect("tag/id has a parent"))?;
+            self.mkdir(&dir)?;
+        }
+        Ok(())
+    }
+
+    fn leaf(&self) -> PathBuf {
+        self.dirs.unique().into_iter().next().expect("a v2 cgroup has a directory")
+    }
+
+    fn mkdir(&mut self, dir: &Path) -> anyhow::Result<()> {
+        sys::mkdir(dir, "mkdir in a cgroup filesystem creates a cgroup; the kernel fills it with control files")?;
+        self.made.push(dir.to_path_buf());
+        Ok(())
+    }
+
+    /// Move `pid` into the cgroup (in every hierarchy). Its future children
+    /// are born inside.
+    pub fn place(&self, pid: Pid) -> anyhow::Result<()> {
+        for dir in &self.made {
+            sys::write(
+                &dir.join("cgroup.procs"),
+                &pid.to_string(),
+                "move the process into the cgroup: from now on the limits apply to it and to every child it makes",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Read the outcome: CPU used over `wall`, OOM kills, refused forks.
+    pub fn report(&self, exit: &ExitReport, wall: Duration) -> Report {
+        Report::new(&self.stats(), &self.limits, exit, wall)
+    }
+
+    /// Kill anything still inside, then remove the cgroup (deepest first)
+    /// and the tag directory above it if no other cgroup of ours is there.
+    pub fn remove(mut self) -> anyhow::Result<()> {
+        self.removed = true;
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> anyhow::Result<()> {
+        self.kill_leftovers()?;
+        for dir in self.made.iter().rev().filter(|d| probe::exists(d)) {
+            sys::rmdir(dir, "an empty cgroup is removed with rmdir; its control files go with it")?;
+        }
+        for dir in &self.made {
+            let tag_dir = dir.parent().expect("tag/id has a parent");
+            if probe::exists(tag_dir) && probe::children(tag_dir)?.is_empty() {
+                sys::rmdir(tag_dir, "no other cgroup of this state root is left under the tag")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The pids still in the cgroup, in any of its hierarchies.
+    fn procs(&self) -> Vec<i32> {
+        let mut all: Vec<i32> = self.made.iter().filter_map(|d| host::cgroup_procs(d).ok()).flatten().collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// Processes can outlive the container's first one (without a pid
+    /// namespace nothing kills them). v2 kills the whole cgroup in one
+    /// write; v1 has no such file, so kill pid by pid until none is left.
+    fn kill_leftovers(&self) -> anyhow::Result<()> {
+        if self.procs().is_empty() {
+            return Ok(());
+        }
+        let one_write = match (self.dirs.v2, self.made.first()) {
+            (true, Some(dir)) => v2::kill_all(dir)?,
+            _ => false,
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = self.procs();
+            if left.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("processes {left:?} are still in the cgroup after SIGKILL: remove it later with `wharf reset`");
+            }
+            if !one_write {
+                for pid in left {
+                    // ESRCH: it died between reading cgroup.procs and now.
+                    let _ = sys::kill(Pid::from_raw(pid), Signal::SIGKILL, "a process left in the cgroup keeps it from being removed");
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The tag directory groups the cgroups of one state root; it may already
+/// be there (another container of the same root).
+fn make_tag_dir(dir: &Path) -> anyhow::Result<()> {
+    if !probe::exists(dir) {
+        sys::mkdir(dir, "a parent cgroup named after wharf's state root, so its cgroups are easy to find and remove")?;
+    }
+    Ok(())
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        if !self.removed {
+            self.removed = true;
+            if let Err(e) = self.teardown() {
+                eprintln!("{}: warning: {e:#}", crate::cli::lesson::program_name());
+            }
+        }
+    }
+}

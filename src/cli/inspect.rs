@@ -1,10 +1,85 @@
-//! `wharf inspect` (stub: being written).
+//! `wharf inspect ns|mounts|cgroup PID`: the kernel's view of any running
+//! process, the same tables `--show` prints during a lesson.
 
-use clap::Args;
+use std::io;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+
+use crate::probe::{mounts, Data, View};
 
 #[derive(Debug, Args)]
-pub struct InspectArgs {}
+pub struct InspectArgs {
+    /// What to look at: ns, mounts or cgroup.
+    #[arg(value_enum)]
+    pub view: View,
 
-pub fn run(_args: InspectArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("wharf inspect is not written yet")
+    /// The process, as numbered in this pid namespace.
+    #[arg(value_parser = clap::value_parser!(i32).range(1..))]
+    pub pid: i32,
+
+    /// How to print it.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Mounts only: draw them as a tree of parents and children, like findmnt
+    /// (in JSON, each mount lists the mounts on it as `children`).
+    #[arg(long)]
+    pub tree: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
+    if args.tree && args.view != View::Mounts {
+        bail!(
+            "--tree draws mounts only: use `wharf inspect mounts {} --tree`",
+            args.pid
+        );
+    }
+    let data = Data::read(args.view, args.pid).map_err(|e| problem(&args, e))?;
+    let text = match args.format {
+        Format::Table => table(&data, args.tree),
+        Format::Json => json(&data, args.tree)?,
+    };
+    print!("{text}");
+    Ok(0)
+}
+
+fn table(data: &Data, tree: bool) -> String {
+    match data {
+        Data::Mounts(rows) if tree => mounts::tree_table(rows).render(""),
+        other => other.table().render(""),
+    }
+}
+
+fn json(data: &Data, tree: bool) -> anyhow::Result<String> {
+    let value = match data {
+        Data::Ns(rows) => serde_json::to_value(rows),
+        Data::Mounts(rows) if tree => serde_json::to_value(mounts::tree(rows)),
+        Data::Mounts(rows) => serde_json::to_value(rows),
+        Data::Cgroup(rows) => serde_json::to_value(rows),
+    }
+    .context("encoding JSON")?;
+    Ok(serde_json::to_string_pretty(&value)? + "\n")
+}
+
+/// One line naming what went wrong and what to do.
+fn problem(args: &InspectArgs, e: io::Error) -> anyhow::Error {
+    let (view, pid) = (args.view.name(), args.pid);
+    match e.kind() {
+        io::ErrorKind::NotFound if !std::path::Path::new(&format!("/proc/{pid}")).exists() => {
+            anyhow::anyhow!("no process with pid {pid}: check the number with `ps -e`")
+        }
+        io::ErrorKind::PermissionDenied => {
+            anyhow::anyhow!(
+                "not allowed to read the {view} of pid {pid}: run as root (sudo wharf inspect …)"
+            )
+        }
+        _ => anyhow::anyhow!("cannot read the {view} of pid {pid}: {e}"),
+    }
 }

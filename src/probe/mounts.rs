@@ -95,7 +95,10 @@ pub fn parse(text: &str) -> io::Result<Vec<MountRow>> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(n, l)| {
             parse_line(l).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("mountinfo line {}: cannot parse {l:?}", n + 1))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("mountinfo line {}: cannot parse {l:?}", n + 1),
+                )
             })
         })
         .collect()
@@ -171,7 +174,15 @@ fn node(r: &MountRow, rows: &[MountRow], seen: &mut HashSet<u32>) -> Option<Moun
 }
 
 /// The columns of the mount table.
-const HEADERS: [&str; 7] = ["ID", "PARENT", "TARGET", "SOURCE", "FSTYPE", "OPTIONS", "PROPAGATION"];
+const HEADERS: [&str; 7] = [
+    "ID",
+    "PARENT",
+    "TARGET",
+    "SOURCE",
+    "FSTYPE",
+    "OPTIONS",
+    "PROPAGATION",
+];
 
 /// The mounts with full paths in TARGET, in mountinfo's order. Rows are
 /// matched across snapshots by target (and by how many mounts are stacked
@@ -274,20 +285,31 @@ mod tests {
         let text = "1 0 0:1 / / rw shared:2 master:5 - tmpfs none rw\n\
                     2 1 0:2 / /a rw unbindable - tmpfs none rw\n\
                     3 1 0:3 / /b rw - tmpfs none rw\n";
-        let p: Vec<String> = parse(text).unwrap().into_iter().map(|r| r.propagation).collect();
+        let p: Vec<String> = parse(text)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.propagation)
+            .collect();
         assert_eq!(p, ["shared:2 master:5", "unbindable", "private"]);
     }
 
     #[test]
     fn empty_source_keeps_fields_aligned() {
         let rows = parse("5 1 0:9 / /x rw - tmpfs  rw,size=4k\n").unwrap();
-        assert_eq!((rows[0].source.as_str(), rows[0].super_options.as_str()), ("", "rw,size=4k"));
+        assert_eq!(
+            (rows[0].source.as_str(), rows[0].super_options.as_str()),
+            ("", "rw,size=4k")
+        );
     }
 
     #[test]
     fn malformed_lines_are_named() {
         assert_eq!(parse("").unwrap(), vec![]);
-        for bad in ["1 0 0:1 / / rw tmpfs none rw", "x 0 0:1 / / rw - tmpfs none rw", "1 0 - a b c"] {
+        for bad in [
+            "1 0 0:1 / / rw tmpfs none rw",
+            "x 0 0:1 / / rw - tmpfs none rw",
+            "1 0 - a b c",
+        ] {
             let err = parse(&format!("1 0 0:1 / / rw - tmpfs none rw\n{bad}\n")).expect_err(bad);
             assert!(err.to_string().starts_with("mountinfo line 2:"), "{err}");
         }
@@ -306,7 +328,11 @@ mod tests {
         assert_eq!(t.len(), 1, "the loop has no root outside itself");
         assert_eq!(t[0].children.len(), 2);
         assert_eq!(t[0].children[1].children[0].mount.target, "/dev/pts");
-        let drawn: Vec<String> = tree_table(&rows).rows.into_iter().map(|r| r.cells[2].clone()).collect();
+        let drawn: Vec<String> = tree_table(&rows)
+            .rows
+            .into_iter()
+            .map(|r| r.cells[2].clone())
+            .collect();
         assert_eq!(drawn, ["/", "├─/proc", "└─/dev", "  └─/dev/pts"]);
     }
 
@@ -319,7 +345,9 @@ mod tests {
 
     /// A fixture from tests/fixtures/mountinfo/.
     fn fixture(name: &str) -> Vec<MountRow> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mountinfo").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/mountinfo")
+            .join(name);
         parse(&std::fs::read_to_string(&path).expect("fixture")).expect("parse fixture")
     }
 
@@ -333,10 +361,17 @@ mod tests {
         assert_eq!(roots[0].mount.target, "/");
         let drawn = tree_table(&rows);
         assert_eq!(drawn.rows.len(), rows.len(), "every mount drawn once");
-        let cgroup = drawn.rows.iter().find(|r| r.cells[2].ends_with("/sys/fs/cgroup")).unwrap();
+        let cgroup = drawn
+            .rows
+            .iter()
+            .find(|r| r.cells[2].ends_with("/sys/fs/cgroup"))
+            .unwrap();
         assert_eq!(cgroup.cells[2], "│ ├─/sys/fs/cgroup");
         let bind = rows.iter().find(|r| r.target == "/srv/data").unwrap();
-        assert_eq!(bind.source_shown(), "/dev/sda1[/var/lib/wharf/volumes/data]");
+        assert_eq!(
+            bind.source_shown(),
+            "/dev/sda1[/var/lib/wharf/volumes/data]"
+        );
     }
 
     #[test]
@@ -345,9 +380,15 @@ mod tests {
         let roots = tree(&rows);
         assert_eq!(roots.len(), 1);
         assert_eq!((roots[0].mount.id, roots[0].mount.parent), (612, 540));
-        assert!(roots[0].mount.super_options.contains("lowerdir=/var/lib/wharf/layers/2/diff:"));
+        assert!(roots[0]
+            .mount
+            .super_options
+            .contains("lowerdir=/var/lib/wharf/layers/2/diff:"));
         let props: Vec<&str> = rows.iter().map(|r| r.propagation.as_str()).collect();
-        assert_eq!(props, ["master:1", "private", "private", "private", "unbindable"]);
+        assert_eq!(
+            props,
+            ["master:1", "private", "private", "private", "unbindable"]
+        );
     }
 
     #[test]

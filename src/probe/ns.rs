@@ -74,7 +74,10 @@ pub fn inodes(dir: &Path) -> io::Result<Inodes> {
                 let inode = parse_link(kind, &text).ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("{}/{kind} points to {text:?}, not {kind}:[INODE]", dir.display()),
+                        format!(
+                            "{}/{kind} points to {text:?}, not {kind}:[INODE]",
+                            dir.display()
+                        ),
                     )
                 })?;
                 out.insert(kind.to_string(), inode);
@@ -166,7 +169,10 @@ mod tests {
     #[test]
     fn parses_links() {
         assert_eq!(parse_link("net", "net:[4026531840]"), Some(4026531840));
-        assert_eq!(parse_link("pid_for_children", "pid:[4026531836]"), Some(4026531836));
+        assert_eq!(
+            parse_link("pid_for_children", "pid:[4026531836]"),
+            Some(4026531836)
+        );
         assert_eq!(parse_link("net", "uts:[4026531840]"), None);
         assert_eq!(parse_link("net", "net:[abc]"), None);
     }
@@ -175,7 +181,10 @@ mod tests {
     fn reads_dir_and_skips_missing_types() {
         let d = fake_ns(&[("net", "net:[10]"), ("uts", "uts:[11]")]);
         let got = inodes(d.path()).expect("read");
-        assert_eq!(got.into_iter().collect::<Vec<_>>(), vec![("net".into(), 10), ("uts".into(), 11)]);
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            vec![("net".into(), 10), ("uts".into(), 11)]
+        );
     }
 
     #[test]
@@ -195,13 +204,26 @@ mod tests {
 
     #[test]
     fn marks_shared_with_host() {
-        let host = fake_ns(&[("net", "net:[10]"), ("uts", "uts:[11]"), ("mnt", "mnt:[12]")]);
-        let me = fake_ns(&[("net", "net:[10]"), ("uts", "uts:[99]"), ("time", "time:[5]")]);
+        let host = fake_ns(&[
+            ("net", "net:[10]"),
+            ("uts", "uts:[11]"),
+            ("mnt", "mnt:[12]"),
+        ]);
+        let me = fake_ns(&[
+            ("net", "net:[10]"),
+            ("uts", "uts:[99]"),
+            ("time", "time:[5]"),
+        ]);
         let host = inodes(host.path()).unwrap();
         let rows = compare(42, &inodes(me.path()).unwrap(), Some(&host));
-        let got: Vec<(&str, Option<bool>)> =
-            rows.iter().map(|r| (r.kind.as_str(), r.shared_with_host)).collect();
-        assert_eq!(got, vec![("net", Some(true)), ("time", None), ("uts", Some(false))]);
+        let got: Vec<(&str, Option<bool>)> = rows
+            .iter()
+            .map(|r| (r.kind.as_str(), r.shared_with_host))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("net", Some(true)), ("time", None), ("uts", Some(false))]
+        );
         assert!(rows.iter().all(|r| r.pid == 42));
         let unknown = compare(42, &inodes(me.path()).unwrap(), None);
         assert!(unknown.iter().all(|r| r.shared_with_host.is_none()));
@@ -210,8 +232,18 @@ mod tests {
     #[test]
     fn table_says_yes_no() {
         let rows = vec![
-            NsRow { kind: "net".into(), inode: 10, pid: 3, shared_with_host: Some(true) },
-            NsRow { kind: "uts".into(), inode: 11, pid: 3, shared_with_host: Some(false) },
+            NsRow {
+                kind: "net".into(),
+                inode: 10,
+                pid: 3,
+                shared_with_host: Some(true),
+            },
+            NsRow {
+                kind: "uts".into(),
+                inode: 11,
+                pid: 3,
+                shared_with_host: Some(false),
+            },
         ];
         let text = table(&rows).render("");
         assert!(text.lines().nth(1).unwrap().ends_with("yes"), "{text}");

@@ -83,7 +83,9 @@ impl Table {
         for r in &self.rows {
             match old.get(r.key.as_str()) {
                 None => out.push((Change::Added, r.cells.clone())),
-                Some(was) if self.differs(was, r) => out.push((Change::Changed, self.merge(was, r))),
+                Some(was) if self.differs(was, r) => {
+                    out.push((Change::Changed, self.merge(was, r)))
+                }
                 Some(_) => {}
             }
         }
@@ -102,7 +104,9 @@ impl Table {
             .iter()
             .enumerate()
             .map(|(i, cell)| match was.cells.get(i) {
-                Some(old) if old != cell && !self.volatile.contains(&i) => format!("{old} → {cell}"),
+                Some(old) if old != cell && !self.volatile.contains(&i) => {
+                    format!("{old} → {cell}")
+                }
                 _ => cell.clone(),
             })
             .collect()
@@ -157,7 +161,10 @@ mod tests {
         let lines: Vec<&str> = d.lines().collect();
         assert_eq!(lines.len(), 4, "{d}");
         assert!(lines[1].starts_with("-  b"), "{d}");
-        assert!(lines[2].starts_with("~  a") && lines[2].contains("1 → 9"), "{d}");
+        assert!(
+            lines[2].starts_with("~  a") && lines[2].contains("1 → 9"),
+            "{d}"
+        );
         // The pid column is volatile: shown as it is now, not as a change.
         assert!(lines[2].ends_with(" 8"), "{d}");
         assert!(lines[3].starts_with("+  c"), "{d}");

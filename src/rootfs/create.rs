@@ -266,14 +266,12 @@ fn command_name(name: &str) -> String {
 /// The host file for a program name (searched in PROGRAM_DIRS) or an
 /// absolute path; `None` when the host has no such executable.
 fn find_program(name: &str) -> anyhow::Result<Option<PathBuf>> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('\0') {
-        bail!("{name:?} is not a program name: give a command such as `ls` or an absolute path");
+    let relative = name.contains('/') && !name.starts_with('/');
+    if name.is_empty() || name == "." || name == ".." || name.contains('\0') || relative {
+        bail!("--with {name:?}: not a program name: give a command such as `ls` or an absolute path");
     }
     let executable = |p: &Path| fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
-    if name.contains('/') {
-        if !name.starts_with('/') {
-            bail!("--with {name}: give a program name or an absolute path");
-        }
+    if name.starts_with('/') {
         return Ok(Some(PathBuf::from(name)).filter(|p| executable(p)));
     }
     Ok(PROGRAM_DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| executable(p)))

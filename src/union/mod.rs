@@ -149,6 +149,17 @@ impl ContainerDir {
         Ok(ContainerDir { id, path, keep: false })
     }
 
+    /// The directory of an existing container, e.g. one kept with `--keep`;
+    /// dropping the guard removes it.
+    pub fn existing(id: &str) -> anyhow::Result<ContainerDir> {
+        let id = check_id(id)?;
+        let path = crate::paths::state_root().join("containers").join(&id);
+        if !path.is_dir() {
+            anyhow::bail!("no container {id}: {} does not exist", path.display());
+        }
+        Ok(ContainerDir { id, path, keep: false })
+    }
+
     /// Leave the directory behind when this is dropped.
     pub fn keep(&mut self, keep: bool) {
         self.keep = keep;

@@ -113,20 +113,10 @@ pub fn redact(text: &str, root: &Path) -> String {
     out
 }
 
-/// The pid of the first child of `parent` once it runs `comm`
-/// (the container's command, seen from the host).
+/// The host pid of the first child of `parent` that runs `comm` (the
+/// container's command, seen from the host).
 pub fn wait_for_child(parent: u32, comm: &str) -> u32 {
-    for _ in 0..500 {
-        let kids = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).unwrap_or_default();
-        for k in kids.split_whitespace() {
-            let c = std::fs::read_to_string(format!("/proc/{k}/comm")).unwrap_or_default();
-            if c.trim() == comm {
-                return k.parse().expect("pid");
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    panic!("no child of {parent} started {comm} within 10 s");
+    wharf::probe::procs::wait_for_child_comm(parent, comm).expect("container command started")
 }
 
 /// A child process killed and reaped when the guard drops (also on panic).

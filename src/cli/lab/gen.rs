@@ -74,10 +74,9 @@ pub fn skeleton(source: &str, num: u32) -> anyhow::Result<(String, Vec<Region>)>
             In::Solution { begin, .. } | In::Skeleton { begin, .. } if t.starts_with(BEGIN) => {
                 bail!("line {n}: a solution region opened at line {begin} is not closed before this one")
             }
-            In::Solution { indent, begin } if t.starts_with(END) => {
+            In::Solution { indent, .. } if t.starts_with(END) => {
                 let hint = &regions.last().expect("open region").hint;
                 out.push_str(&format!("{indent}todo!({});\n", todo_literal(hint)));
-                let _ = begin;
                 In::Code
             }
             In::Solution { indent, begin } if t.starts_with(SKELETON) => In::Skeleton { indent, begin },

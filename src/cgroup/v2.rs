@@ -1,0 +1,70 @@
+//! cgroup v2: one tree, every controller in it. A controller works in a
+//! cgroup only if its parent lists it in `cgroup.subtree_control`, and a
+//! cgroup that hands controllers down may not hold processes itself (the
+//! "no internal processes" rule; the root is exempt).
+
+use std::path::Path;
+
+use anyhow::bail;
+
+use super::limits::Limits;
+use crate::probe::cgroup as probe;
+use crate::sys;
+
+/// The v2 controllers a container's cgroup needs.
+pub const NEEDED: [&str; 3] = ["cpu", "memory", "pids"];
+
+/// Make sure `parent` hands cpu, memory and pids to its children, writing
+/// `+cpu +memory +pids` (only those not enabled yet) to its subtree_control.
+pub fn enable_controllers(parent: &Path) -> anyhow::Result<()> {
+    let available = probe::controller_list(parent, "cgroup.controllers")?;
+    if let Some(missing) = NEEDED.iter().find(|c| !available.iter().any(|a| a == *c)) {
+        bail!(
+            "the {missing} controller is not available in {}: it is bound to a v1 hierarchy or disabled on the kernel command line",
+            parent.display()
+        );
+    }
+    let enabled = probe::controller_list(parent, "cgroup.subtree_control")?;
+    let add: Vec<String> = NEEDED.iter().filter(|c| !enabled.iter().any(|e| e == *c)).map(|c| format!("+{c}")).collect();
+    if add.is_empty() {
+        return Ok(());
+    }
+    sys::write(
+        &parent.join("cgroup.subtree_control"),
+        &add.join(" "),
+        "in cgroup v2 a controller works in a cgroup only if its parent enables it for its children",
+    )?;
+    Ok(())
+}
+
+/// Write the limits in v2's formats: `cpu.max` "QUOTA PERIOD", `memory.max`
+/// in bytes, `pids.max`.
+pub fn write_limits(dir: &Path, limits: &Limits) -> anyhow::Result<()> {
+    if let Some(c) = limits.cpu {
+        sys::write(
+            &dir.join("cpu.max"),
+            &format!("{} {}", c.quota_us, c.period_us),
+            "CFS bandwidth: the cgroup may run QUOTA microseconds in every PERIOD, then it is throttled until the next one",
+        )?;
+    }
+    if let Some(m) = limits.memory {
+        sys::write(&dir.join("memory.max"), &m.to_string(), "above this the kernel reclaims, and if it cannot, the OOM killer kills in this cgroup")?;
+        if probe::has_file(dir, "memory.swap.max") {
+            sys::write(&dir.join("memory.swap.max"), "0", "no swap either, so the memory limit is a real wall")?;
+        }
+    }
+    if let Some(p) = limits.pids {
+        sys::write(&dir.join("pids.max"), &p.to_string(), "fork and clone fail with EAGAIN once the cgroup holds this many tasks")?;
+    }
+    Ok(())
+}
+
+/// Kill every process in the cgroup and its children in one write
+/// (`cgroup.kill`, kernel 5.14+). `false` when this kernel has no such file.
+pub fn kill_all(dir: &Path) -> anyhow::Result<bool> {
+    if !probe::has_file(dir, "cgroup.kill") {
+        return Ok(false);
+    }
+    sys::write(&dir.join("cgroup.kill"), "1", "SIGKILL every process left in the cgroup, atomically, so none can fork away")?;
+    Ok(true)
+}

@@ -1,0 +1,39 @@
+//! Processes as the kernel lists them: children and command names.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+/// The children of `pid`'s main thread, from /proc/PID/task/PID/children.
+pub fn children(pid: u32) -> io::Result<Vec<u32>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))?;
+    Ok(text
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect())
+}
+
+/// The command name of `pid` (/proc/PID/comm, at most 15 bytes).
+pub fn comm(pid: u32) -> io::Result<String> {
+    Ok(std::fs::read_to_string(format!("/proc/{pid}/comm"))?
+        .trim_end()
+        .to_string())
+}
+
+/// Wait (up to 10 s) until a child of `parent` runs `name`; its host pid.
+/// A container's command is such a child once it has exec'd.
+pub fn wait_for_child_comm(parent: u32, name: &str) -> io::Result<u32> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let found = children(parent)?
+            .into_iter()
+            .find(|&c| comm(c).is_ok_and(|n| n == name));
+        if let Some(pid) = found {
+            return Ok(pid);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("no child of {parent} ran {name} within 10 s"),
+    ))
+}

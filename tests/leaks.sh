@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Fails if the test suite left a mount, cgroup, network device or state
+# directory of wharf's on this machine.
+set -u
+leaks=0
+report() { echo "left behind: $*"; leaks=1; }
+grep -q 'wharf-test-' /proc/self/mountinfo && report "mounts: $(grep -c wharf-test- /proc/self/mountinfo)"
+c=$(find /sys/fs/cgroup -maxdepth 3 -type d -name 'wharf-*' 2>/dev/null)
+[ -n "$c" ] && report "cgroups: $c"
+l=$(ip -o link show 2>/dev/null | grep -o 'wh[a-z0-9-]*' | sort -u)
+[ -n "$l" ] && report "network devices: $l"
+d=$(find /tmp -maxdepth 1 -name 'wharf-test-*' 2>/dev/null)
+[ -n "$d" ] && report "state dirs: $d"
+[ $leaks = 0 ] && echo "no leftovers"
+exit $leaks

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian 12 machine, and does
+# nothing for what is already there. Needs root (apt, pip, cargo install).
+set -euo pipefail
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have strace || need_apt+=(strace)
+have ip || need_apt+=(iproute2)
+have setpriv || need_apt+=(util-linux)
+have tar || need_apt+=(tar)
+# busybox-static: so the rootfs tests cover the busybox path too.
+[ -x /bin/busybox ] || need_apt+=(busybox-static)
+# The pure cgroup v2 VM lane: a distro kernel and qemu (tests/vm/).
+have qemu-system-x86_64 || need_apt+=(qemu-system-x86)
+ls /boot/vmlinuz-* >/dev/null 2>&1 || need_apt+=(linux-image-amd64)
+have pip3 || need_apt+=(python3-pip)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+have vng || pip3 install -q virtme-ng
+have cargo-nextest || cargo install --locked cargo-nextest
+have mdbook || cargo install --locked mdbook@0.5.4
