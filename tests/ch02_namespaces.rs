@@ -30,9 +30,9 @@ fn default_namespaces_are_all_new_but_user_and_time() {
     let t = TestRoot::new();
     let (_g, pid) = start(&t, &[]);
     for kind in KINDS {
-        let shared = ns_link(&pid, kind) == ns_link("1", kind);
+        let shared = ns_link(&pid, kind) == ns_link("self", kind);
         let want_shared = matches!(kind, "user" | "time");
-        assert_eq!(shared, want_shared, "{kind}: inode {} vs host {}", ns_link(&pid, kind), ns_link("1", kind));
+        assert_eq!(shared, want_shared, "{kind}: inode {} vs host {}", ns_link(&pid, kind), ns_link("self", kind));
     }
 }
 
@@ -41,7 +41,7 @@ fn only_the_chosen_namespace_is_new() {
     let t = TestRoot::new();
     let (_g, pid) = start(&t, &["--uts", "--hostname", "solo"]);
     for kind in KINDS {
-        assert_eq!(ns_link(&pid, kind) != ns_link("1", kind), kind == "uts", "{kind}");
+        assert_eq!(ns_link(&pid, kind) != ns_link("self", kind), kind == "uts", "{kind}");
     }
 }
 
@@ -88,7 +88,7 @@ fn user_namespace_maps_root_to_an_unprivileged_uid() {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert_eq!(uid.split_whitespace().nth(1), Some("100000"), "seen from the host: {uid}");
-    assert_ne!(ns_link(&pid, "user"), ns_link("1", "user"));
+    assert_ne!(ns_link(&pid, "user"), ns_link("self", "user"));
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn exec_joins_every_namespace_of_the_target() {
     let lines: Vec<&str> = text.lines().collect();
     for (i, kind) in kinds.iter().enumerate() {
         assert_eq!(lines[i], ns_link(&target, kind), "{kind} inode must equal the target's");
-        assert_ne!(lines[i], ns_link("1", kind), "{kind} must not be the host's");
+        assert_ne!(lines[i], ns_link("self", kind), "{kind} must not be the host's");
     }
     assert_eq!(lines[kinds.len()], "target", "hostname of the target's UTS namespace");
     let pid: u32 = lines[kinds.len() + 1].parse().unwrap();

@@ -11,9 +11,6 @@ const MIN_US: u64 = 1_000;
 const MAX_PERIOD_US: u64 = 1_000_000;
 const DEFAULT_PERIOD_US: u64 = 100_000;
 
-/// Below this the container's first program cannot even be loaded.
-const MIN_MEMORY: u64 = 4 << 20;
-
 /// Resource limits, as flags. Values are parsed by [`LimitArgs::parse`] so
 /// a bad one gives a single error line.
 #[derive(Debug, Clone, Default, Args)]
@@ -66,8 +63,16 @@ impl LimitArgs {
     pub fn parse(&self) -> anyhow::Result<Limits> {
         Ok(Limits {
             cpu: self.cpu()?,
-            memory: self.memory.as_deref().map(|m| flag("--memory", m, parse_size)).transpose()?,
-            pids: self.pids_limit.as_deref().map(|p| flag("--pids-limit", p, parse_pids)).transpose()?,
+            memory: self
+                .memory
+                .as_deref()
+                .map(|m| flag("--memory", m, parse_size))
+                .transpose()?,
+            pids: self
+                .pids_limit
+                .as_deref()
+                .map(|p| flag("--pids-limit", p, parse_pids))
+                .transpose()?,
         })
     }
 
@@ -77,7 +82,9 @@ impl LimitArgs {
             None => DEFAULT_PERIOD_US,
         };
         let quota_us = match (self.cpus.as_deref(), self.cpu_quota.as_deref()) {
-            (Some(_), Some(_)) => bail!("--cpus and --cpu-quota both set the CPU quota: give only one"),
+            (Some(_), Some(_)) => {
+                bail!("--cpus and --cpu-quota both set the CPU quota: give only one")
+            }
             (Some(c), None) => flag("--cpus", c, |c| cpus_to_quota(c, period))?,
             (None, Some(q)) => flag("--cpu-quota", q, parse_quota)?,
             (None, None) if self.cpu_period.is_some() => {
@@ -85,24 +92,37 @@ impl LimitArgs {
             }
             (None, None) => return Ok(None),
         };
-        Ok(Some(CpuMax { quota_us, period_us: period }))
+        Ok(Some(CpuMax {
+            quota_us,
+            period_us: period,
+        }))
     }
 }
 
 /// Run a value parser and name the flag and value in its error.
-fn flag<T>(name: &str, value: &str, parse: impl Fn(&str) -> Result<T, String>) -> anyhow::Result<T> {
+fn flag<T>(
+    name: &str,
+    value: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> anyhow::Result<T> {
     parse(value).map_err(|why| anyhow::anyhow!("bad {name} {value:?}: {why}"))
 }
 
 /// `0.5` CPUs with a 100 ms period is 50 ms of CPU time per period.
 fn cpus_to_quota(text: &str, period_us: u64) -> Result<u64, String> {
-    let cpus: f64 = text.trim().parse().map_err(|_| "not a number: use e.g. 0.5 or 2".to_string())?;
+    let cpus: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "not a number: use e.g. 0.5 or 2".to_string())?;
     if !cpus.is_finite() || cpus <= 0.0 {
         return Err("must be more than 0: use e.g. 0.5 for half of one CPU".into());
     }
     let quota = (cpus * period_us as f64).round() as u64;
     if quota < MIN_US {
-        return Err(format!("too small: the kernel needs a quota of at least {MIN_US}us per period, here {}", cpus_text(MIN_US, period_us)));
+        return Err(format!(
+            "too small: the kernel needs a quota of at least {MIN_US}us per period, here {}",
+            cpus_text(MIN_US, period_us)
+        ));
     }
     Ok(quota)
 }
@@ -122,7 +142,9 @@ fn parse_quota(text: &str) -> Result<u64, String> {
 fn parse_period(text: &str) -> Result<u64, String> {
     let p = parse_u64(text, "microseconds, e.g. 100000")?;
     if !(MIN_US..=MAX_PERIOD_US).contains(&p) {
-        return Err(format!("the kernel accepts {MIN_US} to {MAX_PERIOD_US} microseconds"));
+        return Err(format!(
+            "the kernel accepts {MIN_US} to {MAX_PERIOD_US} microseconds"
+        ));
     }
     Ok(p)
 }
@@ -145,17 +167,23 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| "expected a number of bytes, or one with k, m or g (e.g. 64m)".to_string())?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| "expected a number of bytes, or one with k, m or g (e.g. 64m)".to_string())?;
     let shift = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
-        _ => return Err(format!("unknown unit {unit:?}: use k, m or g (e.g. 64m, 512k, 1g) or plain bytes")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?}: use k, m or g (e.g. 64m, 512k, 1g) or plain bytes"
+            ))
+        }
     };
     let bytes = n.checked_mul(1 << shift).ok_or("too large")?;
-    if bytes < MIN_MEMORY {
-        return Err("below 4m the container's program cannot even start: use at least 4m".into());
+    if bytes == 0 {
+        return Err("must be more than 0 bytes".into());
     }
     Ok(bytes)
 }
@@ -176,33 +204,91 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
         assert_eq!(parse_size("8388608"), Ok(8 << 20));
-        assert!(parse_size("12XB").unwrap_err().contains("unknown unit \"XB\""));
+        assert!(parse_size("12XB")
+            .unwrap_err()
+            .contains("unknown unit \"XB\""));
         assert!(parse_size("-1").is_err());
-        assert!(parse_size("1k").unwrap_err().contains("at least 4m"));
+        assert!(parse_size("0m").unwrap_err().contains("more than 0"));
         assert!(parse_size("99999999999g").is_err());
     }
 
     #[test]
     fn cpus_become_quota_over_period() {
-        let a = LimitArgs { cpus: Some("0.5".into()), ..args() };
-        assert_eq!(a.parse().unwrap().cpu, Some(CpuMax { quota_us: 50_000, period_us: 100_000 }));
-        let a = LimitArgs { cpus: Some("2".into()), cpu_period: Some("50000".into()), ..args() };
-        assert_eq!(a.parse().unwrap().cpu, Some(CpuMax { quota_us: 100_000, period_us: 50_000 }));
-        let a = LimitArgs { cpu_quota: Some("20000".into()), ..args() };
+        let a = LimitArgs {
+            cpus: Some("0.5".into()),
+            ..args()
+        };
+        assert_eq!(
+            a.parse().unwrap().cpu,
+            Some(CpuMax {
+                quota_us: 50_000,
+                period_us: 100_000
+            })
+        );
+        let a = LimitArgs {
+            cpus: Some("2".into()),
+            cpu_period: Some("50000".into()),
+            ..args()
+        };
+        assert_eq!(
+            a.parse().unwrap().cpu,
+            Some(CpuMax {
+                quota_us: 100_000,
+                period_us: 50_000
+            })
+        );
+        let a = LimitArgs {
+            cpu_quota: Some("20000".into()),
+            ..args()
+        };
         assert_eq!(a.parse().unwrap().cpu.unwrap().cpus(), 0.2);
     }
 
     #[test]
     fn bad_cpu_flags_are_named() {
         let err = |a: LimitArgs| a.parse().unwrap_err().to_string();
-        assert!(err(LimitArgs { cpus: Some("-1".into()), ..args() }).starts_with("bad --cpus \"-1\": must be more than 0"));
-        assert!(err(LimitArgs { cpus: Some("abc".into()), ..args() }).contains("not a number"));
-        assert!(err(LimitArgs { cpus: Some("0.001".into()), ..args() }).contains("at least 1000us"));
-        assert!(err(LimitArgs { cpus: Some("1".into()), cpu_quota: Some("1000".into()), ..args() }).contains("give only one"));
-        assert!(err(LimitArgs { cpu_period: Some("100".into()), cpus: Some("1".into()), ..args() }).contains("1000 to 1000000"));
-        assert!(err(LimitArgs { cpu_period: Some("100000".into()), ..args() }).contains("period alone"));
-        assert!(err(LimitArgs { pids_limit: Some("0".into()), ..args() }).contains("at least 1"));
-        assert!(err(LimitArgs { pids_limit: Some("lots".into()), ..args() }).contains("whole number"));
+        assert!(err(LimitArgs {
+            cpus: Some("-1".into()),
+            ..args()
+        })
+        .starts_with("bad --cpus \"-1\": must be more than 0"));
+        assert!(err(LimitArgs {
+            cpus: Some("abc".into()),
+            ..args()
+        })
+        .contains("not a number"));
+        assert!(err(LimitArgs {
+            cpus: Some("0.001".into()),
+            ..args()
+        })
+        .contains("at least 1000us"));
+        assert!(err(LimitArgs {
+            cpus: Some("1".into()),
+            cpu_quota: Some("1000".into()),
+            ..args()
+        })
+        .contains("give only one"));
+        assert!(err(LimitArgs {
+            cpu_period: Some("100".into()),
+            cpus: Some("1".into()),
+            ..args()
+        })
+        .contains("1000 to 1000000"));
+        assert!(err(LimitArgs {
+            cpu_period: Some("100000".into()),
+            ..args()
+        })
+        .contains("period alone"));
+        assert!(err(LimitArgs {
+            pids_limit: Some("0".into()),
+            ..args()
+        })
+        .contains("at least 1"));
+        assert!(err(LimitArgs {
+            pids_limit: Some("lots".into()),
+            ..args()
+        })
+        .contains("whole number"));
     }
 
     #[test]

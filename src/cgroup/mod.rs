@@ -52,7 +52,13 @@ impl Cgroup {
     pub fn create_in(fs: Cgroupfs, id: &str, limits: &Limits) -> anyhow::Result<Cgroup> {
         let rel = Path::new(&paths::host_tag()).join(id);
         let dirs = fs.dirs(&rel);
-        let mut cg = Cgroup { fs, dirs, limits: *limits, made: Vec::new(), removed: false };
+        let mut cg = Cgroup {
+            fs,
+            dirs,
+            limits: *limits,
+            made: Vec::new(),
+            removed: false,
+        };
         // Any `?` from here on drops `cg`, which removes what was made.
         if cg.fs.mode == CgroupMode::V2 {
             cg.make_v2()?;
@@ -96,8 +102,14 @@ impl Cgroup {
             ("memory", self.limits.memory.is_some(), &self.dirs.memory),
             ("pids", self.limits.pids.is_some(), &self.dirs.pids),
         ];
-        if let Some((name, ..)) = wanted.iter().find(|(_, limited, dir)| *limited && dir.is_none()) {
-            bail!("cannot limit {name}: no v1 {name} hierarchy is mounted under {}", self.fs.root.display());
+        if let Some((name, ..)) = wanted
+            .iter()
+            .find(|(_, limited, dir)| *limited && dir.is_none())
+        {
+            bail!(
+                "cannot limit {name}: no v1 {name} hierarchy is mounted under {}",
+                self.fs.root.display()
+            );
         }
         for dir in self.dirs.unique() {
             make_tag_dir(dir.parent().expect("tag/id has a parent"))?;
@@ -107,11 +119,18 @@ impl Cgroup {
     }
 
     fn leaf(&self) -> PathBuf {
-        self.dirs.unique().into_iter().next().expect("a v2 cgroup has a directory")
+        self.dirs
+            .unique()
+            .into_iter()
+            .next()
+            .expect("a v2 cgroup has a directory")
     }
 
     fn mkdir(&mut self, dir: &Path) -> anyhow::Result<()> {
-        sys::mkdir(dir, "mkdir in a cgroup filesystem creates a cgroup; the kernel fills it with control files")?;
+        sys::mkdir(
+            dir,
+            "mkdir in a cgroup filesystem creates a cgroup; the kernel fills it with control files",
+        )?;
         self.made.push(dir.to_path_buf());
         Ok(())
     }
@@ -144,12 +163,18 @@ impl Cgroup {
     fn teardown(&mut self) -> anyhow::Result<()> {
         self.kill_leftovers()?;
         for dir in self.made.iter().rev().filter(|d| probe::exists(d)) {
-            sys::rmdir(dir, "an empty cgroup is removed with rmdir; its control files go with it")?;
+            sys::rmdir(
+                dir,
+                "an empty cgroup is removed with rmdir; its control files go with it",
+            )?;
         }
         for dir in &self.made {
             let tag_dir = dir.parent().expect("tag/id has a parent");
             if probe::exists(tag_dir) && probe::children(tag_dir)?.is_empty() {
-                sys::rmdir(tag_dir, "no other cgroup of this state root is left under the tag")?;
+                sys::rmdir(
+                    tag_dir,
+                    "no other cgroup of this state root is left under the tag",
+                )?;
             }
         }
         Ok(())
@@ -157,7 +182,12 @@ impl Cgroup {
 
     /// The pids still in the cgroup, in any of its hierarchies.
     fn procs(&self) -> Vec<i32> {
-        let mut all: Vec<i32> = self.made.iter().filter_map(|d| host::cgroup_procs(d).ok()).flatten().collect();
+        let mut all: Vec<i32> = self
+            .made
+            .iter()
+            .filter_map(|d| host::cgroup_procs(d).ok())
+            .flatten()
+            .collect();
         all.sort_unstable();
         all.dedup();
         all
@@ -186,7 +216,11 @@ impl Cgroup {
             if !one_write {
                 for pid in left {
                     // ESRCH: it died between reading cgroup.procs and now.
-                    let _ = sys::kill(Pid::from_raw(pid), Signal::SIGKILL, "a process left in the cgroup keeps it from being removed");
+                    let _ = sys::kill(
+                        Pid::from_raw(pid),
+                        Signal::SIGKILL,
+                        "a process left in the cgroup keeps it from being removed",
+                    );
                 }
             }
             std::thread::sleep(Duration::from_millis(20));

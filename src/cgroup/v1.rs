@@ -10,7 +10,11 @@ use crate::sys;
 pub fn write_limits(dirs: &Dirs, limits: &Limits) -> anyhow::Result<()> {
     if let (Some(c), Some(dir)) = (limits.cpu, &dirs.cpu) {
         // The period first: the kernel checks each quota against the period in force.
-        sys::write(&dir.join("cpu.cfs_period_us"), &c.period_us.to_string(), "the length of one CFS bandwidth period")?;
+        sys::write(
+            &dir.join("cpu.cfs_period_us"),
+            &c.period_us.to_string(),
+            "the length of one CFS bandwidth period",
+        )?;
         sys::write(
             &dir.join("cpu.cfs_quota_us"),
             &c.quota_us.to_string(),
@@ -18,15 +22,27 @@ pub fn write_limits(dirs: &Dirs, limits: &Limits) -> anyhow::Result<()> {
         )?;
     }
     if let (Some(m), Some(dir)) = (limits.memory, &dirs.memory) {
-        sys::write(&dir.join("memory.limit_in_bytes"), &m.to_string(), "above this the kernel reclaims, and if it cannot, the OOM killer kills in this cgroup")?;
+        sys::write(
+            &dir.join("memory.limit_in_bytes"),
+            &m.to_string(),
+            "above this the kernel reclaims, and if it cannot, the OOM killer kills in this cgroup",
+        )?;
         // memory+swap; present only with swap accounting. Equal to the
         // memory limit means: no swap.
         if probe::has_file(dir, "memory.memsw.limit_in_bytes") {
-            sys::write(&dir.join("memory.memsw.limit_in_bytes"), &m.to_string(), "memory plus swap capped at the same value: no swap, so the limit is a real wall")?;
+            sys::write(
+                &dir.join("memory.memsw.limit_in_bytes"),
+                &m.to_string(),
+                "memory plus swap capped at the same value: no swap, so the limit is a real wall",
+            )?;
         }
     }
     if let (Some(p), Some(dir)) = (limits.pids, &dirs.pids) {
-        sys::write(&dir.join("pids.max"), &p.to_string(), "fork and clone fail with EAGAIN once the cgroup holds this many tasks")?;
+        sys::write(
+            &dir.join("pids.max"),
+            &p.to_string(),
+            "fork and clone fail with EAGAIN once the cgroup holds this many tasks",
+        )?;
     }
     Ok(())
 }

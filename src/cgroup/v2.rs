@@ -25,7 +25,11 @@ pub fn enable_controllers(parent: &Path) -> anyhow::Result<()> {
         );
     }
     let enabled = probe::controller_list(parent, "cgroup.subtree_control")?;
-    let add: Vec<String> = NEEDED.iter().filter(|c| !enabled.iter().any(|e| e == *c)).map(|c| format!("+{c}")).collect();
+    let add: Vec<String> = NEEDED
+        .iter()
+        .filter(|c| !enabled.iter().any(|e| e == *c))
+        .map(|c| format!("+{c}"))
+        .collect();
     if add.is_empty() {
         return Ok(());
     }
@@ -48,13 +52,25 @@ pub fn write_limits(dir: &Path, limits: &Limits) -> anyhow::Result<()> {
         )?;
     }
     if let Some(m) = limits.memory {
-        sys::write(&dir.join("memory.max"), &m.to_string(), "above this the kernel reclaims, and if it cannot, the OOM killer kills in this cgroup")?;
+        sys::write(
+            &dir.join("memory.max"),
+            &m.to_string(),
+            "above this the kernel reclaims, and if it cannot, the OOM killer kills in this cgroup",
+        )?;
         if probe::has_file(dir, "memory.swap.max") {
-            sys::write(&dir.join("memory.swap.max"), "0", "no swap either, so the memory limit is a real wall")?;
+            sys::write(
+                &dir.join("memory.swap.max"),
+                "0",
+                "no swap either, so the memory limit is a real wall",
+            )?;
         }
     }
     if let Some(p) = limits.pids {
-        sys::write(&dir.join("pids.max"), &p.to_string(), "fork and clone fail with EAGAIN once the cgroup holds this many tasks")?;
+        sys::write(
+            &dir.join("pids.max"),
+            &p.to_string(),
+            "fork and clone fail with EAGAIN once the cgroup holds this many tasks",
+        )?;
     }
     Ok(())
 }
@@ -65,6 +81,10 @@ pub fn kill_all(dir: &Path) -> anyhow::Result<bool> {
     if !probe::has_file(dir, "cgroup.kill") {
         return Ok(false);
     }
-    sys::write(&dir.join("cgroup.kill"), "1", "SIGKILL every process left in the cgroup, atomically, so none can fork away")?;
+    sys::write(
+        &dir.join("cgroup.kill"),
+        "1",
+        "SIGKILL every process left in the cgroup, atomically, so none can fork away",
+    )?;
     Ok(true)
 }

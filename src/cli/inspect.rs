@@ -2,6 +2,7 @@
 //! process, the same tables `--show` prints during a lesson.
 
 use std::io;
+use std::path::Path;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
@@ -41,6 +42,12 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
             args.pid
         );
     }
+    if !Path::new(&format!("/proc/{}", args.pid)).exists() {
+        bail!(
+            "no process with pid {}: check the number with `ps -e`",
+            args.pid
+        );
+    }
     let data = Data::read(args.view, args.pid).map_err(|e| problem(&args, e))?;
     let text = match args.format {
         Format::Table => table(&data, args.tree),
@@ -57,24 +64,23 @@ fn table(data: &Data, tree: bool) -> String {
     }
 }
 
+/// Pretty JSON, fields in the order the structs declare them.
 fn json(data: &Data, tree: bool) -> anyhow::Result<String> {
-    let value = match data {
-        Data::Ns(rows) => serde_json::to_value(rows),
-        Data::Mounts(rows) if tree => serde_json::to_value(mounts::tree(rows)),
-        Data::Mounts(rows) => serde_json::to_value(rows),
-        Data::Cgroup(rows) => serde_json::to_value(rows),
-    }
-    .context("encoding JSON")?;
-    Ok(serde_json::to_string_pretty(&value)? + "\n")
+    let text = match data {
+        Data::Ns(rows) => serde_json::to_string_pretty(rows),
+        Data::Mounts(rows) if tree => serde_json::to_string_pretty(&mounts::tree(rows)),
+        Data::Mounts(rows) => serde_json::to_string_pretty(rows),
+        Data::Cgroup(rows) => serde_json::to_string_pretty(rows),
+    };
+    Ok(text.context("encoding JSON")? + "\n")
 }
 
 /// One line naming what went wrong and what to do.
 fn problem(args: &InspectArgs, e: io::Error) -> anyhow::Error {
     let (view, pid) = (args.view.name(), args.pid);
     match e.kind() {
-        io::ErrorKind::NotFound if !std::path::Path::new(&format!("/proc/{pid}")).exists() => {
-            anyhow::anyhow!("no process with pid {pid}: check the number with `ps -e`")
-        }
+        // It existed a moment ago, when we checked.
+        io::ErrorKind::NotFound => anyhow::anyhow!("pid {pid} exited while being inspected"),
         io::ErrorKind::PermissionDenied => {
             anyhow::anyhow!(
                 "not allowed to read the {view} of pid {pid}: run as root (sudo wharf inspect …)"

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
-pub use gen::{lab_for, skeleton, Generated, Region};
+use gen::{Generated, Region};
 
 #[derive(Debug, Args)]
 pub struct LabArgs {
@@ -81,13 +81,14 @@ impl Repo {
         let is_repo = |d: &Path| d.join("labs/README.md").is_file() && d.join("chapters").is_dir();
         let cwd = std::env::current_dir().unwrap_or_default();
         let built_from = Path::new(env!("CARGO_MANIFEST_DIR"));
-        cwd.ancestors()
-            .chain([built_from])
-            .find(|d| is_repo(d))
-            .map(|d| Repo { root: d.to_path_buf() })
-            .with_context(|| {
-                format!("no wharf repository around {}: run `wharf lab` inside your wharf checkout", cwd.display())
-            })
+        let found = cwd.ancestors().chain([built_from]).find(|d| is_repo(d));
+        let root = found.map(Path::to_path_buf);
+        root.map(|root| Repo { root }).with_context(|| {
+            format!(
+                "no wharf repository around {}: run `wharf lab` inside your wharf checkout",
+                cwd.display()
+            )
+        })
     }
 
     /// Chapter dirs (`chapters/NN-topic`), in order.
@@ -96,7 +97,12 @@ impl Repo {
         let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).and_then(gen::chapter_number).is_some())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(gen::chapter_number)
+                    .is_some()
+            })
             .filter(|p| p.join("src/main.rs").is_file())
             .collect();
         out.sort();
@@ -111,9 +117,16 @@ impl Repo {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             Some(name) == Some(lab) || (wanted.is_some() && gen::chapter_number(name) == wanted)
         });
-        let names: Vec<String> = all.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = all
+            .iter()
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
         let Some(p) = found else {
-            bail!("no lab {lab:?}: the labs are {} (see `wharf lab list`)", names.join(", "));
+            bail!(
+                "no lab {lab:?}: the labs are {} (see `wharf lab list`)",
+                names.join(", ")
+            );
         };
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         Ok((gen::chapter_number(name).unwrap_or(0), p.clone()))
@@ -126,7 +139,8 @@ impl Repo {
 
     /// Generate the lab for `chapter` as it would sit in `out`.
     pub fn generate(&self, chapter: &Path, out: &Path) -> anyhow::Result<Generated> {
-        let root_manifest = std::fs::read_to_string(self.root.join("Cargo.toml")).context("reading the root Cargo.toml")?;
+        let root_manifest = std::fs::read_to_string(self.root.join("Cargo.toml"))
+            .context("reading the root Cargo.toml")?;
         let name = chapter.file_name().context("chapter dir has no name")?;
         let lab_dir = std::path::absolute(out.join(name))?;
         let wharf_dep = gen::relative(&lab_dir, &std::path::absolute(&self.root)?);
@@ -137,22 +151,37 @@ impl Repo {
 /// Where a lab stands for the learner.
 fn progress(repo: &Repo, chapter: &Path) -> anyhow::Result<&'static str> {
     let dir = repo.labs().join(chapter.file_name().unwrap_or_default());
-    let Ok(mine) = std::fs::read_to_string(dir.join("src/main.rs")) else { return Ok("not generated") };
+    let Ok(mine) = std::fs::read_to_string(dir.join("src/main.rs")) else {
+        return Ok("not generated");
+    };
     if check::passed_marker(&dir).is_file() {
         return Ok("passed");
     }
     let fresh = repo.generate(chapter, &repo.labs())?;
-    Ok(if fresh.main_rs == mine { "not started" } else { "in progress" })
+    Ok(if fresh.main_rs == mine {
+        "not started"
+    } else {
+        "in progress"
+    })
 }
 
 fn list(repo: &Repo) -> anyhow::Result<i32> {
     println!("{:<4} {:<20} {:<6} {}", "LAB", "NAME", "TODOS", "STATUS");
     for ch in repo.chapters()? {
-        let name = ch.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = ch
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let num = gen::chapter_number(&name).unwrap_or(0);
-        let todos = repo.generate(&ch, &repo.labs()).map(|g| g.regions.len().to_string());
+        let todos = repo
+            .generate(&ch, &repo.labs())
+            .map(|g| g.regions.len().to_string());
         let status = progress(repo, &ch)?;
-        println!("{num:<4} {name:<20} {:<6} {status}", todos.unwrap_or_else(|_| "-".into()));
+        println!(
+            "{num:<4} {name:<20} {:<6} {status}",
+            todos.unwrap_or_else(|_| "-".into())
+        );
     }
     println!("\nstart with `wharf lab hint N`, then `sudo wharf lab check N` (or `watch N`).");
     Ok(0)
@@ -165,13 +194,33 @@ fn hint(repo: &Repo, lab: &str) -> anyhow::Result<i32> {
     let g = repo.generate(&chapter, &repo.labs())?;
     let file = repo.labs().join(&g.dir_name).join("src/main.rs");
     let mine = std::fs::read_to_string(&file).unwrap_or_default();
-    let open: Vec<&Region> = g.regions.iter().filter(|r| mine.contains(&format!("TODO(lab {num:02}): {}", r.hint))).collect();
-    let shown: Vec<&Region> = if open.is_empty() { g.regions.iter().collect() } else { open };
-    println!("lab {num:02} ({}): {} of {} TODOs open in {}", g.dir_name, shown.len().min(if mine.is_empty() { 0 } else { shown.len() }), g.regions.len(), file.display());
+    let open: Vec<&Region> = g
+        .regions
+        .iter()
+        .filter(|r| mine.contains(&format!("TODO(lab {num:02}): {}", r.hint)))
+        .collect();
+    println!(
+        "lab {num:02} ({}): {} of {} TODOs open in {}",
+        g.dir_name,
+        open.len(),
+        g.regions.len(),
+        file.display()
+    );
+    if open.is_empty() {
+        println!("all done; the hints, for review:");
+    }
+    let shown: Vec<&Region> = if open.is_empty() {
+        g.regions.iter().collect()
+    } else {
+        open
+    };
     for (i, r) in shown.iter().enumerate() {
         println!("  {}. {}", i + 1, r.hint);
     }
-    println!("read: book/src/{}.md — then `sudo wharf lab check {num}`", g.dir_name);
+    println!(
+        "read: book/src/{}.md — then `sudo wharf lab check {num}`",
+        g.dir_name
+    );
     Ok(0)
 }
 
@@ -198,7 +247,10 @@ fn newest_mtime(dir: &Path) -> Option<SystemTime> {
 /// a second: no watcher to install, works on every filesystem).
 fn watch(repo: &Repo, args: &CheckArgs) -> anyhow::Result<i32> {
     let (_, chapter) = repo.chapter(&args.lab)?;
-    let dir = args.dir.clone().unwrap_or_else(|| repo.labs().join(chapter.file_name().unwrap_or_default()));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| repo.labs().join(chapter.file_name().unwrap_or_default()));
     let mut seen = None;
     loop {
         let now = newest_mtime(&dir);
@@ -207,7 +259,10 @@ fn watch(repo: &Repo, args: &CheckArgs) -> anyhow::Result<i32> {
             if let Err(e) = check::run(repo, args) {
                 eprintln!("wharf lab: {}", crate::cli::lesson::one_line(&e));
             }
-            eprintln!("-- watching {} for changes (Ctrl-C to stop) --", dir.display());
+            eprintln!(
+                "-- watching {} for changes (Ctrl-C to stop) --",
+                dir.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -217,7 +272,19 @@ fn generate(repo: &Repo, args: &GenArgs) -> anyhow::Result<i32> {
     let out = args.out.clone().unwrap_or_else(|| repo.labs());
     let mut stale = Vec::new();
     for ch in repo.chapters()? {
-        let g = repo.generate(&ch, &out)?;
+        // A chapter still being written may have no solution region yet:
+        // say so and go on with the others.
+        let g = match repo.generate(&ch, &out) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!(
+                    "warning: no lab for {}: {}",
+                    ch.display(),
+                    crate::cli::lesson::one_line(&e)
+                );
+                continue;
+            }
+        };
         let dir = out.join(&g.dir_name);
         for (rel, text) in [("Cargo.toml", &g.cargo_toml), ("src/main.rs", &g.main_rs)] {
             let path = dir.join(rel);
@@ -226,7 +293,11 @@ fn generate(repo: &Repo, args: &GenArgs) -> anyhow::Result<i32> {
                 continue;
             }
             if args.check {
-                stale.push(format!("{}: {}", path.display(), first_difference(now.as_deref().unwrap_or(""), text)));
+                stale.push(format!(
+                    "{}: {}",
+                    path.display(),
+                    first_difference(now.as_deref().unwrap_or(""), text)
+                ));
                 continue;
             }
             std::fs::create_dir_all(path.parent().unwrap_or(&dir))?;
@@ -257,7 +328,13 @@ fn first_difference(have: &str, want: &str) -> String {
         match (h.next(), w.next()) {
             (Some(a), Some(b)) if a == b => continue,
             (None, None) => break,
-            (a, b) => return format!("line {n}: expected `{}`, found `{}`", b.unwrap_or("<end>"), a.unwrap_or("<end>")),
+            (a, b) => {
+                return format!(
+                    "line {n}: expected `{}`, found `{}`",
+                    b.unwrap_or("<end>"),
+                    a.unwrap_or("<end>")
+                )
+            }
         }
     }
     "differs only in its last newline".into()

@@ -110,11 +110,13 @@ fn stop_containers(r: &mut Reset, root: &Path) -> anyhow::Result<()> {
     let mut killed = Vec::new();
     for pid in host::pids()?.into_iter().filter(|p| *p != me) {
         // A process may exit while we look: skip what cannot be read.
-        let Ok(Some((pdev, proot, opts))) = host::process_root_mount(pid) else {
+        let Ok(Some(m)) = host::process_root_mount(pid) else {
             continue;
         };
-        let pivoted_here = pdev == dev && proot.starts_with(&rel) && proot != Path::new("/");
-        let overlay_here = opts
+        let proot = PathBuf::from(&m.root);
+        let pivoted_here = m.device == dev && proot.starts_with(&rel) && proot != Path::new("/");
+        let overlay_here = m
+            .super_options
             .split([',', '=', ':'])
             .any(|o| Path::new(o).starts_with(root));
         if pivoted_here || overlay_here {

@@ -47,11 +47,17 @@ pub fn run(args: RootfsArgs) -> anyhow::Result<i32> {
     match args.command {
         RootfsCommand::Create(a) => {
             a.lesson.start();
-            let opts = CreateOptions { with: a.with, source: a.source, force: a.force };
+            let opts = CreateOptions {
+                with: a.with,
+                source: a.source,
+                force: a.force,
+            };
             let report = create(&a.dir, &opts)?;
             print!("{}", summary(&report));
             for name in &report.missing {
-                eprintln!("wharf: warning: this host has no `{name}`, so the rootfs has none either");
+                eprintln!(
+                    "wharf: warning: this host has no `{name}`, so the rootfs has none either"
+                );
             }
             Ok(0)
         }

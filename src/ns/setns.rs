@@ -24,21 +24,23 @@ use super::idmap;
 use crate::probe::ns::{inodes, Inodes};
 use crate::sys;
 
-/// The namespace kinds, in the order they are joined.
-pub const JOIN_ORDER: [(&str, CloneFlags); 7] = [
-    ("user", CloneFlags::CLONE_NEWUSER),
-    ("ipc", CloneFlags::CLONE_NEWIPC),
-    ("uts", CloneFlags::CLONE_NEWUTS),
-    ("net", CloneFlags::CLONE_NEWNET),
-    ("pid", CloneFlags::CLONE_NEWPID),
-    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
-    ("mnt", CloneFlags::CLONE_NEWNS),
+/// The namespace kinds, in the order they are joined, and what joining
+/// each one changes.
+pub const JOIN_ORDER: [(&str, CloneFlags, &str); 7] = [
+    ("user", CloneFlags::CLONE_NEWUSER, "join the target's user namespace first: it grants the capabilities the other joins are checked against"),
+    ("ipc", CloneFlags::CLONE_NEWIPC, "join the target's ipc namespace: its SysV IPC objects and message queues"),
+    ("uts", CloneFlags::CLONE_NEWUTS, "join the target's uts namespace: its hostname"),
+    ("net", CloneFlags::CLONE_NEWNET, "join the target's network namespace: its devices, addresses and ports"),
+    ("pid", CloneFlags::CLONE_NEWPID, "join the target's pid namespace: this sets pid_for_children; we ourselves keep our pid"),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP, "join the target's cgroup namespace: its view of /proc/self/cgroup"),
+    ("mnt", CloneFlags::CLONE_NEWNS, "join the target's mount namespace last: after it, /proc/PID paths may no longer lead to the target"),
 ];
 
 /// One namespace of the target that we are not in yet.
 pub struct NsHandle {
     pub kind: &'static str,
     pub nstype: CloneFlags,
+    why: &'static str,
     pub path: PathBuf,
     fd: OwnedFd,
 }
@@ -68,10 +70,10 @@ pub fn open_target(pid: Pid) -> anyhow::Result<Target> {
     let theirs = inodes(&proc.join("ns"))?;
     let ours = inodes(Path::new("/proc/self/ns"))?;
     let mut joins = Vec::new();
-    for (kind, nstype) in JOIN_ORDER {
+    for (kind, nstype, why) in JOIN_ORDER {
         if theirs.get(kind) != ours.get(kind) {
             let path = proc.join("ns").join(kind);
-            joins.push(NsHandle { kind, nstype, fd: open_dir_or_file(&path)?, path });
+            joins.push(NsHandle { kind, nstype, why, fd: open_dir_or_file(&path)?, path });
         }
     }
     let root = open_dir_or_file(&proc.join("root"))?;
@@ -81,8 +83,7 @@ pub fn open_target(pid: Pid) -> anyhow::Result<Target> {
 /// Join every namespace of the target, in order, then take its root.
 pub fn join(target: &Target) -> anyhow::Result<()> {
     for ns in &target.joins {
-        let why = format!("join the target's {} namespace", ns.kind);
-        sys::setns(&ns.fd, &ns.path.display().to_string(), ns.nstype, &why)?;
+        sys::setns(&ns.fd, &ns.path.display().to_string(), ns.nstype, ns.why)?;
         if ns.nstype == CloneFlags::CLONE_NEWUSER {
             idmap::become_root()?;
         }
@@ -98,7 +99,7 @@ pub fn join(target: &Target) -> anyhow::Result<()> {
 pub fn compare_with_target(target: &Target) -> anyhow::Result<String> {
     let ours = inodes(Path::new("/proc/self/ns"))?;
     let mut out = String::from("TYPE     TARGET        OURS          SAME\n");
-    for (kind, _) in JOIN_ORDER {
+    for (kind, _, _) in JOIN_ORDER {
         let (t, o) = (target.inodes.get(kind), ours.get(kind));
         let show = |v: Option<&u64>| v.map(u64::to_string).unwrap_or_else(|| "-".into());
         let same = if t == o { "yes" } else { "NO" };

@@ -6,8 +6,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use procfs::process::{MountInfo, MountOptFields};
 use serde::Serialize;
+
+use super::mounts::{self, MountRow};
 
 /// `uname -r`, as /proc/sys/kernel/osrelease holds it.
 pub fn kernel_release() -> io::Result<String> {
@@ -43,9 +44,8 @@ pub fn sysctl(name: &str) -> io::Result<Option<String>> {
 }
 
 /// The mount table of this process's mount namespace.
-pub fn mounts() -> io::Result<Vec<MountInfo>> {
-    let me = procfs::process::Process::myself().map_err(io::Error::other)?;
-    Ok(me.mountinfo().map_err(io::Error::other)?.0)
+fn my_mounts() -> io::Result<Vec<MountRow>> {
+    mounts::rows(std::process::id() as i32)
 }
 
 /// A mountinfo path with the kernel's octal escapes (`\040` for a space)
@@ -76,37 +76,20 @@ pub fn unescape(field: &Path) -> PathBuf {
 /// How `/` propagates mount events, as mountinfo's optional fields say:
 /// `shared:1` (systemd's default), `master:3`, `private`, `unbindable`.
 pub fn root_propagation() -> io::Result<String> {
-    let all = mounts()?;
     // The last entry for "/" is the one on top, the one path lookups see.
-    let root = all.iter().rev().find(|m| m.mount_point == Path::new("/"));
-    Ok(root.map(propagation).unwrap_or_else(|| "unknown".into()))
-}
-
-/// The propagation of one mount in mountinfo's words.
-pub fn propagation(m: &MountInfo) -> String {
-    let parts: Vec<String> = m
-        .opt_fields
-        .iter()
-        .map(|f| match f {
-            MountOptFields::Shared(n) => format!("shared:{n}"),
-            MountOptFields::Master(n) => format!("master:{n}"),
-            MountOptFields::PropagateFrom(n) => format!("propagate_from:{n}"),
-            MountOptFields::Unbindable => "unbindable".into(),
-        })
-        .collect();
-    if parts.is_empty() {
-        "private".into()
-    } else {
-        parts.join(" ")
-    }
+    let all = my_mounts()?;
+    let root = all.iter().rev().find(|m| m.target == "/");
+    Ok(root
+        .map(|m| m.propagation.clone())
+        .unwrap_or_else(|| "unknown".into()))
 }
 
 /// The mount points at or below `dir`, deepest (and most recently stacked)
 /// first: the order in which they can be unmounted.
 pub fn mounts_below(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut found: Vec<(usize, i32, PathBuf)> = mounts()?
+    let mut found: Vec<(usize, u32, PathBuf)> = my_mounts()?
         .into_iter()
-        .map(|m| (m.mnt_id, unescape(&m.mount_point)))
+        .map(|m| (m.id, PathBuf::from(m.target)))
         .filter(|(_, p)| p.starts_with(dir))
         .map(|(id, p)| (p.components().count(), id, p))
         .collect();
@@ -139,10 +122,10 @@ impl CgroupMode {
 
 /// Every mounted cgroup hierarchy (v1 and v2) in this mount namespace.
 pub fn cgroup_hierarchies() -> io::Result<Vec<PathBuf>> {
-    let mut dirs: Vec<PathBuf> = mounts()?
+    let mut dirs: Vec<PathBuf> = my_mounts()?
         .into_iter()
-        .filter(|m| m.fs_type == "cgroup" || m.fs_type == "cgroup2")
-        .map(|m| unescape(&m.mount_point))
+        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
+        .map(|m| PathBuf::from(m.target))
         .collect();
     dirs.sort();
     dirs.dedup();
@@ -153,14 +136,13 @@ pub fn cgroup_hierarchies() -> io::Result<Vec<PathBuf>> {
 /// mounted v1 hierarchy, `v2` when enabled in the cgroup2 root.
 pub fn controllers() -> io::Result<Vec<(String, &'static str)>> {
     let mut out = Vec::new();
-    for m in mounts()? {
-        if m.fs_type == "cgroup" {
-            for name in m.super_options.keys().filter(|k| is_v1_controller(k)) {
-                out.push((name.clone(), "v1"));
+    for m in my_mounts()? {
+        if m.fstype == "cgroup" {
+            for name in m.super_options.split(',').filter(|k| is_v1_controller(k)) {
+                out.push((name.to_string(), "v1"));
             }
-        } else if m.fs_type == "cgroup2" {
-            let list =
-                std::fs::read_to_string(unescape(&m.mount_point).join("cgroup.controllers"))?;
+        } else if m.fstype == "cgroup2" {
+            let list = std::fs::read_to_string(Path::new(&m.target).join("cgroup.controllers"))?;
             out.extend(list.split_whitespace().map(|c| (c.to_string(), "v2")));
         }
     }
@@ -194,41 +176,51 @@ pub fn net_devices() -> io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// The root mount of process `pid` as its own mount namespace sees it:
-/// `(device, root-within-filesystem, super options)`. A container that
-/// pivoted into a directory shows that directory here; an overlay root
-/// names its layers in the super options.
-pub fn process_root_mount(pid: i32) -> io::Result<Option<(String, PathBuf, String)>> {
-    let p = procfs::process::Process::new(pid).map_err(io::Error::other)?;
-    let infos = p.mountinfo().map_err(io::Error::other)?.0;
-    Ok(infos
+/// The root mount of process `pid` as its own mount namespace sees it. A
+/// container that pivoted into a directory shows that directory as the
+/// mount's `root`; an overlay root names its layers in the super options.
+pub fn process_root_mount(pid: i32) -> io::Result<Option<MountRow>> {
+    Ok(mounts::rows(pid)?
         .into_iter()
         .rev()
-        .find(|m| m.mount_point == Path::new("/"))
-        .map(|m| {
-            let opts: Vec<String> = m
-                .super_options
-                .iter()
-                .map(|(k, v)| v.as_ref().map_or(k.clone(), |v| format!("{k}={v}")))
-                .collect();
-            (m.majmin, unescape(Path::new(&m.root)), opts.join(","))
-        }))
+        .find(|m| m.target == "/"))
 }
 
-/// The device and filesystem-relative path of a directory on the host, to
-/// compare with [`process_root_mount`]: the mount that holds `dir` and the
-/// path of `dir` inside that filesystem.
+/// Where a host directory lives: `(device, path inside that filesystem)`,
+/// to compare with the `device` and `root` of [`process_root_mount`].
 pub fn fs_location(dir: &Path) -> io::Result<Option<(String, PathBuf)>> {
-    let all = mounts()?;
+    let all = my_mounts()?;
     let holder = all
         .iter()
-        .filter(|m| dir.starts_with(unescape(&m.mount_point)))
-        .max_by_key(|m| (unescape(&m.mount_point).components().count(), m.mnt_id));
+        .filter(|m| dir.starts_with(&m.target))
+        .max_by_key(|m| (Path::new(&m.target).components().count(), m.id));
     Ok(holder.map(|m| {
-        let mp = unescape(&m.mount_point);
-        let rest = dir.strip_prefix(&mp).unwrap_or(Path::new(""));
-        (m.majmin.clone(), unescape(Path::new(&m.root)).join(rest))
+        let rest = dir.strip_prefix(&m.target).unwrap_or(Path::new(""));
+        (m.device.clone(), Path::new(&m.root).join(rest))
     }))
+}
+
+/// The root directory of `pid` as this process sees it: where a chroot
+/// put it (`/proc/PID/root`).
+pub fn process_root_dir(pid: i32) -> io::Result<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/root"))
+}
+
+/// The working directory of `pid` (`/proc/PID/cwd`).
+pub fn process_cwd(pid: i32) -> io::Result<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/cwd"))
+}
+
+/// `pid`'s number in each pid namespace it is in, outermost first
+/// (`NSpid:` in /proc/PID/status): `[4212, 1]` is PID 1 of a child namespace.
+pub fn ns_pids(pid: i32) -> io::Result<Vec<i32>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"));
+    Ok(line
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect())
 }
 
 /// Every live pid on the host.
@@ -262,7 +254,7 @@ mod tests {
     #[test]
     fn v1_options_are_not_controllers() {
         assert!(is_v1_controller("cpuacct"));
-        assert!(!is_v1_controller("name"));
+        assert!(!is_v1_controller("name=systemd"));
         assert!(!is_v1_controller("rw"));
     }
 }

@@ -366,7 +366,7 @@ mod tests {
             .iter()
             .find(|r| r.cells[2].ends_with("/sys/fs/cgroup"))
             .unwrap();
-        assert_eq!(cgroup.cells[2], "│ ├─/sys/fs/cgroup");
+        assert_eq!(cgroup.cells[2], "│ └─/sys/fs/cgroup", "last child of /sys");
         let bind = rows.iter().find(|r| r.target == "/srv/data").unwrap();
         assert_eq!(
             bind.source_shown(),

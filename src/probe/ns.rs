@@ -48,8 +48,8 @@ pub struct NsRow {
     pub inode: u64,
     /// The process we looked at (as the /proc we read numbers it).
     pub pid: i32,
-    /// Same inode as the host's (pid 1's); `None` when the host's view
-    /// could not be read.
+    /// Same inode as the host's (pid 1's, see [`host`]); `None` when the
+    /// host's view could not be read.
     pub shared_with_host: Option<bool>,
 }
 
@@ -122,8 +122,32 @@ pub fn host() -> Option<&'static Inodes> {
     if let Some(h) = HOST.get() {
         return Some(h);
     }
-    let read = inodes(Path::new("/proc/1/ns")).ok()?;
+    let read = read_host().ok()?;
     Some(HOST.get_or_init(|| read))
+}
+
+/// Pid 1's namespaces, or kthreadd's when pid 1 will not let us look.
+///
+/// Reading another process's ns links needs ptrace-read access to it; the
+/// init of a VM sandbox may deny even root that. Kernel threads always run
+/// in the initial namespaces, so kthreadd (pid 2, a kernel thread in the
+/// initial pid namespace) answers the same question. In a child pid
+/// namespace pid 2 is an ordinary process and is not used.
+fn read_host() -> io::Result<Inodes> {
+    match inodes(Path::new("/proc/1/ns")) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied && is_kernel_thread(2) => {
+            inodes(Path::new("/proc/2/ns"))
+        }
+        other => other,
+    }
+}
+
+/// PF_KTHREAD in the flags of /proc/PID/stat: the kernel's own thread.
+fn is_kernel_thread(pid: i32) -> bool {
+    const PF_KTHREAD: u32 = 0x0020_0000;
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|s| s.flags & PF_KTHREAD != 0)
 }
 
 /// TYPE, NS, PID, SHARED-WITH-HOST — the columns of `lsns`, plus the answer

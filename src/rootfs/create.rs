@@ -20,6 +20,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{bail, Context};
 use nix::errno::Errno;
@@ -32,12 +33,19 @@ use crate::sys::{self, NodeKind};
 /// show PID 1, for `tail /dev/zero` as a memory hog, and for the chroot
 /// escape demo (`stat`, `readlink`).
 pub const DEFAULT_PROGRAMS: &[&str] = &[
-    "sh", "ls", "cat", "echo", "ps", "hostname", "mount", "umount", "id", "sleep", "true", "false", "tail",
-    "mkdir", "rm", "touch", "stat", "readlink", "env", "uname",
+    "sh", "ls", "cat", "echo", "ps", "hostname", "mount", "umount", "id", "sleep", "true", "false",
+    "tail", "mkdir", "rm", "touch", "stat", "readlink", "env", "uname",
 ];
 
 /// Where programs are looked for on the host: Debian's PATH for root.
-const PROGRAM_DIRS: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+const PROGRAM_DIRS: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
 
 /// The file that marks a finished rootfs made by wharf.
 const MARKER: &str = "etc/wharf-rootfs";
@@ -100,7 +108,10 @@ pub fn create(dir: &Path, opts: &CreateOptions) -> anyhow::Result<CreateReport> 
         Existing::Rootfs => replace(staging, dir)?,
         Existing::Nothing => {
             if !publish(staging, dir)? {
-                bail!("{} was created by another process while this one was building it", dir.display());
+                bail!(
+                    "{} was created by another process while this one was building it",
+                    dir.display()
+                );
             }
         }
     }
@@ -115,7 +126,8 @@ pub fn ensure_builtin() -> anyhow::Result<PathBuf> {
         return Ok(dir);
     }
     let root = crate::paths::state_root();
-    fs::create_dir_all(&root).with_context(|| format!("cannot create wharf's state directory {}", root.display()))?;
+    fs::create_dir_all(&root)
+        .with_context(|| format!("cannot create wharf's state directory {}", root.display()))?;
     preflight(&dir, false)?;
     let (_, staging) = build(&dir, &plan(&CreateOptions::default())?)?;
     // Losing the race to another process is fine: its rootfs is as good.
@@ -141,7 +153,10 @@ fn preflight(dir: &Path, force: bool) -> anyhow::Result<Existing> {
         Err(e) if e.kind() == ErrorKind::NotFound => {
             let parent = parent_of(dir);
             if !parent.is_dir() {
-                bail!("cannot create {d}: its parent {} does not exist; create it first", parent.display());
+                bail!(
+                    "cannot create {d}: its parent {} does not exist; create it first",
+                    parent.display()
+                );
             }
             return Ok(Existing::Nothing);
         }
@@ -155,7 +170,9 @@ fn preflight(dir: &Path, force: bool) -> anyhow::Result<Existing> {
         return Ok(Existing::Nothing);
     }
     if !force {
-        bail!("{d} already exists and is not empty: pass --force to replace a rootfs made by wharf");
+        bail!(
+            "{d} already exists and is not empty: pass --force to replace a rootfs made by wharf"
+        );
     }
     if !dir.join(MARKER).is_file() {
         bail!("{d} was not made by `wharf rootfs create` (no {MARKER}): refusing to replace it; remove it yourself");
@@ -196,7 +213,13 @@ fn is_mount_root(path: &Path) -> anyhow::Result<bool> {
     let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
     // SAFETY: a NUL-terminated path and a buffer of the size statx writes.
     let r = unsafe {
-        libc::statx(libc::AT_FDCWD, c.as_ptr(), libc::AT_SYMLINK_NOFOLLOW, libc::STATX_BASIC_STATS, stx.as_mut_ptr())
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_BASIC_STATS,
+            stx.as_mut_ptr(),
+        )
     };
     Errno::result(r).with_context(|| format!("cannot stat {}", path.display()))?;
     // SAFETY: statx succeeded and filled the buffer.
@@ -220,8 +243,12 @@ struct Plan {
 fn plan(opts: &CreateOptions) -> anyhow::Result<Plan> {
     let mut with = Vec::new();
     for name in &opts.with {
-        let path = find_program(name)?
-            .with_context(|| format!("--with {name}: this host has no such program (looked in {})", PROGRAM_DIRS.join(":")))?;
+        let path = find_program(name)?.with_context(|| {
+            format!(
+                "--with {name}: this host has no such program (looked in {})",
+                PROGRAM_DIRS.join(":")
+            )
+        })?;
         with.push((command_name(name), path));
     }
     let busybox = match opts.source {
@@ -231,7 +258,12 @@ fn plan(opts: &CreateOptions) -> anyhow::Result<Plan> {
             "--source busybox: this host has no busybox; install it (apt-get install busybox-static) or use --source host",
         )?),
     };
-    let mut plan = Plan { source: Source::Host, programs: Vec::new(), busybox: None, missing: Vec::new() };
+    let mut plan = Plan {
+        source: Source::Host,
+        programs: Vec::new(),
+        busybox: None,
+        missing: Vec::new(),
+    };
     if let Some(bb) = busybox {
         plan.source = Source::Busybox;
         plan.busybox = Some((bb, DEFAULT_PROGRAMS.iter().map(|s| s.to_string()).collect()));
@@ -254,13 +286,18 @@ fn plan(opts: &CreateOptions) -> anyhow::Result<Plan> {
 impl Plan {
     fn commands(&self) -> Vec<String> {
         let applets = self.busybox.iter().flat_map(|(_, a)| a.iter().cloned());
-        applets.chain(self.programs.iter().map(|(n, _)| n.clone())).collect()
+        applets
+            .chain(self.programs.iter().map(|(n, _)| n.clone()))
+            .collect()
     }
 }
 
 /// The command a `--with` value adds: its file name.
 fn command_name(name: &str) -> String {
-    Path::new(name).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| name.to_string())
+    Path::new(name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// The host file for a program name (searched in PROGRAM_DIRS) or an
@@ -268,13 +305,22 @@ fn command_name(name: &str) -> String {
 fn find_program(name: &str) -> anyhow::Result<Option<PathBuf>> {
     let relative = name.contains('/') && !name.starts_with('/');
     if name.is_empty() || name == "." || name == ".." || name.contains('\0') || relative {
-        bail!("--with {name:?}: not a program name: give a command such as `ls` or an absolute path");
+        bail!(
+            "--with {name:?}: not a program name: give a command such as `ls` or an absolute path"
+        );
     }
-    let executable = |p: &Path| fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+    let executable = |p: &Path| {
+        fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
     if name.starts_with('/') {
         return Ok(Some(PathBuf::from(name)).filter(|p| executable(p)));
     }
-    Ok(PROGRAM_DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| executable(p)))
+    Ok(PROGRAM_DIRS
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| executable(p)))
 }
 
 /// A staging directory that is removed again unless it was published.
@@ -294,13 +340,20 @@ impl Drop for Staging {
 /// Build the whole tree in a staging directory next to `dir`.
 fn build(dir: &Path, plan: &Plan) -> anyhow::Result<(CreateReport, Staging)> {
     let name = dir.file_name().unwrap_or_default().to_string_lossy();
-    let path = parent_of(dir).join(format!(".{name}.staging-{}", std::process::id()));
+    // Unique per process and per call, so racing threads never share one.
+    static SERIAL: AtomicU32 = AtomicU32::new(0);
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+    let path = parent_of(dir).join(format!(".{name}.staging-{}-{serial}", std::process::id()));
     fs::DirBuilder::new()
         .mode(0o755)
         .create(&path)
         .with_context(|| format!("cannot create the staging directory {}", path.display()))?;
     let staging = Staging { path, keep: false };
-    let mut tree = Tree { root: staging.path.clone(), copied: BTreeSet::new(), bytes: 0 };
+    let mut tree = Tree {
+        root: staging.path.clone(),
+        copied: BTreeSet::new(),
+        bytes: 0,
+    };
     skeleton(&tree.root)?;
     tree.merged_usr_links()?;
     let search = Search::host();
@@ -323,7 +376,11 @@ fn build(dir: &Path, plan: &Plan) -> anyhow::Result<(CreateReport, Staging)> {
     let programs = plan.commands();
     fs::write(
         tree.root.join(MARKER),
-        format!("# made by `wharf rootfs create`\nsource={}\nprograms={}\n", plan.source, programs.join(" ")),
+        format!(
+            "# made by `wharf rootfs create`\nsource={}\nprograms={}\n",
+            plan.source,
+            programs.join(" ")
+        ),
     )?;
     let report = CreateReport {
         dir: dir.to_path_buf(),
@@ -344,16 +401,25 @@ fn publish(mut staging: Staging, dir: &Path) -> anyhow::Result<bool> {
             staging.keep = true;
             Ok(true)
         }
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("cannot move the new rootfs into place at {}", dir.display())),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) => {
+            Ok(false)
+        }
+        Err(e) => Err(e)
+            .with_context(|| format!("cannot move the new rootfs into place at {}", dir.display())),
     }
 }
 
 /// Swap the new tree and the old rootfs in one renameat2(RENAME_EXCHANGE),
 /// so DIR is never missing, then delete the old one from the staging name.
 fn replace(staging: Staging, dir: &Path) -> anyhow::Result<()> {
-    renameat2(AT_FDCWD, &staging.path, AT_FDCWD, dir, RenameFlags::RENAME_EXCHANGE)
-        .with_context(|| format!("cannot swap the new rootfs into {}", dir.display()))?;
+    renameat2(
+        AT_FDCWD,
+        &staging.path,
+        AT_FDCWD,
+        dir,
+        RenameFlags::RENAME_EXCHANGE,
+    )
+    .with_context(|| format!("cannot swap the new rootfs into {}", dir.display()))?;
     // The Staging guard now removes the old tree.
     Ok(())
 }
@@ -387,7 +453,8 @@ impl Tree {
                 continue;
             }
             let next = cur.join(&part);
-            let meta = fs::symlink_metadata(&next).with_context(|| format!("cannot read {}", next.display()))?;
+            let meta = fs::symlink_metadata(&next)
+                .with_context(|| format!("cannot read {}", next.display()))?;
             if meta.file_type().is_symlink() {
                 links += 1;
                 if links > 40 {
@@ -416,7 +483,10 @@ impl Tree {
     fn dir(&self, host: &Path) -> anyhow::Result<()> {
         let inside = self.inside(host);
         if !inside.is_dir() {
-            fs::DirBuilder::new().mode(0o755).create(&inside).with_context(|| format!("cannot create {}", inside.display()))?;
+            fs::DirBuilder::new()
+                .mode(0o755)
+                .create(&inside)
+                .with_context(|| format!("cannot create {}", inside.display()))?;
         }
         Ok(())
     }
@@ -426,7 +496,12 @@ impl Tree {
         let inside = self.inside(host);
         match fs::read_link(&inside) {
             Ok(t) if t == target => Ok(()),
-            Ok(t) => bail!("{} already links to {}, not {}", inside.display(), t.display(), target.display()),
+            Ok(t) => bail!(
+                "{} already links to {}, not {}",
+                inside.display(),
+                t.display(),
+                target.display()
+            ),
             Err(_) => std::os::unix::fs::symlink(target, &inside)
                 .with_context(|| format!("cannot create the symlink {}", inside.display())),
         }
@@ -440,7 +515,10 @@ impl Tree {
         }
         let inside = self.inside(host);
         fs::copy(host, &inside).with_context(|| format!("cannot copy {}", host.display()))?;
-        fs::set_permissions(&inside, fs::Permissions::from_mode(meta.permissions().mode() & 0o777))?;
+        fs::set_permissions(
+            &inside,
+            fs::Permissions::from_mode(meta.permissions().mode() & 0o777),
+        )?;
         self.bytes += meta.len();
         Ok(())
     }
@@ -451,11 +529,16 @@ impl Tree {
     fn merged_usr_links(&mut self) -> anyhow::Result<()> {
         for top in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
             let host = Path::new("/").join(top);
-            let Ok(target) = fs::read_link(&host) else { continue };
+            let Ok(target) = fs::read_link(&host) else {
+                continue;
+            };
             let resolved = Path::new("/").join(&target);
             if resolved.is_dir() {
                 self.link(&host, &target)?;
-                fs::DirBuilder::new().recursive(true).mode(0o755).create(self.inside(&resolved))?;
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(self.inside(&resolved))?;
             }
         }
         Ok(())
@@ -505,11 +588,17 @@ fn skeleton(root: &Path) -> anyhow::Result<()> {
         fs::set_permissions(&p, fs::Permissions::from_mode(mode))?;
     }
     for (file, text) in [
-        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        ),
         ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
         ("etc/hostname", "wharf\n"),
         ("etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n"),
-        ("etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n"),
+        (
+            "etc/nsswitch.conf",
+            "passwd: files\ngroup: files\nhosts: files\n",
+        ),
     ] {
         fs::write(root.join(file), text)?;
     }
@@ -520,23 +609,230 @@ fn skeleton(root: &Path) -> anyhow::Result<()> {
 /// the (major, minor) pair stored in the inode, not by the name.
 fn devices(dev: &Path) -> anyhow::Result<()> {
     for (name, major, minor, why) in [
-        ("null", 1, 3, "/dev/null (1,3): the kernel's memory driver discards what is written"),
+        (
+            "null",
+            1,
+            3,
+            "/dev/null (1,3): the kernel's memory driver discards what is written",
+        ),
         ("zero", 1, 5, "/dev/zero (1,5): endless zero bytes"),
-        ("full", 1, 7, "/dev/full (1,7): every write fails with ENOSPC"),
-        ("random", 1, 8, "/dev/random (1,8): the kernel's random number generator"),
-        ("urandom", 1, 9, "/dev/urandom (1,9): the same generator, never blocking"),
-        ("tty", 5, 0, "/dev/tty (5,0): the controlling terminal of whoever opens it"),
+        (
+            "full",
+            1,
+            7,
+            "/dev/full (1,7): every write fails with ENOSPC",
+        ),
+        (
+            "random",
+            1,
+            8,
+            "/dev/random (1,8): the kernel's random number generator",
+        ),
+        (
+            "urandom",
+            1,
+            9,
+            "/dev/urandom (1,9): the same generator, never blocking",
+        ),
+        (
+            "tty",
+            5,
+            0,
+            "/dev/tty (5,0): the controlling terminal of whoever opens it",
+        ),
     ] {
         let p = dev.join(name);
-        sys::mknod(&p, NodeKind::Char, 0o666, major, minor, why)
-            .with_context(|| format!("cannot create device node {} (needs CAP_MKNOD: run as root)", p.display()))?;
+        sys::mknod(&p, NodeKind::Char, 0o666, major, minor, why).with_context(|| {
+            format!(
+                "cannot create device node {} (needs CAP_MKNOD: run as root)",
+                p.display()
+            )
+        })?;
         // mknod(2) applies the umask, so set the mode everyone needs.
         fs::set_permissions(&p, fs::Permissions::from_mode(0o666))?;
     }
-    for (name, target) in
-        [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")]
-    {
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         std::os::unix::fs::symlink(target, dev.join(name))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(with: &[&str], source: Source) -> CreateOptions {
+        CreateOptions {
+            with: with.iter().map(|s| s.to_string()).collect(),
+            source,
+            force: false,
+        }
+    }
+
+    #[test]
+    fn with_a_program_the_host_lacks_is_one_clear_error() {
+        let err = plan(&opts(&["wharf-no-such-program"], Source::Host))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--with wharf-no-such-program: this host has no such program"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn with_rejects_relative_and_empty_names() {
+        for bad in ["", ".", "..", "bin/ls", "../ls"] {
+            let err = plan(&opts(&[bad], Source::Host)).unwrap_err().to_string();
+            assert!(err.contains("not a program name"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn host_plan_has_every_default_and_the_extras_once() {
+        let p = plan(&opts(&["ls", "/usr/bin/head"], Source::Host)).unwrap();
+        assert_eq!(p.source, Source::Host);
+        assert!(p.busybox.is_none());
+        let cmds = p.commands();
+        assert_eq!(cmds.iter().filter(|c| *c == "ls").count(), 1);
+        assert_eq!(cmds.last().map(String::as_str), Some("head"));
+        for name in DEFAULT_PROGRAMS {
+            assert!(
+                cmds.iter().any(|c| c == name) || p.missing.iter().any(|m| m == name),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn busybox_plan_links_defaults_and_copies_extras() {
+        let Some(bb) = find_program("busybox").unwrap() else {
+            let err = plan(&opts(&[], Source::Busybox)).unwrap_err().to_string();
+            assert!(err.contains("apt-get install busybox-static"), "{err}");
+            return;
+        };
+        let p = plan(&opts(&["ls", "head"], Source::Auto)).unwrap();
+        assert_eq!(p.source, Source::Busybox);
+        let (path, applets) = p.busybox.clone().unwrap();
+        assert_eq!(path, bb);
+        assert_eq!(applets.len(), DEFAULT_PROGRAMS.len());
+        assert_eq!(
+            p.programs
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>(),
+            ["head"]
+        );
+    }
+
+    #[test]
+    fn programs_are_found_in_the_usual_dirs_or_by_absolute_path() {
+        let sh = find_program("sh").unwrap().unwrap();
+        assert!(PROGRAM_DIRS.iter().any(|d| sh.starts_with(d)), "{sh:?}");
+        assert_eq!(
+            find_program("/bin/sh").unwrap(),
+            Some(PathBuf::from("/bin/sh"))
+        );
+        // Not executable: /etc/passwd is a file but no program.
+        assert_eq!(find_program("/etc/passwd").unwrap(), None);
+    }
+
+    #[test]
+    fn install_recreates_each_symlink_and_copies_the_real_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tree = Tree {
+            root: dir.path().to_path_buf(),
+            copied: BTreeSet::new(),
+            bytes: 0,
+        };
+        tree.merged_usr_links().unwrap();
+        let real = tree.install(Path::new("/bin/sh")).unwrap();
+        assert_eq!(real, fs::canonicalize("/bin/sh").unwrap());
+        let inside = tree.inside(&real);
+        assert_eq!(fs::read(&inside).unwrap(), fs::read(&real).unwrap());
+        assert_eq!(tree.bytes, fs::metadata(&real).unwrap().len());
+        // Every link on the way exists inside, pointing where the host's does.
+        for link in ["/bin", "/bin/sh", "/usr/bin/sh"] {
+            if let Ok(target) = fs::read_link(link) {
+                assert_eq!(
+                    fs::read_link(tree.inside(Path::new(link))).unwrap(),
+                    target,
+                    "{link}"
+                );
+            }
+        }
+        // A second install of the same file copies nothing more.
+        let before = tree.bytes;
+        tree.install(Path::new("/usr/bin/sh")).unwrap();
+        assert_eq!(tree.bytes, before);
+    }
+
+    #[test]
+    fn install_refuses_directories_and_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tree = Tree {
+            root: dir.path().to_path_buf(),
+            copied: BTreeSet::new(),
+            bytes: 0,
+        };
+        assert!(tree.install(Path::new("/etc")).is_err());
+        assert!(tree.install(Path::new("/etc/wharf-no-such-file")).is_err());
+    }
+
+    #[test]
+    fn preflight_refuses_what_it_must_not_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let msg = |p: &Path, force| {
+            preflight(p, force)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        fs::write(d.join("file"), "x").unwrap();
+        assert!(msg(&d.join("file"), true).contains("is not a directory"));
+        fs::create_dir(d.join("full")).unwrap();
+        fs::write(d.join("full/x"), "x").unwrap();
+        assert!(msg(&d.join("full"), false).contains("pass --force"));
+        assert!(msg(&d.join("full"), true).contains("was not made by `wharf rootfs create`"));
+        assert!(msg(&d.join("no/such"), false).contains("does not exist; create it first"));
+        assert!(msg(Path::new("/"), true).contains("does not name a directory"));
+        fs::create_dir(d.join("empty")).unwrap();
+        assert!(matches!(
+            preflight(&d.join("empty"), false),
+            Ok(Existing::Nothing)
+        ));
+        assert!(matches!(
+            preflight(&d.join("new"), false),
+            Ok(Existing::Nothing)
+        ));
+        fs::create_dir_all(d.join("ours/etc")).unwrap();
+        fs::write(d.join("ours").join(MARKER), "").unwrap();
+        assert!(matches!(
+            preflight(&d.join("ours"), true),
+            Ok(Existing::Rootfs)
+        ));
+    }
+
+    #[test]
+    fn statx_knows_a_mount_root() {
+        assert!(is_mount_root(Path::new("/proc")).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        assert_eq!(mount_inside(dir.path()).unwrap(), None);
+    }
+
+    #[test]
+    fn components_pop_in_path_order() {
+        let mut stack = Vec::new();
+        push_components(&mut stack, Path::new("/usr/../lib/x"));
+        let popped: Vec<OsString> = std::iter::from_fn(|| stack.pop()).collect();
+        assert_eq!(popped, ["usr", "..", "lib", "x"].map(OsString::from));
+    }
 }

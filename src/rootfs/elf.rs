@@ -48,10 +48,16 @@ pub fn is_elf(path: &Path) -> bool {
 impl Object {
     /// Read the ELF headers and dynamic section of `path`.
     pub fn read(path: &Path) -> anyhow::Result<Object> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let elf = Elf::parse(&bytes).with_context(|| format!("{} is not a valid ELF file", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let elf = Elf::parse(&bytes)
+            .with_context(|| format!("{} is not a valid ELF file", path.display()))?;
         let split = |list: &[&str]| -> Vec<String> {
-            list.iter().flat_map(|s| s.split(':')).filter(|s| !s.is_empty()).map(str::to_string).collect()
+            list.iter()
+                .flat_map(|s| s.split(':'))
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
         };
         Ok(Object {
             path: path.to_path_buf(),
@@ -81,7 +87,12 @@ impl Object {
     /// Expand the loader's dynamic string tokens in an RPATH/RUNPATH entry:
     /// `$ORIGIN` is the directory of this object, `$LIB` is lib or lib64.
     fn expand(&self, entry: &str) -> PathBuf {
-        let origin = self.path.parent().unwrap_or(Path::new("/")).to_string_lossy().into_owned();
+        let origin = self
+            .path
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .to_string_lossy()
+            .into_owned();
         let lib = if self.is_64 { "lib64" } else { "lib" };
         let s = entry
             .replace("${ORIGIN}", &origin)
@@ -103,7 +114,9 @@ pub struct Search {
 impl Search {
     /// The host's search configuration (/etc/ld.so.conf; missing is fine).
     pub fn host() -> Search {
-        Search { conf: ld_so_conf(Path::new("/etc/ld.so.conf")) }
+        Search {
+            conf: ld_so_conf(Path::new("/etc/ld.so.conf")),
+        }
     }
 
     /// Every directory to try for a library needed by `obj`, in the
@@ -133,7 +146,10 @@ impl Search {
             let p = PathBuf::from(name);
             return (p.is_absolute() && p.is_file()).then_some(p);
         }
-        self.dirs(obj, exe).into_iter().map(|d| d.join(name)).find(|p| compatible(p, obj))
+        self.dirs(obj, exe)
+            .into_iter()
+            .map(|d| d.join(name))
+            .find(|p| compatible(p, obj))
     }
 
     /// Every file `program` needs: its loader and all libraries, transitively.
@@ -181,7 +197,8 @@ pub fn default_dirs(obj: &Object) -> Vec<PathBuf> {
 /// Whether `path` is an ELF file the loader would accept for `obj`.
 fn compatible(path: &Path, obj: &Object) -> bool {
     let mut head = [0u8; 64];
-    let ok = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head));
+    let ok =
+        std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head));
     match (ok, Elf::parse_header(&head)) {
         (Ok(()), Ok(h)) => h.e_machine == obj.machine && (h.e_ident[4] == 2) == obj.is_64,
         _ => false,
@@ -199,7 +216,9 @@ pub fn ld_so_conf(file: &Path) -> Vec<PathBuf> {
 
 fn read_conf(file: &Path, out: &mut Vec<PathBuf>, depth: u32) {
     // A file that includes itself would loop forever; ldconfig stops too.
-    let Ok(text) = std::fs::read_to_string(file) else { return };
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return;
+    };
     if depth > 8 {
         return;
     }
@@ -224,16 +243,23 @@ fn read_conf(file: &Path, out: &mut Vec<PathBuf>, depth: u32) {
 /// Expand a `*` in the last component of `pattern` (the only form
 /// ld.so.conf files use); a pattern without one is returned as is.
 fn glob(pattern: &Path) -> Vec<PathBuf> {
-    let name = pattern.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = pattern
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let Some((prefix, suffix)) = name.split_once('*') else {
         return vec![pattern.to_path_buf()];
     };
     let dir = pattern.parent().unwrap_or(Path::new("/"));
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut found: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.len() >= prefix.len() + suffix.len() && n.starts_with(prefix) && n.ends_with(suffix))
+        .filter(|n| {
+            n.len() >= prefix.len() + suffix.len() && n.starts_with(prefix) && n.ends_with(suffix)
+        })
         .map(|n| dir.join(n))
         .collect();
     found.sort();
@@ -245,23 +271,41 @@ mod tests {
     use super::*;
 
     fn obj(path: &str) -> Object {
-        Object { path: path.into(), is_64: true, machine: EM_X86_64, ..Default::default() }
+        Object {
+            path: path.into(),
+            is_64: true,
+            machine: EM_X86_64,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn ls_needs_libc_and_a_loader() {
         let ls = Object::read(Path::new("/bin/ls")).unwrap();
-        assert!(ls.needed.iter().any(|n| n == "libc.so.6"), "{:?}", ls.needed);
+        assert!(
+            ls.needed.iter().any(|n| n == "libc.so.6"),
+            "{:?}",
+            ls.needed
+        );
         let interp = ls.interpreter.expect("a dynamic program names its loader");
-        assert!(interp.is_absolute() && interp.to_string_lossy().contains("ld-"), "{interp:?}");
+        assert!(
+            interp.is_absolute() && interp.to_string_lossy().contains("ld-"),
+            "{interp:?}"
+        );
     }
 
     #[test]
     fn closure_of_ls_holds_libc_and_the_loader() {
         let libs = Search::host().closure(Path::new("/bin/ls")).unwrap();
-        let names: Vec<String> = libs.iter().map(|p| p.file_name().unwrap().to_string_lossy().into()).collect();
+        let names: Vec<String> = libs
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into())
+            .collect();
         assert!(names.iter().any(|n| n == "libc.so.6"), "{names:?}");
-        let interp = Object::read(Path::new("/bin/ls")).unwrap().interpreter.unwrap();
+        let interp = Object::read(Path::new("/bin/ls"))
+            .unwrap()
+            .interpreter
+            .unwrap();
         assert!(libs.contains(&interp));
         assert!(libs.iter().all(|p| p.is_absolute() && p.exists()));
     }
@@ -272,7 +316,11 @@ mod tests {
         let ls = Object::read(Path::new("/bin/ls")).unwrap();
         let libc = search.resolve("libc.so.6", &ls, &ls).unwrap();
         let libc = Object::read(&libc).unwrap();
-        assert!(libc.needed.iter().any(|n| n.starts_with("ld-linux")), "{:?}", libc.needed);
+        assert!(
+            libc.needed.iter().any(|n| n.starts_with("ld-linux")),
+            "{:?}",
+            libc.needed
+        );
     }
 
     #[test]
@@ -288,7 +336,9 @@ mod tests {
 
     #[test]
     fn search_order_is_rpath_runpath_conf_defaults() {
-        let search = Search { conf: vec!["/conf".into()] };
+        let search = Search {
+            conf: vec!["/conf".into()],
+        };
         let mut exe = obj("/opt/app/bin/app");
         exe.rpath = vec!["$ORIGIN/../lib".into()];
         let mut lib = obj("/opt/app/lib/libx.so");
@@ -318,7 +368,10 @@ mod tests {
         o.rpath = vec!["/old".into()];
         o.runpath = vec!["${ORIGIN}/lib".into(), "/$LIB/extra".into()];
         let dirs = search.dirs(&o, &o);
-        assert_eq!(dirs[..2], [PathBuf::from("/x/bin/lib"), PathBuf::from("/lib64/extra")]);
+        assert_eq!(
+            dirs[..2],
+            [PathBuf::from("/x/bin/lib"), PathBuf::from("/lib64/extra")]
+        );
         assert!(!dirs.contains(&PathBuf::from("/old")));
     }
 
@@ -338,8 +391,14 @@ mod tests {
         let mut o = Object::read(Path::new("/bin/ls")).unwrap();
         o.runpath = vec![wrong.display().to_string(), right.display().to_string()];
         let search = Search::default();
-        assert_eq!(search.resolve("libc.so.6", &o, &o), Some(right.join("libc.so.6")));
-        assert_eq!(search.resolve("libtext.so", &o, &o), Some(right.join("libtext.so")));
+        assert_eq!(
+            search.resolve("libc.so.6", &o, &o),
+            Some(right.join("libc.so.6"))
+        );
+        assert_eq!(
+            search.resolve("libtext.so", &o, &o),
+            Some(right.join("libtext.so"))
+        );
         assert_eq!(search.resolve("libnowhere.so.9", &o, &o), None);
     }
 
@@ -353,7 +412,10 @@ mod tests {
         let at = bytes.windows(10).position(|w| w == b"libc.so.6\0").unwrap();
         bytes[at + 3] = b'q';
         std::fs::write(&exe, bytes).unwrap();
-        assert!(Object::read(&exe).unwrap().needed.contains(&"libq.so.6".to_string()));
+        assert!(Object::read(&exe)
+            .unwrap()
+            .needed
+            .contains(&"libq.so.6".to_string()));
         let err = Search::host().closure(&exe).unwrap_err().to_string();
         assert!(err.contains("prog needs libq.so.6"), "{err}");
     }
@@ -363,12 +425,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::create_dir(d.join("conf.d")).unwrap();
-        std::fs::write(d.join("ld.so.conf"), "# top\n/first\ninclude conf.d/*.conf\n/last # trailing\n").unwrap();
+        std::fs::write(
+            d.join("ld.so.conf"),
+            "# top\n/first\ninclude conf.d/*.conf\n/last # trailing\n",
+        )
+        .unwrap();
         std::fs::write(d.join("conf.d/b.conf"), "/b1:/b2\nhwcap 0 nosegneg\n").unwrap();
         std::fs::write(d.join("conf.d/a.conf"), "/a\n/first\n").unwrap();
         std::fs::write(d.join("conf.d/ignored.txt"), "/nope\n").unwrap();
         let dirs = ld_so_conf(&d.join("ld.so.conf"));
-        let want: Vec<PathBuf> = ["/first", "/a", "/b1", "/b2", "/last"].iter().map(PathBuf::from).collect();
+        let want: Vec<PathBuf> = ["/first", "/a", "/b1", "/b2", "/last"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
         assert_eq!(dirs, want);
     }
 

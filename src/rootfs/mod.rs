@@ -14,8 +14,7 @@ pub fn choose(given: Option<&std::path::Path>) -> anyhow::Result<std::path::Path
             crate::ns::run::check_rootfs(dir)?;
             Ok(dir.to_path_buf())
         }
-        // TEMP until create.rs lands (helper writing `wharf rootfs create`).
-        None => Ok(crate::paths::builtin_rootfs()),
+        None => ensure_builtin(),
     }
 }
 

@@ -13,6 +13,7 @@ mod kfile;
 mod mount;
 mod ns;
 mod process;
+pub mod xattr_fs;
 
 pub use creds::{setgroups_empty, setresgid, setresuid};
 pub use kfile::{mkdir, rmdir, write};

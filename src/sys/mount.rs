@@ -49,7 +49,7 @@ fn mount_effect(target: &Path, fstype: Option<&str>, flags: MsFlags) -> String {
 /// `umount2(target, flags)`.
 pub fn umount2(target: &Path, flags: MntFlags, why: &str) -> Result<(), SysError> {
     Call::new("umount2", vec![qpath(target), mnt_flags(flags)], why)
-        .kernel(format!("{} is no longer mounted here", target.display()))
+        .kernel(format!("the mount at {} is detached; it goes away once nothing uses it", target.display()))
         .run(|| nix::mount::umount2(target, flags))
 }
 

@@ -55,6 +55,9 @@ fn ns_effect(flags: CloneFlags) -> String {
             v.join(", ")
         }
     };
+    if flags.is_empty() {
+        return "no new namespace: the child is born in ours (its pid namespace is our pid_for_children)".into();
+    }
     format!("new {}; shared with parent: {}", pick(true), pick(false))
 }
 

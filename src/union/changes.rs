@@ -53,6 +53,37 @@ fn walk(rootfs: &Rootfs, dir: &Path, inside: &Path, out: &mut Vec<(PathBuf, Chan
     Ok(())
 }
 
+impl Change {
+    /// In words, naming the layer by its number and directory name.
+    pub fn describe(&self, lowers: &[PathBuf]) -> String {
+        let layer = |i: usize| lowers[i].file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match self {
+            Change::Added => "new: no layer has it".into(),
+            Change::CopiedUp(i) => format!("copied up from layer {} ({}), then changed", i + 1, layer(*i)),
+            Change::Deleted => "whiteout (char 0/0): hides the layers' copy, which is still there".into(),
+        }
+    }
+}
+
+/// Where the container's writes went, as lines for the learner: a heading,
+/// then one line per change.
+pub fn report(rootfs: &Rootfs) -> anyhow::Result<Vec<String>> {
+    if rootfs.driver == Driver::Copy {
+        return Ok(vec![format!(
+            "its changes went into its own full copy of the layers at {}; a copy keeps no separate record of them",
+            rootfs.root().display()
+        )]);
+    }
+    let list = changes(rootfs)?;
+    let mut out = vec![format!(
+        "its changes went to the upper dir {}:{}",
+        rootfs.changes().display(),
+        if list.is_empty() { " none" } else { "" }
+    )];
+    out.extend(list.iter().map(|(p, c)| format!("  {:<24} {}", p.display(), c.describe(&rootfs.lowers))));
+    Ok(out)
+}
+
 /// A fingerprint of a tree: every name with its type, mode, owner, size,
 /// inode and modification and change times. Any write, chmod, chown,
 /// rename or delete anywhere in the tree changes it (the change time

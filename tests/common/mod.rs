@@ -18,7 +18,11 @@ pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let p = dir.join(name);
-    assert!(p.exists(), "{} is not built: run the tests with `cargo nextest run --workspace`", p.display());
+    assert!(
+        p.exists(),
+        "{} is not built: run the tests with `cargo nextest run --workspace`",
+        p.display()
+    );
     p
 }
 
@@ -31,10 +35,17 @@ pub struct TestRoot {
 impl TestRoot {
     pub fn new() -> TestRoot {
         require_root();
-        let dir = tempfile::Builder::new().prefix("wharf-test-").tempdir_in("/tmp").expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("wharf-test-")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
         // 0755, so that a container's root mapped to uid 100000 can reach
         // its rootfs below here.
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
         TestRoot { dir }
     }
 
@@ -45,7 +56,9 @@ impl TestRoot {
     /// A command for `name` with WHARF_ROOT pointing here and no colour.
     pub fn cmd(&self, name: &str) -> Command {
         let mut c = Command::new(bin(name));
-        c.env("WHARF_ROOT", self.path()).env("NO_COLOR", "1").env_remove("RUST_LOG");
+        c.env("WHARF_ROOT", self.path())
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG");
         c
     }
 
@@ -59,7 +72,11 @@ impl TestRoot {
         let dir = self.path().join("rootfs");
         if !dir.join("bin").exists() {
             let out = self.run("wharf", &["rootfs", "create", dir.to_str().unwrap()]);
-            assert!(out.status.success(), "rootfs create failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "rootfs create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         dir
     }
@@ -74,7 +91,10 @@ impl Drop for TestRoot {
 /// Unmount every mount at or below `root` (deepest first) and remove the
 /// cgroups tagged with this state root.
 pub fn cleanup_state_root(root: &Path) {
-    let _ = Command::new(bin("wharf")).arg("reset").env("WHARF_ROOT", root).output();
+    let _ = Command::new(bin("wharf"))
+        .arg("reset")
+        .env("WHARF_ROOT", root)
+        .output();
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut targets: Vec<String> = info
         .lines()
@@ -99,16 +119,22 @@ pub fn stderr(o: &Output) -> String {
 /// the state root, pids, namespace inodes, device/inode pairs.
 pub fn redact(text: &str, root: &Path) -> String {
     let mut out = text.replace(root.to_str().unwrap_or("\u{0}"), "[TMP]");
-    let rules: [(&str, &str); 6] = [
+    let rules: [(&str, &str); 9] = [
         (r"/proc/\d+/", "/proc/[PID]/"),
         (r":\[\d+\]", ":[[INODE]]"),
+        (r"\b40265\d{5}\b", "[INODE]"),
         (r"dev=\d+ ino=\d+", "dev=[DEV] ino=[INODE]"),
-        (r"(clone\(.*\) = |wait4\(|wait4\(.*\) = |process |pid |kill\()\d+", "${1}[PID]"),
+        (r"(?m)^(#\d+ (?:clone|wait4)\(.*\) = )\d+", "${1}[PID]"),
+        (r"(wait4\(|kill\(|process |pid )\d+", "${1}[PID]"),
         (r"\d+\.\d+s\b", "[TIME]"),
         (r"sha256:[0-9a-f]{64}", "[DIGEST]"),
+        (r"(?m) +(\[(?:parent|child|grandchild)\])$", " ${1}"),
     ];
     for (pat, rep) in rules {
-        out = regex::Regex::new(pat).expect("regex").replace_all(&out, rep).into_owned();
+        out = regex::Regex::new(pat)
+            .expect("regex")
+            .replace_all(&out, rep)
+            .into_owned();
     }
     out
 }

@@ -23,8 +23,8 @@ use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, RunSpec};
 use wharf::ns::Namespaces;
 use wharf::rootfs;
-use wharf::union::changes::{changes, Change};
-use wharf::union::{ContainerDir, Driver, LayerArgs, Rootfs};
+use wharf::union::changes;
+use wharf::union::{ContainerDir, LayerArgs, Rootfs};
 
 const NAME: &str = "ch05-union";
 
@@ -52,8 +52,9 @@ struct Args {
     demo: bool,
 
     /// With --demo: containers to start with each driver for the comparison.
-    #[arg(long, value_name = "N", default_value_t = 5, requires = "demo")]
-    containers: usize,
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "demo",
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    containers: u32,
 
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
@@ -102,34 +103,11 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
 
 /// Tell the learner where the container's writes went.
 fn report(root: &Rootfs, id: &str, keep: bool) -> anyhow::Result<()> {
-    let layers = root.lowers.len();
-    if root.driver == Driver::Copy {
-        eprintln!(
-            "{NAME}: container {id} wrote into its own full copy of {layers} layer(s) at {}; a copy keeps no separate list of changes",
-            root.root().display()
-        );
-    } else {
-        let list = changes(root)?;
-        eprintln!(
-            "{NAME}: container {id} on an overlay of {layers} layer(s); its changes went to {}:{}",
-            root.changes().display(),
-            if list.is_empty() { " none" } else { "" }
-        );
-        for (path, change) in list {
-            eprintln!("  {:<28} {}", path.display(), describe(&change, root));
-        }
+    eprintln!("{NAME}: container {id} ran on {} layer(s) with the {} driver;", root.lowers.len(), root.driver);
+    for line in changes::report(root)? {
+        eprintln!("{NAME}: {line}");
     }
     let fate = if keep { "kept" } else { "removed" };
     eprintln!("{NAME}: {fate} {}", root.dir.display());
     Ok(())
-}
-
-/// One line for one change in the upper dir.
-pub fn describe(change: &Change, root: &Rootfs) -> String {
-    let layer = |i: usize| root.lowers[i].file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    match change {
-        Change::Added => "new: no layer has it".into(),
-        Change::CopiedUp(i) => format!("copied up from layer {} ({}), then changed", i + 1, layer(*i)),
-        Change::Deleted => "whiteout (char 0/0): hides the layers' copy, which is still there".into(),
-    }
 }

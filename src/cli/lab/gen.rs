@@ -36,11 +36,6 @@ enum In {
     Skeleton { indent: String, begin: usize },
 }
 
-/// The solution regions of a chapter's source, with their hints.
-pub fn regions(source: &str) -> anyhow::Result<Vec<Region>> {
-    Ok(skeleton(source, 0)?.1)
-}
-
 /// Rewrite a chapter's `main.rs` into the lab skeleton for lab `num`.
 pub fn skeleton(source: &str, num: u32) -> anyhow::Result<(String, Vec<Region>)> {
     let mut out = String::new();
@@ -59,7 +54,10 @@ pub fn skeleton(source: &str, num: u32) -> anyhow::Result<(String, Vec<Region>)>
                 if hint.is_empty() {
                     bail!("line {n}: `{BEGIN}` needs a hint after it");
                 }
-                regions.push(Region { line: n, hint: hint.to_string() });
+                regions.push(Region {
+                    line: n,
+                    hint: hint.to_string(),
+                });
                 out.push_str(&format!("{indent}// TODO(lab {num:02}): {hint}\n"));
                 In::Solution { indent, begin: n }
             }
@@ -79,7 +77,9 @@ pub fn skeleton(source: &str, num: u32) -> anyhow::Result<(String, Vec<Region>)>
                 out.push_str(&format!("{indent}todo!({});\n", todo_literal(hint)));
                 In::Code
             }
-            In::Solution { indent, begin } if t.starts_with(SKELETON) => In::Skeleton { indent, begin },
+            In::Solution { indent, begin } if t.starts_with(SKELETON) => {
+                In::Skeleton { indent, begin }
+            }
             s @ In::Solution { .. } => s,
             In::Skeleton { .. } if t.starts_with(END) => In::Code,
             In::Skeleton { indent, begin } => {
@@ -116,19 +116,35 @@ fn header(num: u32, chapter_dir: &str) -> String {
 /// The lab for one chapter directory (`chapters/02-namespaces`).
 /// `wharf_dep` is the path the lab's Cargo.toml uses to reach the wharf crate.
 pub fn lab_for(chapter: &Path, root_manifest: &str, wharf_dep: &Path) -> anyhow::Result<Generated> {
-    let dir_name = chapter.file_name().and_then(|n| n.to_str()).context("chapter dir has no name")?.to_string();
-    let num = chapter_number(&dir_name).with_context(|| format!("{dir_name}: chapter dirs are named NN-topic"))?;
+    let dir_name = chapter
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("chapter dir has no name")?
+        .to_string();
+    let num = chapter_number(&dir_name)
+        .with_context(|| format!("{dir_name}: chapter dirs are named NN-topic"))?;
     let src_path = chapter.join("src/main.rs");
-    let source = std::fs::read_to_string(&src_path).with_context(|| format!("reading {}", src_path.display()))?;
-    let (body, regions) = skeleton(&source, num).with_context(|| format!("{}", src_path.display()))?;
+    let source = std::fs::read_to_string(&src_path)
+        .with_context(|| format!("reading {}", src_path.display()))?;
+    let (body, regions) =
+        skeleton(&source, num).with_context(|| format!("{}", src_path.display()))?;
     if regions.is_empty() {
-        bail!("{}: no `{BEGIN}` region, so its lab would be the solution itself (see labs/README.md)", src_path.display());
+        bail!(
+            "{}: no `{BEGIN}` region, so its lab would be the solution itself (see labs/README.md)",
+            src_path.display()
+        );
     }
     let manifest_path = chapter.join("Cargo.toml");
-    let manifest = std::fs::read_to_string(&manifest_path).with_context(|| format!("reading {}", manifest_path.display()))?;
+    let manifest = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
     let cargo_toml = lab_manifest(&manifest, root_manifest, &dir_name, wharf_dep)
         .with_context(|| format!("{}", manifest_path.display()))?;
-    Ok(Generated { main_rs: header(num, &dir_name) + &body, cargo_toml, regions, dir_name })
+    Ok(Generated {
+        main_rs: header(num, &dir_name) + &body,
+        cargo_toml,
+        regions,
+        dir_name,
+    })
 }
 
 /// `02-namespaces` → 2.
@@ -167,18 +183,33 @@ fn key_value(line: &str) -> Option<(String, String)> {
 /// The value of `key` in `[section]` of a TOML text.
 fn lookup(secs: &[(String, Vec<String>)], section: &str, key: &str) -> Option<String> {
     let (_, lines) = secs.iter().find(|(h, _)| h == section)?;
-    lines.iter().filter_map(|l| key_value(l)).find(|(k, _)| k == key).map(|(_, v)| v)
+    lines
+        .iter()
+        .filter_map(|l| key_value(l))
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
 }
 
 /// The chapter's Cargo.toml made standalone: workspace-inherited values
 /// copied from the root manifest, names `chNN-x` → `labNN-x`, wharf reached
 /// by `wharf_dep`, the root's profiles kept (same build settings), and an
 /// empty `[workspace]` so the lab is its own workspace.
-pub fn lab_manifest(chapter: &str, root: &str, dir_name: &str, wharf_dep: &Path) -> anyhow::Result<String> {
+pub fn lab_manifest(
+    chapter: &str,
+    root: &str,
+    dir_name: &str,
+    wharf_dep: &Path,
+) -> anyhow::Result<String> {
     let root_secs = sections(root);
-    let mut out = format!("# Generated by `wharf lab gen` from chapters/{dir_name}/Cargo.toml: do not edit.\n");
+    let mut out = format!(
+        "# Generated by `wharf lab gen` from chapters/{dir_name}/Cargo.toml: do not edit.\n"
+    );
     for (header, lines) in sections(chapter) {
-        if header.is_empty() && lines.iter().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        if header.is_empty()
+            && lines
+                .iter()
+                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
             continue;
         }
         out.push_str(&header);
@@ -189,21 +220,35 @@ pub fn lab_manifest(chapter: &str, root: &str, dir_name: &str, wharf_dep: &Path)
         }
     }
     for (header, lines) in root_secs.iter().filter(|(h, _)| h.starts_with("[profile")) {
-        out.push_str(&format!("{header}\n{}\n", lines.join("\n")));
+        out.push_str(&format!("\n{header}\n{}", lines.join("\n")).trim_end());
+        out.push('\n');
     }
-    out.push_str("[workspace]\n");
+    out.push_str("\n# A workspace of its own: the lab is built alone, never with the chapters.\n[workspace]\n");
     Ok(out)
 }
 
-fn lab_line(line: &str, header: &str, root: &[(String, Vec<String>)], wharf_dep: &Path) -> anyhow::Result<String> {
-    let Some((key, value)) = key_value(line) else { return Ok(line.to_string()) };
+fn lab_line(
+    line: &str,
+    header: &str,
+    root: &[(String, Vec<String>)],
+    wharf_dep: &Path,
+) -> anyhow::Result<String> {
+    let Some((key, value)) = key_value(line) else {
+        return Ok(line.to_string());
+    };
     let inherited = |table: &str| {
-        lookup(root, table, &key).with_context(|| format!("`{key}.workspace = true` but the root has no {key} in {table}"))
+        lookup(root, table, &key).with_context(|| {
+            format!("`{key}.workspace = true` but the root has no {key} in {table}")
+        })
     };
     let is_name = (header == "[package]" || header == "[[bin]]") && key == "name";
     Ok(match value.as_str() {
-        "@workspace" if header == "[package]" => format!("{key} = {}", inherited("[workspace.package]")?),
-        "@workspace" if key == "wharf" => format!("wharf = {{ path = {:?} }}", wharf_dep.display().to_string()),
+        "@workspace" if header == "[package]" => {
+            format!("{key} = {}", inherited("[workspace.package]")?)
+        }
+        "@workspace" if key == "wharf" => {
+            format!("wharf = {{ path = {:?} }}", wharf_dep.display().to_string())
+        }
         "@workspace" => format!("{key} = {}", inherited("[workspace.dependencies]")?),
         v if is_name => format!("name = {}", v.replacen("\"ch", "\"lab", 1)),
         _ => line.to_string(),
@@ -233,24 +278,45 @@ mod tests {
     fn regions_become_todos_with_hints() {
         let (out, regions) = skeleton(CHAPTER, 3).unwrap();
         assert_eq!(regions.len(), 2);
-        assert_eq!(regions[0], Region { line: 4, hint: "compute {x} with \"care\"".into() });
+        assert_eq!(
+            regions[0],
+            Region {
+                line: 4,
+                hint: "compute {x} with \"care\"".into()
+            }
+        );
         assert!(out.contains("        // TODO(lab 03): compute {x} with \"care\"\n        todo!(\"compute {{x}} with \\\"care\\\"\");\n"), "{out}");
         assert!(!out.contains("41 + 1"));
         assert!(!out.contains("ANCHOR"));
-        assert!(out.contains("    // TODO(lab 03): start small\n    let y = 0;\n"), "{out}");
+        assert!(
+            out.contains("    // TODO(lab 03): start small\n    let y = 0;\n"),
+            "{out}"
+        );
         assert!(!out.contains("let y = 2"));
     }
 
     #[test]
     fn broken_markers_are_refused_with_their_line() {
         let unclosed = "// lab:solution-begin x\nfoo();\n";
-        assert!(skeleton(unclosed, 1).unwrap_err().to_string().contains("line 1"));
+        assert!(skeleton(unclosed, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("line 1"));
         let nested = "// lab:solution-begin a\n// lab:solution-begin b\n// lab:solution-end\n";
-        assert!(skeleton(nested, 1).unwrap_err().to_string().contains("line 2"));
+        assert!(skeleton(nested, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("line 2"));
         let stray = "foo();\n// lab:solution-end\n";
-        assert!(skeleton(stray, 1).unwrap_err().to_string().contains("line 2"));
+        assert!(skeleton(stray, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("line 2"));
         let no_hint = "// lab:solution-begin\n// lab:solution-end\n";
-        assert!(skeleton(no_hint, 1).unwrap_err().to_string().contains("needs a hint"));
+        assert!(skeleton(no_hint, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("needs a hint"));
     }
 
     #[test]
@@ -258,18 +324,30 @@ mod tests {
         let root = "[workspace]\nmembers = [\".\"]\n[workspace.package]\nedition = \"2021\"\n[workspace.dependencies]\nwharf = { path = \".\" }\nclap = { version = \"4\", features = [\"derive\"] }\n[profile.dev]\ndebug = 1\n";
         let ch = "[package]\nname = \"ch02-namespaces\"\nedition.workspace = true\n\n[[bin]]\nname = \"ch02-namespaces\"\n[dependencies]\nwharf.workspace = true\nclap = { workspace = true }\nnix = \"0.31\"\n";
         let m = lab_manifest(ch, root, "02-namespaces", Path::new("../..")).unwrap();
-        assert!(m.contains("name = \"lab02-namespaces\"\nedition = \"2021\""), "{m}");
+        assert!(
+            m.contains("name = \"lab02-namespaces\"\nedition = \"2021\""),
+            "{m}"
+        );
         assert!(m.contains("wharf = { path = \"../..\" }"), "{m}");
-        assert!(m.contains("clap = { version = \"4\", features = [\"derive\"] }"), "{m}");
+        assert!(
+            m.contains("clap = { version = \"4\", features = [\"derive\"] }"),
+            "{m}"
+        );
         assert!(m.contains("nix = \"0.31\""));
-        assert!(m.contains("[profile.dev]\ndebug = 1"));
+        assert!(m.contains("\n[profile.dev]\ndebug = 1\n"), "{m}");
         assert!(m.ends_with("[workspace]\n"));
     }
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative(Path::new("/r/labs/01-x"), Path::new("/r")), PathBuf::from("../.."));
-        assert_eq!(relative(Path::new("/tmp/a"), Path::new("/r")), PathBuf::from("../../r"));
+        assert_eq!(
+            relative(Path::new("/r/labs/01-x"), Path::new("/r")),
+            PathBuf::from("../..")
+        );
+        assert_eq!(
+            relative(Path::new("/tmp/a"), Path::new("/r")),
+            PathBuf::from("../../r")
+        );
         assert_eq!(chapter_number("02-namespaces"), Some(2));
         assert_eq!(chapter_number("common"), None);
     }

@@ -1,0 +1,146 @@
+//! Chapter 04 — cgroups: everything chapter 02 does, plus limits on what
+//! the container may consume.
+//!
+//! Namespaces decide what a process can *see*; cgroups decide how much it
+//! may *use*. A cgroup is a directory in a cgroup filesystem: mkdir creates
+//! it, its files hold the limits, writing a pid to `cgroup.procs` moves a
+//! process in (its children are born inside), rmdir removes it. The kernel
+//! then throttles the CPU, refuses forks, and OOM-kills inside it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::bail;
+use clap::Parser;
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+use wharf::cgroup::demo::Demo;
+use wharf::cgroup::{Cgroup, LimitArgs};
+use wharf::cli::lesson::{self, Lesson};
+use wharf::ns::run::{self, Hooks, RunSpec};
+use wharf::ns::Namespaces;
+use wharf::{rootfs, sys};
+
+/// Run a command in new namespaces and a fresh cgroup with limits.
+#[derive(Debug, Parser)]
+#[command(name = "ch04-cgroups", version)]
+struct Args {
+    #[command(flatten)]
+    lesson: Lesson,
+
+    /// Which namespaces to create (default: all but --user).
+    #[command(flatten)]
+    ns: Namespaces,
+
+    /// The hostname inside the new UTS namespace.
+    #[arg(long)]
+    hostname: Option<String>,
+
+    /// The root filesystem (default: the built-in one).
+    #[arg(long, value_name = "DIR")]
+    rootfs: Option<PathBuf>,
+
+    #[command(flatten)]
+    limits: LimitArgs,
+
+    /// Run a program that runs into a limit, and report what the kernel did.
+    #[arg(long, value_enum)]
+    demo: Option<Demo>,
+
+    /// The command to run inside, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    cmd: Vec<String>,
+}
+
+fn main() {
+    let args = Args::parse();
+    args.lesson.start();
+    lesson::finish("ch04-cgroups", chapter(&args))
+}
+
+fn chapter(args: &Args) -> anyhow::Result<i32> {
+    lesson::require_root("ch04-cgroups")?;
+    // Check everything the learner typed before anything is created.
+    let mut limits = args.limits.parse()?;
+    let cmd = match (args.demo, args.cmd.is_empty()) {
+        (Some(_), false) => {
+            bail!("--demo runs its own program: give either --demo or a command after `--`")
+        }
+        (Some(demo), true) => {
+            limits = demo.with_default_limit(limits);
+            demo.command()
+        }
+        (None, true) => {
+            bail!("no command given: add one after `--`, e.g. `ch04-cgroups --cpus 0.5 -- /bin/sh`")
+        }
+        (None, false) => args.cmd.clone(),
+    };
+    args.ns.check(args.hostname.as_deref())?;
+    let rootfs = rootfs::choose(args.rootfs.as_deref())?;
+    let spec = RunSpec {
+        ns: args.ns.clone(),
+        hostname: args.hostname.clone(),
+        rootfs,
+        cmd,
+    };
+
+    // ANCHOR: create
+    // mkdir the cgroup and write its limits. If anything below fails,
+    // dropping `cgroup` kills what is inside and removes it.
+    let cgroup = Cgroup::create(&format!("ch04-{}", std::process::id()), &limits)?;
+    // ANCHOR_END: create
+
+    // ANCHOR: run
+    // Chapter 02's steps, with the child moved into the cgroup before it
+    // may go on: everything it runs from then on is born inside.
+    let mut hooks = IntoCgroup {
+        cgroup: &cgroup,
+        placed: None,
+        cgroupns: spec.ns.effective().cgroup,
+    };
+    let exit = run::run(&spec, &mut hooks)?;
+    let wall = hooks.placed.map(|t| t.elapsed()).unwrap_or_default();
+    // ANCHOR_END: run
+
+    // ANCHOR: report
+    // Read the kernel's counters before the cgroup goes, then remove it.
+    eprint!("{}", cgroup.report(&exit, wall));
+    cgroup.remove()?;
+    // ANCHOR_END: report
+    if exit.signal.is_some() {
+        eprintln!("ch04-cgroups: the command was {}", exit.describe());
+    }
+    Ok(exit.exit_code())
+}
+
+/// Chapter 04's additions to chapter 02's sequence.
+struct IntoCgroup<'a> {
+    cgroup: &'a Cgroup,
+    placed: Option<Instant>,
+    cgroupns: bool,
+}
+
+impl Hooks for IntoCgroup<'_> {
+    /// In the parent, while the child still waits: move it into the cgroup.
+    fn in_parent(&mut self, child: Pid) -> anyhow::Result<()> {
+        // lab:solution-begin write the child's pid into the cgroup (wharf::cgroup::Cgroup::place)
+        self.cgroup.place(child)?;
+        // lab:solution-end
+        self.placed = Some(Instant::now());
+        Ok(())
+    }
+
+    /// In the child, now inside its cgroup: a cgroup namespace is rooted
+    /// at the cgroup its creator was in. The one made by clone was rooted
+    /// at the host's; a fresh one here is rooted at the container's own
+    /// cgroup, so /proc/self/cgroup shows `/` as runc's containers do.
+    fn build_root(&mut self, rootfs: &Path) -> anyhow::Result<PathBuf> {
+        if self.cgroupns {
+            sys::unshare(
+                CloneFlags::CLONE_NEWCGROUP,
+                "root the cgroup namespace at the container's own cgroup: inside, it is `/`",
+            )?;
+        }
+        Ok(rootfs.to_path_buf())
+    }
+}

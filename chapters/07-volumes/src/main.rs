@@ -1,0 +1,124 @@
+//! Chapter 07 — volumes and the init layer.
+//!
+//! Chapter 05 put every write of the container into its upper dir, which
+//! goes when the container goes. Data that must outlive it lives in a
+//! *volume*: a host directory bind-mounted into the assembled root inside
+//! the child's private mount namespace, after the overlay and before
+//! pivot_root. The host never sees that mount, the data never enters the
+//! upper dir, and `:ro` makes the kernel refuse writes through it (EROFS).
+//!
+//! Each container also needs /etc/hostname, /etc/hosts and
+//! /etc/resolv.conf of its own. Like Docker, we write them into a small
+//! *init layer* of the container's own, laid on top of the image's layers:
+//! the image is never modified, and every container gets its own copies.
+
+use clap::Parser;
+use wharf::cli::lesson::{self, Lesson};
+use wharf::ns::run::{self, RunSpec};
+use wharf::ns::Namespaces;
+use wharf::rootfs;
+use wharf::union::{changes, ContainerDir, LayerArgs, Rootfs};
+use wharf::volume::{self, initlayer, Attached, WithVolumes};
+
+const NAME: &str = "ch07-volumes";
+
+/// Run a command on layers, with volumes and an init layer of its own.
+#[derive(Debug, Parser)]
+#[command(name = "ch07-volumes", version)]
+struct Args {
+    #[command(flatten)]
+    lesson: Lesson,
+
+    /// Which namespaces to create (default: all but --user).
+    #[command(flatten)]
+    ns: Namespaces,
+
+    /// The hostname inside (default: the container id, as Docker does).
+    #[arg(long)]
+    hostname: Option<String>,
+
+    #[command(flatten)]
+    union: LayerArgs,
+
+    /// A volume: HOST:CTR[:ro], NAME:CTR[:ro] (a named volume) or CTR (an
+    /// anonymous one). Repeat for more.
+    #[arg(short = 'v', long = "volume", value_name = "SPEC")]
+    volume: Vec<String>,
+
+    /// Keep this container's anonymous volumes when it is removed.
+    #[arg(long)]
+    keep_volumes: bool,
+
+    /// The command to run inside, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    cmd: Vec<String>,
+}
+
+fn main() {
+    let args = Args::parse();
+    args.lesson.start();
+    lesson::finish(NAME, chapter(&args))
+}
+
+fn chapter(args: &Args) -> anyhow::Result<i32> {
+    lesson::require_root(NAME)?;
+    args.ns.check(args.hostname.as_deref())?;
+    if !args.ns.effective().mount {
+        anyhow::bail!("{NAME} needs a mount namespace (--mount): the overlay and the volumes are mounted inside it, where the host cannot see them");
+    }
+    if args.cmd.is_empty() {
+        anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} -v /data -- /bin/sh`");
+    }
+    // Every check that can fail comes before anything is made on disk.
+    let specs = volume::parse_all(&args.volume)?;
+    volume::check_sources(&specs)?;
+    let image = args.union.lowers(|| rootfs::choose(None))?;
+
+    let mut dir = ContainerDir::create(args.union.id.as_deref())?;
+    dir.keep(args.union.keep);
+    let uts = args.ns.effective().uts;
+    let hostname = args.hostname.clone().or_else(|| uts.then(|| dir.id.clone()));
+
+    // ANCHOR: initlayer
+    let init = initlayer::create(&dir.path, hostname.as_deref().unwrap_or(&dir.id), &image)?;
+    let lowers = [image, vec![init]].concat();
+    let root = Rootfs::prepare(args.union.driver, &lowers, &dir.path)?;
+    // ANCHOR_END: initlayer
+
+    // ANCHOR: volumes
+    let vols = Attached::attach(&specs, &dir.id, args.keep_volumes)?;
+    let spec = RunSpec { ns: args.ns.clone(), hostname, rootfs: root.root(), cmd: args.cmd.clone() };
+    let status = run::run(&spec, &mut WithVolumes { rootfs: &root, mounts: &vols.mounts })?;
+    // ANCHOR_END: volumes
+
+    report(&root, &vols, &dir.id, args)?;
+    Ok(status.exit_code())
+}
+
+/// Where everything came from and where the writes went.
+fn report(root: &Rootfs, vols: &Attached, id: &str, args: &Args) -> anyhow::Result<()> {
+    let image = root.lowers.len() - 1;
+    eprintln!(
+        "{NAME}: container {id}: {image} image layer(s) + its init layer {} (/etc/{})",
+        root.dir.join("init").display(),
+        initlayer::FILES.join(", /etc/")
+    );
+    for m in &vols.mounts {
+        let what = match &m.volume {
+            Some(name) => format!("volume {name}"),
+            None => "host path".into(),
+        };
+        let mode = if m.read_only { "ro" } else { "rw" };
+        eprintln!("{NAME}: {} <- {what} {} ({mode})", m.target.display(), m.source.display());
+    }
+    for line in changes::report(root)? {
+        eprintln!("{NAME}: {line}");
+    }
+    let fate = |kept: bool| if kept { "kept" } else { "removed" };
+    let anonymous = vols.mounts.iter().any(|m| m.anonymous);
+    eprintln!("{NAME}: {} {}", fate(args.union.keep), root.dir.display());
+    if anonymous {
+        eprintln!("{NAME}: anonymous volumes {} with it; named volumes and host paths keep their data", fate(args.keep_volumes));
+    }
+    Ok(())
+}

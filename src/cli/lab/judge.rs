@@ -1,0 +1,424 @@
+//! The judges: one per chapter. Each runs the learner's binary as the
+//! chapter is run, finds the container's command among its descendants and
+//! asks the kernel (through `probe`) whether the mechanism is really there:
+//! namespace inodes, mountinfo, cgroup files, hostname, PID 1. None of them
+//! reads the learner's source.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::probe::{host, mounts, ns, procs};
+use crate::sys;
+
+/// One check of one lab: what was looked at, what the kernel said, and
+/// what to do when it is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub check: String,
+    pub pass: bool,
+    pub seen: String,
+    pub fix: String,
+}
+
+fn verdict(check: &str, pass: bool, seen: impl Into<String>, fix: &str) -> Verdict {
+    Verdict {
+        check: check.into(),
+        pass,
+        seen: seen.into(),
+        fix: fix.into(),
+    }
+}
+
+/// What every judge needs: the binary, a rootfs, and a state root of its own
+/// (so the check's cgroups and mounts never mix with the learner's).
+pub struct Ctx {
+    pub bin: PathBuf,
+    pub rootfs: PathBuf,
+    pub state: PathBuf,
+}
+
+impl Ctx {
+    pub fn new(bin: PathBuf) -> anyhow::Result<Ctx> {
+        let rootfs = crate::rootfs::ensure_builtin()
+            .context("building the built-in rootfs the labs run in")?;
+        let state = crate::paths::state_root().join("lab-check");
+        std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+        Ok(Ctx {
+            bin: std::path::absolute(bin)?,
+            rootfs,
+            state,
+        })
+    }
+
+    /// Remove whatever the runs left (mounts, cgroups, the state dir), as
+    /// `wharf reset` does for the check's own state root.
+    pub fn clean_up(&self) {
+        if let Ok(me) = std::env::current_exe() {
+            let _ = Command::new(me)
+                .arg("reset")
+                .env("WHARF_ROOT", &self.state)
+                .output();
+        }
+    }
+
+    fn rootfs_arg(&self) -> String {
+        self.rootfs.display().to_string()
+    }
+}
+
+/// The judge for lab `num`.
+pub fn judge(num: u32, ctx: &Ctx) -> anyhow::Result<Vec<Verdict>> {
+    match num {
+        1 => Ok(chroot(ctx)),
+        2 => Ok(namespaces(ctx)),
+        3 => Ok(setns(ctx)),
+        n => bail!("lab {n:02} has no checker yet: it comes with its chapter"),
+    }
+}
+
+/// The learner's binary, running, in a process group of its own so that
+/// the whole tree (the container too) can be stopped at the end.
+struct Running {
+    child: Child,
+    shown: String,
+    stderr: PathBuf,
+}
+
+impl Running {
+    fn start(ctx: &Ctx, args: &[&str]) -> anyhow::Result<Running> {
+        use std::os::unix::process::CommandExt;
+        let name = ctx
+            .bin
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let stderr = ctx.state.join(format!("stderr-{}", std::process::id()));
+        let child = Command::new(&ctx.bin)
+            .args(args)
+            .env("WHARF_ROOT", &ctx.state)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&stderr)?)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {}", ctx.bin.display()))?;
+        Ok(Running {
+            child,
+            shown: format!("{name} {}", args.join(" ")),
+            stderr,
+        })
+    }
+
+    /// The host pid of the descendant running `comm` (the container's
+    /// command, once exec'd). If the binary ends first, or nothing shows up
+    /// in 10 s, say what the binary printed last: usually the todo!() hint.
+    fn find(&mut self, comm: &str) -> Result<i32, Verdict> {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Some(pid) = descendants(self.child.id())
+                .into_iter()
+                .find(|p| procs::comm(*p).is_ok_and(|c| c == comm))
+            {
+                return Ok(pid as i32);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let fix = "finish the TODO named above (`wharf lab hint N`), or run the binary by hand with --explain to see the failing step";
+                return Err(verdict(
+                    "the command starts in the container",
+                    false,
+                    format!(
+                        "`{}` ended ({status}) before running {comm}: {}",
+                        self.shown,
+                        self.last_words()
+                    ),
+                    fix,
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Err(verdict(
+            "the command starts in the container",
+            false,
+            format!("`{}` did not run {comm} within 10 s", self.shown),
+            "run it by hand with --explain: which step does it wait in?",
+        ))
+    }
+
+    /// The last line the binary wrote to stderr.
+    fn last_words(&self) -> String {
+        let text = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        text.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("(no output)")
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let group = Pid::from_raw(-(self.child.id() as i32));
+        let _ = sys::kill(
+            group,
+            Signal::SIGKILL,
+            "the check is over: stop the binary and its container",
+        );
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.stderr);
+    }
+}
+
+/// Every process below `pid`, breadth first, `pid` itself included (a
+/// binary that execs its command in place is its own container).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        out.extend(procs::children(out[i]).unwrap_or_default());
+        i += 1;
+    }
+    out
+}
+
+/// Lab 01: the command's root directory is the rootfs, and its working
+/// directory is inside it.
+fn chroot(ctx: &Ctx) -> Vec<Verdict> {
+    let rootfs = ctx.rootfs_arg();
+    let Ok(mut run) = Running::start(ctx, &["--rootfs", &rootfs, "--", "/bin/sleep", "60"]) else {
+        return vec![verdict(
+            "the binary starts",
+            false,
+            "could not start it",
+            "is it built? run `wharf lab check` without --bin",
+        )];
+    };
+    let pid = match run.find("sleep") {
+        Ok(p) => p,
+        Err(v) => return vec![v],
+    };
+    let root = host::process_root_dir(pid).unwrap_or_default();
+    let cwd = host::process_cwd(pid).unwrap_or_default();
+    let want = std::fs::canonicalize(&ctx.rootfs).unwrap_or_else(|_| ctx.rootfs.clone());
+    vec![
+        verdict(
+            "the command starts in the container",
+            true,
+            format!("pid {pid} runs sleep"),
+            "",
+        ),
+        verdict(
+            "its root is the rootfs",
+            root == want,
+            format!("/proc/{pid}/root -> {}", root.display()),
+            "chroot(2) into the rootfs before exec: then \"/\" resolves there",
+        ),
+        verdict(
+            "its cwd is inside the rootfs",
+            cwd.starts_with(&want),
+            format!("/proc/{pid}/cwd -> {}", cwd.display()),
+            "chdir(\"/\") after chroot: a cwd left outside is a way out of the chroot",
+        ),
+    ]
+}
+
+/// The namespace rows of `pid` that are new (not the host's).
+fn new_namespaces(pid: i32) -> Vec<String> {
+    ns::rows(pid)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.shared_with_host == Some(false))
+        .map(|r| r.kind)
+        .collect()
+}
+
+/// The hostname in `pid`'s UTS namespace, read by entering it with nsenter.
+fn hostname_of(pid: i32) -> String {
+    let out = Command::new("nsenter")
+        .args(["--target", &pid.to_string(), "--uts", "hostname"])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        Ok(o) => format!(
+            "(nsenter failed: {})",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => format!("(nsenter: {e}; install util-linux)"),
+    }
+}
+
+/// Is `pid`'s root mount the rootfs directory (pivot_root or a bind of it)?
+fn root_is(pid: i32, rootfs: &Path) -> (bool, String) {
+    let (Ok(Some(m)), Ok(Some((dev, rel)))) =
+        (host::process_root_mount(pid), host::fs_location(rootfs))
+    else {
+        return (false, "cannot read its mountinfo".into());
+    };
+    let pass = m.device == dev && Path::new(&m.root) == rel;
+    (
+        pass,
+        format!("\"/\" is {} {}[{}]", m.fstype, m.device, m.root),
+    )
+}
+
+/// Lab 02: new namespaces, PID 1, the hostname, pivot_root into the
+/// rootfs, a fresh /proc, and no mount shared with the host.
+fn namespaces(ctx: &Ctx) -> Vec<Verdict> {
+    let rootfs = ctx.rootfs_arg();
+    let Ok(mut run) = Running::start(
+        ctx,
+        &[
+            "--hostname",
+            "lab02",
+            "--rootfs",
+            &rootfs,
+            "--",
+            "/bin/sleep",
+            "60",
+        ],
+    ) else {
+        return vec![verdict(
+            "the binary starts",
+            false,
+            "could not start it",
+            "is it built?",
+        )];
+    };
+    let pid = match run.find("sleep") {
+        Ok(p) => p,
+        Err(v) => return vec![v],
+    };
+    let mut out = vec![verdict(
+        "the command starts in the container",
+        true,
+        format!("pid {pid} runs sleep"),
+        "",
+    )];
+    out.extend(namespace_checks(pid, &ctx.rootfs, "lab02"));
+    out
+}
+
+fn namespace_checks(pid: i32, rootfs: &Path, hostname: &str) -> Vec<Verdict> {
+    let fresh = new_namespaces(pid);
+    let wanted = ["pid", "uts", "ipc", "mnt", "net"];
+    let missing: Vec<&str> = wanted
+        .into_iter()
+        .filter(|k| !fresh.iter().any(|f| f == k))
+        .collect();
+    let nspid = host::ns_pids(pid).unwrap_or_default();
+    let name = hostname_of(pid);
+    let (root_ok, root_seen) = root_is(pid, rootfs);
+    let table = mounts::rows(pid).unwrap_or_default();
+    let proc_ok = table
+        .iter()
+        .any(|m| m.target == "/proc" && m.fstype == "proc");
+    let shared: Vec<String> = table
+        .iter()
+        .filter(|m| m.propagation.contains("shared"))
+        .map(|m| format!("{} {}", m.target, m.propagation))
+        .collect();
+    vec![
+        verdict("new pid, uts, ipc, mnt, net namespaces", missing.is_empty(), format!("new: {}", fresh.join(" ")), "clone(2) with CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNS|CLONE_NEWNET"),
+        verdict("the command is PID 1 inside", nspid.last() == Some(&1), format!("NSpid: {nspid:?}"), "the first process of a new pid namespace is PID 1: exec the command in the cloned child itself"),
+        verdict("hostname set in its UTS namespace", name == hostname, format!("hostname: {name}"), "sethostname(2) in the child, after clone with CLONE_NEWUTS"),
+        verdict("its / is the rootfs (pivot_root)", root_ok, root_seen, "bind-mount the rootfs on itself, pivot_root(2) into it, unmount the old root"),
+        verdict("a fresh /proc is mounted", proc_ok, if proc_ok { "proc at /proc".to_string() } else { "no proc mount at /proc".into() }, "mount(\"proc\", \"<rootfs>/proc\", \"proc\") in the child: ps reads /proc"),
+        verdict("no mount propagates to the host", shared.is_empty(), if shared.is_empty() { "every mount private".to_string() } else { shared.join(", ") }, "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE) first in the new mount namespace"),
+    ]
+}
+
+/// Lab 03: `exec` lands in every namespace of the target and at its root.
+fn setns(ctx: &Ctx) -> Vec<Verdict> {
+    let rootfs = ctx.rootfs_arg();
+    let Ok(mut target_run) = Running::start(
+        ctx,
+        &[
+            "run",
+            "--hostname",
+            "lab03",
+            "--rootfs",
+            &rootfs,
+            "--",
+            "/bin/sleep",
+            "60",
+        ],
+    ) else {
+        return vec![verdict(
+            "the binary starts",
+            false,
+            "could not start it",
+            "is it built?",
+        )];
+    };
+    let target = match target_run.find("sleep") {
+        Ok(p) => p,
+        Err(v) => return vec![v],
+    };
+    let t = target.to_string();
+    let Ok(mut exec_run) = Running::start(ctx, &["exec", &t, "--", "/bin/sleep", "61"]) else {
+        return vec![verdict(
+            "the binary starts",
+            false,
+            "could not start `exec`",
+            "is it built?",
+        )];
+    };
+    let joined = match exec_run.find("sleep") {
+        Ok(p) => p,
+        Err(mut v) => {
+            v.check = "exec runs the command".into();
+            return vec![v];
+        }
+    };
+    let inodes = |p: i32| ns::inodes(Path::new(&format!("/proc/{p}/ns"))).unwrap_or_default();
+    let (want, have) = (inodes(target), inodes(joined));
+    let mut out = vec![verdict(
+        "exec runs the command",
+        true,
+        format!("pid {joined} runs sleep beside target {target}"),
+        "",
+    )];
+    for kind in ["mnt", "uts", "ipc", "net", "pid", "cgroup"] {
+        let same = want.get(kind).is_some() && want.get(kind) == have.get(kind);
+        let fix = if kind == "pid" {
+            "setns(CLONE_NEWPID) moves only future children: fork after setns and exec in the child"
+        } else {
+            "open /proc/PID/ns/<type> of the target and setns(2) into each (mnt last)"
+        };
+        out.push(verdict(
+            &format!("same {kind} namespace as the target"),
+            same,
+            format!(
+                "{kind}:[{}] vs target's {kind}:[{}]",
+                have.get(kind).unwrap_or(&0),
+                want.get(kind).unwrap_or(&0)
+            ),
+            fix,
+        ));
+    }
+    let (a, b) = (
+        host::process_root_mount(target).ok().flatten(),
+        host::process_root_mount(joined).ok().flatten(),
+    );
+    let same_root = a.is_some()
+        && a.as_ref().map(|m| (&m.device, &m.root)) == b.as_ref().map(|m| (&m.device, &m.root));
+    let seen = b
+        .map(|m| format!("\"/\" is {}[{}]", m.device, m.root))
+        .unwrap_or_else(|| "unreadable".into());
+    out.push(verdict("same root as the target", same_root, seen, "after setns into the mnt namespace, chroot to the target's root (/proc/PID/root opened before)"));
+    out.push(verdict(
+        "sees the target's hostname",
+        hostname_of(joined) == "lab03",
+        format!("hostname: {}", hostname_of(joined)),
+        "join the target's uts namespace",
+    ));
+    out
+}

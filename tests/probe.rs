@@ -1,0 +1,214 @@
+//! `wharf inspect` judged against the kernel: processes started in new
+//! namespaces with util-linux `unshare`, their /proc/PID/ns links read
+//! independently, and their mount tables compared with ours.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::{ns_link, stderr, stdout, Reaped, TestRoot};
+
+/// Start `unshare ARGS…` with stdout piped (killed and reaped when the guard
+/// drops) and wait until the command prints its first line: by then every
+/// namespace and mount it set up exists.
+fn start_ready(args: &[&str]) -> Reaped {
+    let child = Command::new("unshare")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn unshare (util-linux)");
+    let mut p = Reaped(child);
+    let mut line = String::new();
+    BufReader::new(p.0.stdout.as_mut().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read ready line");
+    assert_eq!(line.trim(), "ready", "the command did not get ready");
+    p
+}
+
+/// `wharf inspect ARGS… --format json`, which must succeed.
+fn inspect_json(root: &TestRoot, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["inspect"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let out = root.run("wharf", &all);
+    assert!(
+        out.status.success(),
+        "wharf {all:?} failed: {}",
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// The inode in a /proc/PID/ns link, read without wharf.
+fn inode_of(pid: u32, kind: &str) -> u64 {
+    let text = ns_link(&pid.to_string(), kind);
+    let base = kind.trim_end_matches("_for_children");
+    text.strip_prefix(&format!("{base}:["))
+        .and_then(|t| t.strip_suffix(']'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("odd ns link {text}"))
+}
+
+/// The host's namespace of `kind`: pid 1's, or, where this machine's init
+/// refuses even root a look (a VM sandbox), kthreadd's — a kernel thread,
+/// always in the initial namespaces.
+fn host_inode(kind: &str) -> u64 {
+    match std::fs::read_link(format!("/proc/1/ns/{kind}")) {
+        Ok(_) => inode_of(1, kind),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            let stat = std::fs::read_to_string("/proc/2/stat").unwrap();
+            assert!(stat.contains("(kthreadd)"), "pid 2 is not kthreadd: {stat}");
+            inode_of(2, kind)
+        }
+        Err(e) => panic!("/proc/1/ns/{kind}: {e}"),
+    }
+}
+
+#[test]
+fn ns_reports_new_uts_and_mnt_and_shares_the_rest() {
+    let root = TestRoot::new();
+    // `exec sleep` keeps the pid: the process we inspect is the one unshare made.
+    let p = start_ready(&["--uts", "--mount", "sh", "-c", "echo ready; exec sleep 600"]);
+    let rows = inspect_json(&root, &["ns", &p.0.id().to_string()]);
+    let rows = rows.as_array().expect("a list of namespaces");
+    let kinds: Vec<&str> = rows.iter().map(|r| r["type"].as_str().unwrap()).collect();
+    for must in ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"] {
+        assert!(kinds.contains(&must), "no {must} in {kinds:?}");
+    }
+    for r in rows {
+        let kind = r["type"].as_str().unwrap();
+        assert_eq!(
+            r["inode"].as_u64(),
+            Some(inode_of(p.0.id(), kind)),
+            "{kind} inode"
+        );
+        assert_eq!(r["pid"].as_u64(), Some(p.0.id() as u64));
+        let host_same = host_inode(kind) == inode_of(p.0.id(), kind);
+        assert_eq!(r["shared_with_host"].as_bool(), Some(host_same), "{kind}");
+        let expect_new = kind == "uts" || kind == "mnt";
+        assert_eq!(host_same, !expect_new, "{kind}: unshare --uts --mount");
+    }
+}
+
+#[test]
+fn ns_table_marks_new_namespaces() {
+    let root = TestRoot::new();
+    let p = start_ready(&["--uts", "sh", "-c", "echo ready; exec sleep 600"]);
+    let out = root.run("wharf", &["inspect", "ns", &p.0.id().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |kind: &str| -> Vec<String> {
+        let l = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(kind));
+        l.unwrap_or_else(|| panic!("no {kind} row in\n{text}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    assert!(text.starts_with("TYPE"), "{text}");
+    assert_eq!(
+        line("uts"),
+        [
+            "uts".to_string(),
+            inode_of(p.0.id(), "uts").to_string(),
+            p.0.id().to_string(),
+            "no".into()
+        ]
+    );
+    assert_eq!(line("net")[3], "yes");
+}
+
+#[test]
+fn mounts_show_a_private_tmpfs_the_host_cannot_see() {
+    let root = TestRoot::new();
+    let dir = root.path().join("private mnt");
+    std::fs::create_dir(&dir).unwrap();
+    let source = format!("wharf-probe-{}", std::process::id());
+    let script =
+        format!("mount -t tmpfs -o size=1m {source} \"$1\" && echo ready && exec sleep 600");
+    // unshare --mount makes every mount private first, so nothing propagates back.
+    let p = start_ready(&["--mount", "sh", "-c", &script, "sh", dir.to_str().unwrap()]);
+    let pid = p.0.id().to_string();
+
+    let rows = inspect_json(&root, &["mounts", &pid]);
+    let found: Vec<&serde_json::Value> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["source"] == source.as_str())
+        .collect();
+    assert_eq!(found.len(), 1, "tmpfs not in {rows:#}");
+    assert_eq!(
+        found[0]["target"],
+        dir.to_str().unwrap(),
+        "octal \\040 undone"
+    );
+    assert_eq!(found[0]["fstype"], "tmpfs");
+    assert_eq!(found[0]["propagation"], "private");
+
+    let ours = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !ours.contains(&source),
+        "the tmpfs leaked into the host's mount table"
+    );
+    let host = inspect_json(&root, &["mounts", &std::process::id().to_string()]);
+    assert!(host
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["source"] != source.as_str()));
+
+    // The tree puts it under the mount that holds its directory.
+    let tree = root.run("wharf", &["inspect", "mounts", &pid, "--tree"]);
+    assert!(tree.status.success(), "{}", stderr(&tree));
+    let text = stdout(&tree);
+    let line = text
+        .lines()
+        .find(|l| l.contains(&source))
+        .expect("tmpfs row in tree");
+    assert!(line.contains(&format!("─{}", dir.display())), "{text}");
+}
+
+#[test]
+fn missing_pid_is_one_clear_error() {
+    let root = TestRoot::new();
+    // Above pid_max no process can ever exist.
+    let max: i64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let pid = (max + 1).to_string();
+    for view in ["ns", "mounts", "cgroup"] {
+        let out = root.run("wharf", &["inspect", view, &pid]);
+        assert_eq!(out.status.code(), Some(1), "{view}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("no process with pid {pid}")), "{err}");
+        assert!(stdout(&out).is_empty());
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    let root = TestRoot::new();
+    let me = std::process::id().to_string();
+    let tree = root.run("wharf", &["inspect", "ns", &me, "--tree"]);
+    assert_eq!(tree.status.code(), Some(1));
+    assert!(
+        stderr(&tree).contains("--tree draws mounts only"),
+        "{}",
+        stderr(&tree)
+    );
+    for bad in [
+        vec!["inspect", "ns", "0"],
+        vec!["inspect", "ns", "abc"],
+        vec!["inspect", "pids", &me],
+    ] {
+        let out = root.run("wharf", &bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: clap's usage error");
+    }
+}
