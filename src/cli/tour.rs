@@ -87,7 +87,14 @@ impl Tour {
 
     /// Run one chapter, echoing its command line like a shell would.
     fn chapter(&self, name: &str, args: &[&str]) -> anyhow::Result<()> {
-        let line = format!("$ {name} {}", args.join(" "));
+        let quoted: Vec<String> = args
+            .iter()
+            .map(|a| match a.contains([' ', '$', ';', '\'']) {
+                true => format!("'{a}'"),
+                false => a.to_string(),
+            })
+            .collect();
+        let line = format!("$ {name} {}", quoted.join(" "));
         println!("{}", line.if_supports_color(Stream::Stdout, |t| t.bold()));
         let status = self.chapter_cmd(name)?.args(args).status().with_context(|| format!("running {name}"))?;
         println!("{}\n", format!("(exit status {})", status.code().unwrap_or(-1)).if_supports_color(Stream::Stdout, |t| t.dimmed()));

@@ -128,6 +128,12 @@ pub fn ensure_builtin() -> anyhow::Result<PathBuf> {
     let root = crate::paths::state_root();
     fs::create_dir_all(&root)
         .with_context(|| format!("cannot create wharf's state directory {}", root.display()))?;
+    if dir.is_dir() && fs::read_dir(&dir)?.next().is_some() {
+        bail!(
+            "{} exists but is not a finished wharf rootfs (no {MARKER}): remove it and run again",
+            dir.display()
+        );
+    }
     preflight(&dir, false)?;
     let (_, staging) = build(&dir, &plan(&CreateOptions::default())?)?;
     // Losing the race to another process is fine: its rootfs is as good.
@@ -642,12 +648,15 @@ fn devices(dev: &Path) -> anyhow::Result<()> {
         ),
     ] {
         let p = dev.join(name);
-        sys::mknod(&p, NodeKind::Char, 0o666, major, minor, why).with_context(|| {
-            format!(
-                "cannot create device node {} (needs CAP_MKNOD: run as root)",
-                p.display()
-            )
-        })?;
+        match sys::mknod(&p, NodeKind::Char, 0o666, major, minor, why) {
+            Ok(()) => {}
+            Err(e) if e.errno == Errno::EPERM => {
+                bail!("making device nodes such as /dev/{name} needs CAP_MKNOD: run `wharf rootfs create` as root (sudo)")
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot create device node /dev/{name}"))
+            }
+        }
         // mknod(2) applies the umask, so set the mode everyone needs.
         fs::set_permissions(&p, fs::Permissions::from_mode(0o666))?;
     }

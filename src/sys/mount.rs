@@ -64,8 +64,10 @@ pub fn pivot_root(new_root: &Path, put_old: &Path, why: &str) -> Result<(), SysE
 /// `chroot(path)`: change this process's root directory (only the path
 /// lookup start; the mounts stay as they are).
 pub fn chroot(path: &Path, why: &str) -> Result<(), SysError> {
+    // Name the directory as it was before the call ("." means the cwd).
+    let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     Call::new("chroot", vec![qpath(path)], why)
-        .kernel(format!("\"/\" now resolves to {} for this process", path.display()))
+        .kernel(format!("\"/\" now resolves to {} for this process", shown.display()))
         .run(|| nix::unistd::chroot(path))
 }
 
@@ -90,7 +92,7 @@ pub fn mknod(path: &Path, kind: NodeKind, mode: u32, major: u64, minor: u64, why
         NodeKind::Block => (SFlag::S_IFBLK, "S_IFBLK"),
         NodeKind::Fifo => (SFlag::S_IFIFO, "S_IFIFO"),
     };
-    let args = vec![qpath(path), format!("{name}|{mode:#o}"), format!("makedev({major:#x}, {minor:#x})")];
+    let args = vec![qpath(path), format!("{name}|0{mode:o}"), format!("makedev({major:#x}, {minor:#x})")];
     let dev = nix::sys::stat::makedev(major, minor);
     Call::new("mknod", args, why)
         .run(|| nix::sys::stat::mknod(path, flag, Mode::from_bits_truncate(mode), dev))
