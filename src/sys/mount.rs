@@ -64,10 +64,12 @@ pub fn pivot_root(new_root: &Path, put_old: &Path, why: &str) -> Result<(), SysE
 /// `chroot(path)`: change this process's root directory (only the path
 /// lookup start; the mounts stay as they are).
 pub fn chroot(path: &Path, why: &str) -> Result<(), SysError> {
-    // Name the directory as it was before the call ("." means the cwd).
-    let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let target = match path.is_relative() {
+        true => "the current directory".to_string(),
+        false => path.display().to_string(),
+    };
     Call::new("chroot", vec![qpath(path)], why)
-        .kernel(format!("\"/\" now resolves to {} for this process", shown.display()))
+        .kernel(format!("\"/\" now resolves to {target} for this process"))
         .run(|| nix::unistd::chroot(path))
 }
 
