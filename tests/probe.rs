@@ -161,6 +161,14 @@ fn mounts_show_a_private_tmpfs_the_host_cannot_see() {
         .iter()
         .all(|r| r["source"] != source.as_str()));
 
+    // In the JSON tree it hangs below the root mount, not at the top.
+    let tree = inspect_json(&root, &["mounts", &pid, "--tree"]);
+    let tops = tree.as_array().unwrap();
+    assert!(tops.iter().all(|m| m["source"] != source.as_str()));
+    assert!(tops
+        .iter()
+        .any(|m| m.to_string().contains(&format!("\"source\":\"{source}\""))));
+
     // The tree puts it under the mount that holds its directory.
     let tree = root.run("wharf", &["inspect", "mounts", &pid, "--tree"]);
     assert!(tree.status.success(), "{}", stderr(&tree));
@@ -211,4 +219,107 @@ fn bad_arguments_are_refused() {
         let out = root.run("wharf", &bad);
         assert_eq!(out.status.code(), Some(2), "{bad:?}: clap's usage error");
     }
+}
+
+/// The steps of an `--explain` transcript, each with the lines under it.
+fn steps(transcript: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in transcript.lines() {
+        if line.starts_with('#') || out.is_empty() {
+            out.push(String::new());
+        }
+        let last = out.last_mut().unwrap();
+        last.push_str(line);
+        last.push('\n');
+    }
+    out
+}
+
+#[test]
+fn show_diff_follows_a_lesson_step_by_step() {
+    let root = TestRoot::new();
+    let rootfs = root.rootfs();
+    let out = root.run(
+        "ch02-namespaces",
+        &[
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            "--explain",
+            "--show",
+            "ns,mounts",
+            "--show-diff",
+            "--",
+            "/bin/true",
+        ],
+    );
+    let text = stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text.contains("(cannot read") && !text.contains("has exited)"),
+        "{text}"
+    );
+    let steps = steps(&text);
+    let step = |call: &str| -> &String {
+        steps
+            .iter()
+            .find(|s| {
+                s.lines()
+                    .next()
+                    .is_some_and(|l| l.starts_with('#') && l.contains(call))
+            })
+            .unwrap_or_else(|| panic!("no {call} in\n{text}"))
+    };
+
+    // After clone: the new child's namespaces in full, judged against our own.
+    let clone = step(" clone(");
+    assert!(clone.contains("   ns of new child, pid "), "{clone}");
+    let row = |block: &str, kind: &str| -> Vec<String> {
+        let l = block
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(kind));
+        l.unwrap_or_else(|| panic!("no {kind} row in\n{block}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    let user = row(clone, "user");
+    assert_eq!(
+        user[1],
+        inode_of(std::process::id(), "user").to_string(),
+        "{clone}"
+    );
+    assert_eq!(user[3], "yes");
+    let uts = row(clone, "uts");
+    assert_ne!(
+        uts[1],
+        inode_of(std::process::id(), "uts").to_string(),
+        "{clone}"
+    );
+    assert_eq!(uts[3], "no");
+
+    // Mounting proc: one mount added, no namespace changed.
+    let proc_mount = step(r#" mount("proc", "#);
+    assert!(
+        proc_mount.contains("   ns of child, pid ") && proc_mount.contains(": (no change)"),
+        "{proc_mount}"
+    );
+    let added: Vec<&str> = proc_mount
+        .lines()
+        .filter(|l| l.trim_start().starts_with('+'))
+        .collect();
+    assert_eq!(added.len(), 1, "{proc_mount}");
+    assert!(
+        added[0].contains(&format!("{}/proc ", rootfs.display())) && added[0].contains(" proc "),
+        "{proc_mount}"
+    );
+
+    // pivot_root moves the rootfs mount to / (same mount ID, new target).
+    let pivot = step(" pivot_root(");
+    let moved = format!("{} → / ", rootfs.display());
+    assert!(
+        pivot
+            .lines()
+            .any(|l| l.trim_start().starts_with('~') && l.contains(&moved)),
+        "{pivot}"
+    );
 }

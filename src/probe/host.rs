@@ -223,6 +223,23 @@ pub fn ns_pids(pid: i32) -> io::Result<Vec<i32>> {
         .collect())
 }
 
+/// Limits and usage of the cgroup `pid` is in, per controller (each read
+/// from the hierarchy that holds it; on v2 from the one tree).
+pub fn cgroup_stats_of(pid: i32) -> io::Result<super::cgroup::Stats> {
+    use super::cgroup::{parse_proc_cgroup, stats, CgroupMode, Cgroupfs};
+    let fs = Cgroupfs::system()?;
+    let member = parse_proc_cgroup(&std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?);
+    // v2 lists the one tree as `0::/path`; v1 names the controllers.
+    let path = member.iter().find(|m| match fs.mode {
+        CgroupMode::V2 => m.id == 0,
+        _ => m.controllers.iter().any(|c| c == "pids"),
+    });
+    let rel = path
+        .map(|m| m.path.trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    Ok(stats(&fs.dirs(Path::new(&rel))))
+}
+
 /// Every live pid on the host.
 pub fn pids() -> io::Result<Vec<i32>> {
     Ok(procfs::process::all_processes()

@@ -45,8 +45,11 @@ impl View {
 /// The kernel's view of one process at one moment.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// Whose view: `child, pid 4212`.
+    /// Whose view: the journal's label of the process (`parent`, `child`),
+    /// or `new child` right after a clone.
     pub whose: String,
+    /// Its pid as the /proc we read numbers it; `None` without a /proc.
+    pub pid: Option<i32>,
     /// Each view asked for, as its data or as the reason it could not be read.
     pub parts: Vec<(View, Result<Data, String>)>,
 }
@@ -95,7 +98,7 @@ pub fn cgroup_table(rows: &[cgroup::CgroupRow]) -> Table {
         rows: rows
             .iter()
             .map(|r| Row {
-                key: r.hierarchy.clone(),
+                keys: vec![r.hierarchy.clone()],
                 cells: vec![
                     r.hierarchy.clone(),
                     r.path.clone(),
@@ -105,6 +108,7 @@ pub fn cgroup_table(rows: &[cgroup::CgroupRow]) -> Table {
             })
             .collect(),
         volatile: vec![3],
+        copied: vec![],
     }
 }
 
@@ -117,40 +121,39 @@ impl Snapshot {
     /// that very process).
     pub fn take_after(step: &Step, views: &[View]) -> Snapshot {
         let (whose, pid) = match new_child(step) {
-            Some(child) => (format!("new child, pid {child}"), visible(child)),
-            None => {
-                let pid = proc_self();
-                let shown = pid.as_ref().map_or(String::new(), |p| format!(", pid {p}"));
-                (format!("{}{shown}", step.process), pid)
-            }
+            Some(child) => ("new child".to_string(), visible(child)),
+            None => (step.process.clone(), proc_self()),
         };
         let parts = views
             .iter()
             .map(|&v| {
-                (
-                    v,
-                    pid.clone()
-                        .and_then(|p| Data::read(v, p).map_err(|e| explain(v, p, e))),
-                )
+                let data = pid
+                    .clone()
+                    .and_then(|p| Data::read(v, p).map_err(|e| explain(v, p, e)));
+                (v, data)
             })
             .collect();
-        Snapshot { whose, parts }
+        Snapshot {
+            whose,
+            pid: pid.ok(),
+            parts,
+        }
+    }
+
+    /// `ns of child, pid 4212:`
+    fn head(&self, view: View) -> String {
+        let pid = self.pid.map_or(String::new(), |p| format!(", pid {p}"));
+        format!("{INDENT}{} of {}{pid}:", view.name(), self.whose)
     }
 
     /// Every view in full, indented to sit under the journal step.
     pub fn render(&self) -> String {
         let mut out = String::new();
         for (view, part) in &self.parts {
+            let head = self.head(*view);
             match part {
-                Ok(data) => {
-                    out.push_str(&format!("{INDENT}{} of {}:\n", view.name(), self.whose));
-                    out.push_str(&data.shown().render(INDENT));
-                }
-                Err(why) => out.push_str(&format!(
-                    "{INDENT}{} of {}: {why}\n",
-                    view.name(),
-                    self.whose
-                )),
+                Ok(data) => out.push_str(&format!("{head}\n{}", data.shown().render(INDENT))),
+                Err(why) => out.push_str(&format!("{head} {why}\n")),
             }
         }
         out
@@ -158,10 +161,19 @@ impl Snapshot {
 
     /// Only what changed since `before`, view by view: rows marked `+`
     /// added, `-` removed, `~` changed; `(no change)` when nothing did.
+    /// When `before` was another process's view (the parent looking again
+    /// after showing its new child), the heading says so.
     pub fn diff(&self, before: &Snapshot) -> String {
         let mut out = String::new();
         for (view, part) in &self.parts {
-            let head = format!("{INDENT}{} of {}:", view.name(), self.whose);
+            let mut head = self.head(*view);
+            if before.whose != self.whose {
+                head = format!(
+                    "{} (compared with {}):",
+                    head.trim_end_matches(':'),
+                    before.whose
+                );
+            }
             let was = before.parts.iter().find(|(v, _)| v == view).map(|(_, p)| p);
             match (part, was) {
                 (Ok(now), Some(Ok(was))) => match now.table().diff(&was.table(), INDENT) {
@@ -170,10 +182,7 @@ impl Snapshot {
                 },
                 (Err(a), Some(Err(b))) if a == b => out.push_str(&format!("{head} (no change)\n")),
                 (Err(why), _) => out.push_str(&format!("{head} {why}\n")),
-                (Ok(now), _) => {
-                    out.push_str(&format!("{head}\n"));
-                    out.push_str(&now.shown().render(INDENT));
-                }
+                (Ok(now), _) => out.push_str(&format!("{head}\n{}", now.shown().render(INDENT))),
             }
         }
         out
@@ -193,7 +202,7 @@ fn new_child(step: &Step) -> Option<i32> {
 /// that number. In a new pid namespace our getpid() is 1 while a /proc still
 /// mounted from the host's namespace calls us e.g. 4213, so we ask /proc.
 /// After pivot_root and before a fresh /proc is mounted there is none.
-fn proc_self() -> Result<i32, String> {
+pub(crate) fn proc_self() -> Result<i32, String> {
     std::fs::read_link("/proc/self")
         .ok()
         .and_then(|p| p.to_str()?.parse().ok())
@@ -230,18 +239,19 @@ mod tests {
     use super::*;
     use ns::NsRow;
 
-    fn ns_snap(whose: &str, rows: &[(&str, u64, Option<bool>)]) -> Snapshot {
+    fn ns_snap(whose: &str, pid: i32, rows: &[(&str, u64, Option<bool>)]) -> Snapshot {
         let rows = rows
             .iter()
             .map(|&(k, inode, shared)| NsRow {
                 kind: k.into(),
                 inode,
-                pid: 7,
+                pid,
                 shared_with_host: shared,
             })
             .collect();
         Snapshot {
             whose: whose.into(),
+            pid: Some(pid),
             parts: vec![(View::Ns, Ok(Data::Ns(rows)))],
         }
     }
@@ -273,57 +283,80 @@ mod tests {
     #[test]
     fn snapshot_of_self_reads_our_own_namespaces() {
         let s = Snapshot::take_after(&step("mount", Some(0), None), &[View::Ns]);
-        let me = std::process::id();
-        assert_eq!(s.whose, format!("parent, pid {me}"));
+        let me = std::process::id() as i32;
+        assert_eq!((s.whose.as_str(), s.pid), ("parent", Some(me)));
         let Ok(Data::Ns(rows)) = &s.parts[0].1 else {
             panic!("{s:?}")
         };
         let net = std::fs::read_link("/proc/self/ns/net").unwrap();
         let row = rows.iter().find(|r| r.kind == "net").unwrap();
         assert_eq!(format!("net:[{}]", row.inode), net.to_string_lossy());
-        assert!(s
-            .render()
-            .starts_with(&format!("   ns of parent, pid {me}:\n   TYPE")));
+        let text = s.render();
+        assert!(
+            text.starts_with(&format!("   ns of parent, pid {me}:\n   TYPE")),
+            "{text}"
+        );
     }
 
     #[test]
     fn snapshot_of_a_gone_child_says_so() {
         let s = Snapshot::take_after(&step("clone", Some(i32::MAX as i64), None), &[View::Mounts]);
         assert_eq!(s.parts[0].1, Err(format!("(pid {} has exited)", i32::MAX)));
-        assert!(s.render().ends_with("has exited)\n"));
+        assert_eq!(
+            s.render(),
+            format!(
+                "   mounts of new child, pid {}: (pid {0} has exited)\n",
+                i32::MAX
+            )
+        );
     }
 
     #[test]
     fn diff_reports_only_changes() {
         let before = ns_snap(
-            "parent, pid 7",
+            "child",
+            7,
             &[("net", 1, Some(true)), ("uts", 2, Some(true))],
         );
         let after = ns_snap(
-            "new child, pid 8",
+            "child",
+            8,
             &[("net", 1, Some(true)), ("uts", 3, Some(false))],
         );
         let d = after.diff(&before);
-        assert!(d.starts_with("   ns of new child, pid 8:\n"), "{d}");
+        assert!(d.starts_with("   ns of child, pid 8:\n"), "{d}");
         assert_eq!(d.lines().count(), 3, "{d}");
         let uts = d.lines().nth(2).unwrap();
         let words: Vec<&str> = uts.split_whitespace().collect();
-        assert_eq!(words, ["~", "uts", "2", "→", "3", "7", "yes", "→", "no"], "{d}");
         assert_eq!(
-            after.diff(&after),
-            "   ns of new child, pid 8: (no change)\n"
+            words,
+            ["~", "uts", "2", "→", "3", "8", "yes", "→", "no"],
+            "{d}"
+        );
+        assert_eq!(after.diff(&after), "   ns of child, pid 8: (no change)\n");
+    }
+
+    #[test]
+    fn diff_against_another_process_says_whose() {
+        let child = ns_snap("new child", 8, &[("uts", 3, Some(false))]);
+        let parent = ns_snap("parent", 7, &[("uts", 2, Some(true))]);
+        let d = parent.diff(&child);
+        assert!(
+            d.starts_with("   ns of parent, pid 7 (compared with new child):\n"),
+            "{d}"
         );
     }
 
     #[test]
     fn diff_against_an_unreadable_view_prints_it_whole() {
-        let after = ns_snap("child, pid 1", &[("net", 1, Some(true))]);
+        let after = ns_snap("child", 1, &[("net", 1, Some(true))]);
         let before = Snapshot {
-            whose: "x".into(),
+            whose: "child".into(),
+            pid: None,
             parts: vec![(View::Ns, Err("(no /proc here yet)".into()))],
         };
         assert_eq!(after.diff(&before), after.render());
-        assert_eq!(before.diff(&after), "   ns of x: (no /proc here yet)\n");
-        assert_eq!(before.diff(&before), "   ns of x: (no change)\n");
+        assert_eq!(before.diff(&after), "   ns of child: (no /proc here yet)\n");
+        assert_eq!(before.diff(&before), "   ns of child: (no change)\n");
     }
 }

@@ -184,10 +184,12 @@ const HEADERS: [&str; 7] = [
     "PROPAGATION",
 ];
 
-/// The mounts with full paths in TARGET, in mountinfo's order. Rows are
-/// matched across snapshots by target (and by how many mounts are stacked
-/// on it), not by ID: a new mount namespace copies every mount with a new
-/// ID, yet it is the same mount to the learner.
+/// The mounts with full paths in TARGET, in mountinfo's order. A diff pairs
+/// rows by mount ID first — IDs are unique on the whole system, so the same
+/// ID is the same mount, even when pivot_root moved it to another path —
+/// and then by target (and how many mounts are stacked on it): a new mount
+/// namespace copies every mount with a new ID, yet to the learner it is
+/// the same mount.
 pub fn table(rows: &[MountRow]) -> Table {
     let mut stacked: std::collections::HashMap<&str, usize> = Default::default();
     let rows = rows
@@ -196,7 +198,7 @@ pub fn table(rows: &[MountRow]) -> Table {
             let n = stacked.entry(r.target.as_str()).or_default();
             *n += 1;
             Row {
-                key: format!("{}#{n}", r.target),
+                keys: vec![r.id.to_string(), format!("{}#{n}", r.target)],
                 cells: cells(r, r.target.clone()),
             }
         })
@@ -204,7 +206,8 @@ pub fn table(rows: &[MountRow]) -> Table {
     Table {
         headers: HEADERS.to_vec(),
         rows,
-        volatile: vec![0, 1],
+        volatile: vec![],
+        copied: vec![0, 1],
     }
 }
 
@@ -217,7 +220,8 @@ pub fn tree_table(rows: &[MountRow]) -> Table {
     Table {
         headers: HEADERS.to_vec(),
         rows: out,
-        volatile: vec![0, 1],
+        volatile: vec![],
+        copied: vec![0, 1],
     }
 }
 
@@ -230,7 +234,7 @@ fn draw(n: &MountNode, prefix: &str, last: Option<bool>, out: &mut Vec<Row>) {
         Some(true) => ("└─", format!("{prefix}  ")),
     };
     out.push(Row {
-        key: n.mount.id.to_string(),
+        keys: vec![n.mount.id.to_string()],
         cells: cells(&n.mount, format!("{prefix}{branch}{}", n.mount.target)),
     });
     let count = n.children.len();
@@ -339,8 +343,8 @@ mod tests {
     #[test]
     fn flat_keys_tell_stacked_mounts_apart() {
         let rows = parse("1 0 0:1 / /m rw - tmpfs a rw\n2 1 0:2 / /m rw - tmpfs b rw\n").unwrap();
-        let keys: Vec<String> = table(&rows).rows.into_iter().map(|r| r.key).collect();
-        assert_eq!(keys, ["/m#1", "/m#2"]);
+        let keys: Vec<Vec<String>> = table(&rows).rows.into_iter().map(|r| r.keys).collect();
+        assert_eq!(keys, [["1", "/m#1"], ["2", "/m#2"]]);
     }
 
     /// A fixture from tests/fixtures/mountinfo/.
@@ -400,5 +404,48 @@ mod tests {
         assert_eq!(rows[2].target, "/mnt/tab\tand\\backslash");
         assert_eq!(rows[2].source, "my tmpfs");
         assert_eq!(rows[3].source, "");
+    }
+
+    #[test]
+    fn diff_pairs_copies_by_place_and_moved_mounts_by_id() {
+        let host = "10 1 0:1 / / rw shared:1 - ext4 /dev/sda rw\n\
+                    11 10 0:2 / /proc rw shared:2 - proc proc rw\n";
+        // clone(CLONE_NEWNS): the same mounts, copied with new IDs.
+        let copy = host.replace("10 1 ", "40 39 ").replace("11 10 ", "41 40 ");
+        let (host, copy) = (table(&parse(host).unwrap()), table(&parse(&copy).unwrap()));
+        assert_eq!(copy.diff(&host, ""), None);
+        // mount(NULL, "/", NULL, MS_REC|MS_PRIVATE): propagation changes.
+        let private = "40 39 0:1 / / rw - ext4 /dev/sda rw\n\
+                       41 40 0:2 / /proc rw - proc proc rw\n\
+                       42 40 0:1 /srv/box /srv/box rw - ext4 /dev/sda rw\n";
+        let private = table(&parse(private).unwrap());
+        let d = private.diff(&copy, "").unwrap();
+        assert_eq!(d.matches("shared:1 → private").count(), 1, "{d}");
+        assert_eq!(d.lines().filter(|l| l.starts_with('+')).count(), 1, "{d}");
+        // pivot_root + umount of the old root: 42 is now "/", the rest is gone.
+        let pivoted = table(&parse("42 39 0:1 /srv/box / rw - ext4 /dev/sda rw\n").unwrap());
+        let d = pivoted.diff(&private, "").unwrap();
+        let marks: Vec<&str> = d.lines().skip(1).map(|l| &l[..1]).collect();
+        assert_eq!(marks, ["-", "-", "~"], "{d}");
+        assert!(d.contains("/srv/box → /"), "{d}");
+    }
+
+    #[test]
+    fn a_mount_that_moves_shows_its_new_parent() {
+        // pivot_root: the old root (46) now sits on the new root (75).
+        let before =
+            "75 44 0:1 /srv/box / rw - ext4 /dev/sda rw\n46 44 0:1 / / rw - ext4 /dev/sda rw\n";
+        let after =
+            "75 44 0:1 /srv/box / rw - ext4 /dev/sda rw\n46 75 0:1 / / rw - ext4 /dev/sda rw\n";
+        let (before, after) = (
+            table(&parse(before).unwrap()),
+            table(&parse(after).unwrap()),
+        );
+        let d = after.diff(&before, "").unwrap();
+        assert_eq!(d.lines().count(), 2, "{d}");
+        assert!(
+            d.lines().nth(1).unwrap().starts_with("~  46  44 → 75"),
+            "{d}"
+        );
     }
 }

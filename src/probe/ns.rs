@@ -134,6 +134,11 @@ pub fn host() -> Option<&'static Inodes> {
 /// initial pid namespace) answers the same question. In a child pid
 /// namespace pid 2 is an ordinary process and is not used.
 fn read_host() -> io::Result<Inodes> {
+    if super::proc_self() == Ok(1) {
+        // We are pid 1 of the /proc we see: the init of a new pid namespace
+        // that mounted its own /proc. The host is out of sight.
+        return Err(io::Error::other("the host's pid 1 is not visible here"));
+    }
     match inodes(Path::new("/proc/1/ns")) {
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied && is_kernel_thread(2) => {
             inodes(Path::new("/proc/2/ns"))
@@ -158,7 +163,7 @@ pub fn table(rows: &[NsRow]) -> Table {
         rows: rows
             .iter()
             .map(|r| Row {
-                key: r.kind.clone(),
+                keys: vec![r.kind.clone()],
                 cells: vec![
                     r.kind.clone(),
                     r.inode.to_string(),
@@ -173,6 +178,7 @@ pub fn table(rows: &[NsRow]) -> Table {
             .collect(),
         // Looking at the child instead of the parent is not a change of namespace.
         volatile: vec![2],
+        copied: vec![],
     }
 }
 

@@ -15,12 +15,18 @@ pub struct Table {
     /// that differs because we now look at the child, a mount ID that is new
     /// because the mount was copied into a new namespace, CPU usage).
     pub volatile: Vec<usize>,
+    /// Columns that name the thing itself (a mount's ID and parent ID):
+    /// compared when a row was paired on its first key, ignored when it
+    /// was paired on a later one (a copy of the thing, renumbered).
+    pub copied: Vec<usize>,
 }
 
-/// One row; `key` says which row of an earlier table it is the same thing as.
+/// One row. `keys` say which row of an earlier table is the same thing,
+/// best first: a diff pairs rows on the first key, then pairs what is left
+/// on the second, and so on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
-    pub key: String,
+    pub keys: Vec<String>,
     pub cells: Vec<String>,
 }
 
@@ -72,19 +78,24 @@ impl Table {
     /// Removed rows first (in their old order), then added and changed rows
     /// in the new order.
     fn changes(&self, before: &Table) -> Vec<(Change, Vec<String>)> {
-        let old: HashMap<&str, &Row> = before.rows.iter().map(|r| (r.key.as_str(), r)).collect();
-        let new: HashMap<&str, &Row> = self.rows.iter().map(|r| (r.key.as_str(), r)).collect();
+        let pairs = self.pair(before);
+        let mut paired_old = vec![false; before.rows.len()];
+        pairs
+            .iter()
+            .flatten()
+            .for_each(|&(j, _)| paired_old[j] = true);
         let mut out: Vec<(Change, Vec<String>)> = before
             .rows
             .iter()
-            .filter(|r| !new.contains_key(r.key.as_str()))
-            .map(|r| (Change::Removed, r.cells.clone()))
+            .zip(&paired_old)
+            .filter(|(_, &paired)| !paired)
+            .map(|(r, _)| (Change::Removed, r.cells.clone()))
             .collect();
-        for r in &self.rows {
-            match old.get(r.key.as_str()) {
+        for (r, pair) in self.rows.iter().zip(&pairs) {
+            match pair.map(|(j, level)| (&before.rows[j], level)) {
                 None => out.push((Change::Added, r.cells.clone())),
-                Some(was) if self.differs(was, r) => {
-                    out.push((Change::Changed, self.merge(was, r)))
+                Some((was, level)) if self.differs(was, r, level) => {
+                    out.push((Change::Changed, self.merge(was, r, level)))
                 }
                 Some(_) => {}
             }
@@ -92,21 +103,57 @@ impl Table {
         out
     }
 
-    /// True when a column that is not volatile changed.
-    fn differs(&self, was: &Row, now: &Row) -> bool {
-        let n = was.cells.len().max(now.cells.len());
-        (0..n).any(|i| !self.volatile.contains(&i) && was.cells.get(i) != now.cells.get(i))
+    /// For each of our rows, the index of the same row in `before` and the
+    /// key level they were paired on, if any.
+    fn pair(&self, before: &Table) -> Vec<Option<(usize, usize)>> {
+        let mut pairs = vec![None; self.rows.len()];
+        let mut taken = vec![false; before.rows.len()];
+        let levels = self
+            .rows
+            .iter()
+            .chain(&before.rows)
+            .map(|r| r.keys.len())
+            .max()
+            .unwrap_or(0);
+        for level in 0..levels {
+            let mut free: HashMap<&str, usize> = HashMap::new();
+            for (j, r) in before.rows.iter().enumerate().filter(|(j, _)| !taken[*j]) {
+                if let Some(k) = r.keys.get(level) {
+                    free.entry(k.as_str()).or_insert(j);
+                }
+            }
+            for (i, r) in self.rows.iter().enumerate() {
+                if pairs[i].is_some() {
+                    continue;
+                }
+                if let Some(j) = r.keys.get(level).and_then(|k| free.remove(k.as_str())) {
+                    pairs[i] = Some((j, level));
+                    taken[j] = true;
+                }
+            }
+        }
+        pairs
     }
 
-    /// The new cells, with `old → new` in every cell that changed.
-    fn merge(&self, was: &Row, now: &Row) -> Vec<String> {
+    /// Whether column `i` is left out of the comparison of two rows paired
+    /// on key `level`.
+    fn ignored(&self, i: usize, level: usize) -> bool {
+        self.volatile.contains(&i) || (level > 0 && self.copied.contains(&i))
+    }
+
+    /// True when a column that counts changed.
+    fn differs(&self, was: &Row, now: &Row, level: usize) -> bool {
+        let n = was.cells.len().max(now.cells.len());
+        (0..n).any(|i| !self.ignored(i, level) && was.cells.get(i) != now.cells.get(i))
+    }
+
+    /// The new cells, with `old → new` in every cell that changed and counts.
+    fn merge(&self, was: &Row, now: &Row, level: usize) -> Vec<String> {
         now.cells
             .iter()
             .enumerate()
             .map(|(i, cell)| match was.cells.get(i) {
-                Some(old) if old != cell && !self.volatile.contains(&i) => {
-                    format!("{old} → {cell}")
-                }
+                Some(old) if old != cell && !self.ignored(i, level) => format!("{old} → {cell}"),
                 _ => cell.clone(),
             })
             .collect()
@@ -136,11 +183,12 @@ mod tests {
             rows: rows
                 .iter()
                 .map(|(k, cells)| Row {
-                    key: k.to_string(),
+                    keys: vec![k.to_string()],
                     cells: cells.iter().map(|c| c.to_string()).collect(),
                 })
                 .collect(),
             volatile: vec![2],
+            copied: vec![],
         }
     }
 
@@ -168,6 +216,35 @@ mod tests {
         // The pid column is volatile: shown as it is now, not as a change.
         assert!(lines[2].ends_with(" 8"), "{d}");
         assert!(lines[3].starts_with("+  c"), "{d}");
+    }
+
+    #[test]
+    fn pairs_on_the_first_key_then_the_next() {
+        let row = |keys: &[&str], v: &str| Row {
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            cells: vec![v.into()],
+        };
+        let t = |rows| Table {
+            headers: vec!["V"],
+            rows,
+            volatile: vec![],
+            copied: vec![],
+        };
+        // "7" moved from "/a" to "/": a change of the same row, not a new one;
+        // "9" is new by id but stands where "8" stood: paired by place.
+        let before = t(vec![row(&["7", "/a"], "/a"), row(&["8", "/b"], "/b")]);
+        let after = t(vec![row(&["7", "/"], "/"), row(&["9", "/b"], "/b")]);
+        assert_eq!(
+            after.changes(&before),
+            vec![(Change::Changed, vec!["/a → /".to_string()])]
+        );
+        // A key present twice pairs once; the other is new.
+        let twice = t(vec![row(&["1"], "x"), row(&["1"], "y")]);
+        let once = t(vec![row(&["1"], "x")]);
+        assert_eq!(
+            twice.changes(&once),
+            vec![(Change::Added, vec!["y".to_string()])]
+        );
     }
 
     #[test]
