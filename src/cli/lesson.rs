@@ -32,7 +32,9 @@ impl Lesson {
         }
         let views = self.show.clone();
         let diff = self.show_diff;
-        let last = std::sync::Mutex::new(None::<Snapshot>);
+        // Seeded before any step, so a child forked inside clone() has a
+        // "before" to diff its first step against, too.
+        let last = std::sync::Mutex::new(Some(Snapshot::take_before_start(&views)));
         journal::observe(Box::new(move |step| {
             let snap = Snapshot::take_after(step, &views);
             let mut prev = last.lock().unwrap_or_else(|e| e.into_inner());

@@ -120,10 +120,19 @@ impl Snapshot {
     /// of the process that made the step (the journal calls its observer in
     /// that very process).
     pub fn take_after(step: &Step, views: &[View]) -> Snapshot {
-        let (whose, pid) = match new_child(step) {
-            Some(child) => ("new child".to_string(), visible(child)),
-            None => (step.process.clone(), proc_self()),
-        };
+        match new_child(step) {
+            Some(child) => Snapshot::take("new child".to_string(), visible(child), views),
+            None => Snapshot::take(step.process.clone(), proc_self(), views),
+        }
+    }
+
+    /// The view of this process before its first step: what `--show-diff`
+    /// compares the first step against (in the parent and in a child).
+    pub fn take_before_start(views: &[View]) -> Snapshot {
+        Snapshot::take("the start".to_string(), proc_self(), views)
+    }
+
+    fn take(whose: String, pid: Result<i32, String>, views: &[View]) -> Snapshot {
         let parts = views
             .iter()
             .map(|&v| {
