@@ -38,7 +38,10 @@ pub fn run(args: VolumeArgs) -> anyhow::Result<i32> {
         VolumeCommand::Create { name } => println!("{}", named::create(name.as_deref())?.name),
         VolumeCommand::Ls => println!("{}", table(&named::list()?)),
         VolumeCommand::Inspect { names } => {
-            let vols: Vec<Volume> = names.iter().map(|n| named::get(n)).collect::<anyhow::Result<_>>()?;
+            let vols: Vec<Volume> = names
+                .iter()
+                .map(|n| named::get(n))
+                .collect::<anyhow::Result<_>>()?;
             println!("{}", serde_json::to_string_pretty(&vols)?);
         }
         VolumeCommand::Rm { names, force } => {

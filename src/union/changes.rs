@@ -30,14 +30,22 @@ pub fn changes(rootfs: &Rootfs) -> anyhow::Result<Vec<(PathBuf, Change)>> {
     Ok(out)
 }
 
-fn walk(rootfs: &Rootfs, dir: &Path, inside: &Path, out: &mut Vec<(PathBuf, Change)>) -> anyhow::Result<()> {
+fn walk(
+    rootfs: &Rootfs,
+    dir: &Path,
+    inside: &Path,
+    out: &mut Vec<(PathBuf, Change)>,
+) -> anyhow::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = inside.join(entry.file_name());
         let meta = std::fs::symlink_metadata(entry.path())?;
         let rel = path.strip_prefix("/").unwrap_or(&path);
-        let in_layer = rootfs.lowers.iter().rposition(|l| l.join(rel).symlink_metadata().is_ok());
+        let in_layer = rootfs
+            .lowers
+            .iter()
+            .rposition(|l| l.join(rel).symlink_metadata().is_ok());
         let change = match in_layer {
             _ if meta.file_type().is_char_device() && meta.rdev() == 0 => Change::Deleted,
             Some(i) => Change::CopiedUp(i),
@@ -56,11 +64,22 @@ fn walk(rootfs: &Rootfs, dir: &Path, inside: &Path, out: &mut Vec<(PathBuf, Chan
 impl Change {
     /// In words, naming the layer by its number and directory name.
     pub fn describe(&self, lowers: &[PathBuf]) -> String {
-        let layer = |i: usize| lowers[i].file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let layer = |i: usize| {
+            lowers[i]
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         match self {
             Change::Added => "new: no layer has it".into(),
-            Change::CopiedUp(i) => format!("copied up from layer {} ({}), then changed", i + 1, layer(*i)),
-            Change::Deleted => "whiteout (char 0/0): hides the layers' copy, which is still there".into(),
+            Change::CopiedUp(i) => format!(
+                "copied up from layer {} ({}), then changed",
+                i + 1,
+                layer(*i)
+            ),
+            Change::Deleted => {
+                "whiteout (char 0/0): hides the layers' copy, which is still there".into()
+            }
         }
     }
 }
@@ -80,7 +99,10 @@ pub fn report(rootfs: &Rootfs) -> anyhow::Result<Vec<String>> {
         rootfs.changes().display(),
         if list.is_empty() { " none" } else { "" }
     )];
-    out.extend(list.iter().map(|(p, c)| format!("  {:<24} {}", p.display(), c.describe(&rootfs.lowers))));
+    out.extend(
+        list.iter()
+            .map(|(p, c)| format!("  {:<24} {}", p.display(), c.describe(&rootfs.lowers))),
+    );
     Ok(out)
 }
 
@@ -102,7 +124,17 @@ fn collect(dir: &Path, rel: &Path, rows: &mut BTreeMap<PathBuf, Row>) -> anyhow:
     let m = std::fs::symlink_metadata(dir)?;
     rows.insert(
         rel.to_path_buf(),
-        (m.mode(), m.uid(), m.gid(), m.size(), m.ino(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec()),
+        (
+            m.mode(),
+            m.uid(),
+            m.gid(),
+            m.size(),
+            m.ino(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+        ),
     );
     if m.is_dir() {
         for e in std::fs::read_dir(dir)?.filter_map(Result::ok) {
@@ -123,7 +155,8 @@ mod tests {
         std::fs::write(t.path().join("f"), "1").unwrap();
         let a = fingerprint(t.path()).unwrap();
         assert_eq!(a, fingerprint(t.path()).unwrap());
-        std::fs::set_permissions(t.path().join("f"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(t.path().join("f"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
         let b = fingerprint(t.path()).unwrap();
         assert_ne!(a, b);
         std::fs::write(t.path().join("g"), "").unwrap();
@@ -139,11 +172,18 @@ mod tests {
         std::fs::create_dir_all(dir.join("upper/etc")).unwrap();
         std::fs::write(dir.join("upper/etc/motd"), "new").unwrap();
         std::fs::create_dir_all(dir.join("upper/data/sub")).unwrap();
-        let rootfs = Rootfs { driver: Driver::Overlay, lowers: vec![lower], dir };
+        let rootfs = Rootfs {
+            driver: Driver::Overlay,
+            lowers: vec![lower],
+            dir,
+        };
         let got = changes(&rootfs).unwrap();
         assert_eq!(
             got,
-            vec![(PathBuf::from("/data"), Change::Added), (PathBuf::from("/etc/motd"), Change::CopiedUp(0))]
+            vec![
+                (PathBuf::from("/data"), Change::Added),
+                (PathBuf::from("/etc/motd"), Change::CopiedUp(0))
+            ]
         );
     }
 }

@@ -44,7 +44,12 @@ fn copy_dir(src: &Path, dst: &Path, links: &mut HashMap<u64, PathBuf>) -> anyhow
     Ok(())
 }
 
-fn copy_entry(from: &Path, to: &Path, meta: &fs::Metadata, links: &mut HashMap<u64, PathBuf>) -> anyhow::Result<()> {
+fn copy_entry(
+    from: &Path,
+    to: &Path,
+    meta: &fs::Metadata,
+    links: &mut HashMap<u64, PathBuf>,
+) -> anyhow::Result<()> {
     let ft = meta.file_type();
     clear_for(to, ft.is_dir())?;
     if ft.is_dir() {
@@ -97,7 +102,10 @@ fn make_node(to: &Path, meta: &fs::Metadata) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("a socket cannot be copied into a root filesystem: remove it from the layer");
     };
-    let (major, minor) = (nix::sys::stat::major(meta.rdev()), nix::sys::stat::minor(meta.rdev()));
+    let (major, minor) = (
+        nix::sys::stat::major(meta.rdev()),
+        nix::sys::stat::minor(meta.rdev()),
+    );
     let why = "the copy driver recreates the layer's special file in the container's copy";
     sys::mknod(to, kind, meta.mode() & 0o7777, major, minor, why)?;
     Ok(())
@@ -117,7 +125,11 @@ mod tests {
     #[test]
     fn later_layers_win_and_directories_merge() {
         let t = tempfile::tempdir().unwrap();
-        let (a, b, dest) = (t.path().join("a"), t.path().join("b"), t.path().join("dest"));
+        let (a, b, dest) = (
+            t.path().join("a"),
+            t.path().join("b"),
+            t.path().join("dest"),
+        );
         fs::create_dir_all(a.join("etc")).unwrap();
         fs::create_dir_all(b.join("etc")).unwrap();
         fs::write(a.join("etc/motd"), "a").unwrap();
@@ -131,8 +143,14 @@ mod tests {
         copy_layer(&b, &dest).unwrap();
         assert_eq!(fs::read_to_string(dest.join("etc/motd")).unwrap(), "b");
         assert_eq!(fs::read_to_string(dest.join("etc/keep")).unwrap(), "a");
-        assert_eq!(fs::read_to_string(dest.join("thing")).unwrap(), "now a file");
-        assert_eq!(fs::read_link(dest.join("etc/link")).unwrap(), Path::new("motd"));
+        assert_eq!(
+            fs::read_to_string(dest.join("thing")).unwrap(),
+            "now a file"
+        );
+        assert_eq!(
+            fs::read_link(dest.join("etc/link")).unwrap(),
+            Path::new("motd")
+        );
     }
 
     #[test]
@@ -145,7 +163,10 @@ mod tests {
         fs::set_permissions(a.join("one"), fs::Permissions::from_mode(0o4755)).unwrap();
         fs::create_dir(&dest).unwrap();
         copy_layer(&a, &dest).unwrap();
-        let (m1, m2) = (fs::metadata(dest.join("one")).unwrap(), fs::metadata(dest.join("two")).unwrap());
+        let (m1, m2) = (
+            fs::metadata(dest.join("one")).unwrap(),
+            fs::metadata(dest.join("two")).unwrap(),
+        );
         assert_eq!(m1.ino(), m2.ino());
         assert_ne!(m1.ino(), fs::metadata(a.join("one")).unwrap().ino());
         assert_eq!(m1.mode() & 0o7777, 0o4755);

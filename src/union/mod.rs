@@ -73,20 +73,31 @@ pub struct LayerArgs {
 impl LayerArgs {
     /// The layers, lowest first, as absolute paths; `fallback` gives the one
     /// layer to use when none was named (the built-in rootfs).
-    pub fn lowers(&self, fallback: impl FnOnce() -> anyhow::Result<PathBuf>) -> anyhow::Result<Vec<PathBuf>> {
+    pub fn lowers(
+        &self,
+        fallback: impl FnOnce() -> anyhow::Result<PathBuf>,
+    ) -> anyhow::Result<Vec<PathBuf>> {
         let given = match &self.layers {
             Some(dir) => layers_in(dir)?,
             None => self.layer.clone(),
         };
-        let dirs = if given.is_empty() { vec![fallback()?] } else { given };
+        let dirs = if given.is_empty() {
+            vec![fallback()?]
+        } else {
+            given
+        };
         dirs.iter().map(|d| check_layer(d)).collect()
     }
 }
 
 /// The subdirectories of `dir`, sorted by name: a simple on-disk image.
 pub fn layers_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("--layers {}: cannot read it: give a directory of layer directories", dir.display()))?;
+    let entries = std::fs::read_dir(dir).with_context(|| {
+        format!(
+            "--layers {}: cannot read it: give a directory of layer directories",
+            dir.display()
+        )
+    })?;
     let mut layers: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -94,7 +105,10 @@ pub fn layers_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .collect();
     layers.sort();
     if layers.is_empty() {
-        anyhow::bail!("--layers {}: no layer directories inside: put one subdirectory per layer there", dir.display());
+        anyhow::bail!(
+            "--layers {}: no layer directories inside: put one subdirectory per layer there",
+            dir.display()
+        );
     }
     Ok(layers)
 }
@@ -102,11 +116,17 @@ pub fn layers_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 /// A layer must be an existing directory whose path overlay can carry in
 /// its option string (`,` separates options, `:` separates layers).
 fn check_layer(dir: &Path) -> anyhow::Result<PathBuf> {
-    let abs = dir
-        .canonicalize()
-        .with_context(|| format!("layer {} does not exist: name an existing directory", dir.display()))?;
+    let abs = dir.canonicalize().with_context(|| {
+        format!(
+            "layer {} does not exist: name an existing directory",
+            dir.display()
+        )
+    })?;
     if !abs.is_dir() {
-        anyhow::bail!("layer {} is not a directory: a layer is a directory tree", dir.display());
+        anyhow::bail!(
+            "layer {} is not a directory: a layer is a directory tree",
+            dir.display()
+        );
     }
     check_option_path(&abs)?;
     Ok(abs)
@@ -143,10 +163,17 @@ impl ContainerDir {
         };
         let path = crate::paths::state_root().join("containers").join(&id);
         if path.exists() {
-            anyhow::bail!("container id {id} is in use ({} exists): choose another --id", path.display());
+            anyhow::bail!(
+                "container id {id} is in use ({} exists): choose another --id",
+                path.display()
+            );
         }
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(ContainerDir { id, path, keep: false })
+        Ok(ContainerDir {
+            id,
+            path,
+            keep: false,
+        })
     }
 
     /// The directory of an existing container, e.g. one kept with `--keep`;
@@ -157,7 +184,11 @@ impl ContainerDir {
         if !path.is_dir() {
             anyhow::bail!("no container {id}: {} does not exist", path.display());
         }
-        Ok(ContainerDir { id, path, keep: false })
+        Ok(ContainerDir {
+            id,
+            path,
+            keep: false,
+        })
     }
 
     /// Leave the directory behind when this is dropped.
@@ -186,9 +217,13 @@ impl Drop for ContainerDir {
 fn check_id(id: &str) -> anyhow::Result<String> {
     let ok = (1..=64).contains(&id.len())
         && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !ok {
-        anyhow::bail!("--id {id:?}: use 1 to 64 letters, digits, '_', '-' or '.', not starting with '.'");
+        anyhow::bail!(
+            "--id {id:?}: use 1 to 64 letters, digits, '_', '-' or '.', not starting with '.'"
+        );
     }
     Ok(id.to_string())
 }
@@ -211,7 +246,11 @@ pub fn remove_tree(path: &Path) -> anyhow::Result<()> {
         return Ok(());
     };
     if let Some(m) = find_mount_point(path, top.dev())? {
-        anyhow::bail!("not removing {}: {} is still a mount point (unmount it first)", path.display(), m.display());
+        anyhow::bail!(
+            "not removing {}: {} is still a mount point (unmount it first)",
+            path.display(),
+            m.display()
+        );
     }
     std::fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))
 }
@@ -249,7 +288,11 @@ impl Rootfs {
     /// and for the copy driver, copy the layers. Runs in the parent, so a
     /// bad layer stops us before any namespace is made.
     pub fn prepare(driver: Driver, lowers: &[PathBuf], dir: &Path) -> anyhow::Result<Rootfs> {
-        let rootfs = Rootfs { driver, lowers: lowers.to_vec(), dir: dir.to_path_buf() };
+        let rootfs = Rootfs {
+            driver,
+            lowers: lowers.to_vec(),
+            dir: dir.to_path_buf(),
+        };
         match driver {
             Driver::Overlay => overlay::prepare(&rootfs)?,
             Driver::Copy => copy::prepare(&rootfs)?,
@@ -302,7 +345,8 @@ impl Hooks for Rootfs {
 /// Bytes a tree takes on disk (allocated blocks, as `du` counts them),
 /// counting a hardlinked file once and never crossing into another mount.
 pub fn disk_usage(path: &Path) -> anyhow::Result<u64> {
-    let top = std::fs::symlink_metadata(path).with_context(|| format!("stat {}", path.display()))?;
+    let top =
+        std::fs::symlink_metadata(path).with_context(|| format!("stat {}", path.display()))?;
     let mut seen = HashSet::new();
     Ok(top.blocks() * 512 + usage_below(path, top.dev(), &mut seen)?)
 }
@@ -367,7 +411,10 @@ mod tests {
     #[test]
     fn layers_dir_is_sorted_and_must_not_be_empty() {
         let t = tempfile::tempdir().unwrap();
-        assert!(layers_in(t.path()).unwrap_err().to_string().contains("no layer directories"));
+        assert!(layers_in(t.path())
+            .unwrap_err()
+            .to_string()
+            .contains("no layer directories"));
         for name in ["2-top", "1-base", "10-x"] {
             std::fs::create_dir(t.path().join(name)).unwrap();
         }

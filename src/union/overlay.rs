@@ -58,7 +58,12 @@ pub fn prepare(rootfs: &Rootfs) -> anyhow::Result<()> {
 /// xattr pointing into a lower layer, and a chmod copies the data too. Only
 /// such an upper dir can be exported as an image layer on its own.
 pub fn options(rootfs: &Rootfs) -> String {
-    let lowers: Vec<String> = rootfs.lowers.iter().rev().map(|p| p.display().to_string()).collect();
+    let lowers: Vec<String> = rootfs
+        .lowers
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect();
     format!(
         "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off",
         lowers.join(":"),
@@ -89,8 +94,12 @@ fn check_options_fit(opts: &str) -> anyhow::Result<()> {
 /// statfs the filesystem the upper dir will live on (its nearest existing
 /// ancestor, since nothing is created yet) and refuse known bad ones.
 fn check_upper_fs(dir: &Path) -> anyhow::Result<()> {
-    let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
-    let fs = nix::sys::statfs::statfs(existing).with_context(|| format!("statfs {}", existing.display()))?;
+    let existing = dir
+        .ancestors()
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("/"));
+    let fs = nix::sys::statfs::statfs(existing)
+        .with_context(|| format!("statfs {}", existing.display()))?;
     let magic = fs.filesystem_type().0 as i64;
     if let Some((_, name, why)) = BAD_UPPER.iter().find(|(m, _, _)| *m == magic) {
         anyhow::bail!(
@@ -105,8 +114,12 @@ fn check_upper_fs(dir: &Path) -> anyhow::Result<()> {
 /// whiteouts quickly; XFS made with ftype=0 does not report it. Read the
 /// container dir we just made and see whether its entries carry a type.
 fn check_d_type(dir: &Path) -> anyhow::Result<()> {
-    let mut d = nix::dir::Dir::open(dir, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY, nix::sys::stat::Mode::empty())
-        .with_context(|| format!("opening {}", dir.display()))?;
+    let mut d = nix::dir::Dir::open(
+        dir,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("opening {}", dir.display()))?;
     let untyped = d
         .iter()
         .filter_map(Result::ok)
@@ -183,9 +196,13 @@ mod tests {
 
     #[test]
     fn options_longer_than_a_page_are_refused() {
-        let long: Vec<String> = (0..200).map(|i| format!("/very/long/path/to/layer/number/{i:04}")).collect();
+        let long: Vec<String> = (0..200)
+            .map(|i| format!("/very/long/path/to/layer/number/{i:04}"))
+            .collect();
         let refs: Vec<&str> = long.iter().map(String::as_str).collect();
-        let e = check_options_fit(&options(&rootfs(&refs))).unwrap_err().to_string();
+        let e = check_options_fit(&options(&rootfs(&refs)))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("mount(2) passes at most"), "{e}");
     }
 }

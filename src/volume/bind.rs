@@ -44,7 +44,10 @@ pub fn mount(root: &Path, m: &Mount) -> anyhow::Result<()> {
 /// checked not to be a symlink: the image decides what its symlinks point
 /// to, and a link must not lead the mount outside the root.
 pub fn mount_point(root: &Path, ctr: &Path, is_dir: bool) -> anyhow::Result<PathBuf> {
-    let parts: Vec<Component> = ctr.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+    let parts: Vec<Component> = ctr
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
     let mut here = root.to_path_buf();
     for (i, part) in parts.iter().enumerate() {
         here.push(part);
@@ -56,7 +59,11 @@ pub fn mount_point(root: &Path, ctr: &Path, is_dir: bool) -> anyhow::Result<Path
                 here.strip_prefix(root).unwrap_or(&here).display()
             ),
             Ok(m) if !last && !m.is_dir() => {
-                anyhow::bail!("volume target {}: {} is not a directory in the image", ctr.display(), part.as_os_str().to_string_lossy())
+                anyhow::bail!(
+                    "volume target {}: {} is not a directory in the image",
+                    ctr.display(),
+                    part.as_os_str().to_string_lossy()
+                )
             }
             Ok(m) if last && m.is_dir() != is_dir => anyhow::bail!(
                 "volume target {}: the image has a {} there but the volume is a {}",
@@ -66,9 +73,11 @@ pub fn mount_point(root: &Path, ctr: &Path, is_dir: bool) -> anyhow::Result<Path
             ),
             Ok(_) => {}
             Err(_) if last && !is_dir => {
-                std::fs::File::create(&here).with_context(|| format!("creating mount point {}", here.display()))?;
+                std::fs::File::create(&here)
+                    .with_context(|| format!("creating mount point {}", here.display()))?;
             }
-            Err(_) => std::fs::create_dir(&here).with_context(|| format!("creating mount point {}", here.display()))?,
+            Err(_) => std::fs::create_dir(&here)
+                .with_context(|| format!("creating mount point {}", here.display()))?,
         }
     }
     Ok(here)
@@ -100,7 +109,9 @@ mod tests {
     fn a_symlink_in_the_image_is_not_followed() {
         let t = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/", t.path().join("escape")).unwrap();
-        let e = mount_point(t.path(), Path::new("/escape/etc"), true).unwrap_err().to_string();
+        let e = mount_point(t.path(), Path::new("/escape/etc"), true)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("symlink"), "{e}");
     }
 
@@ -108,6 +119,9 @@ mod tests {
     fn a_file_cannot_take_a_directory_volume() {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(t.path().join("data"), "").unwrap();
-        assert!(mount_point(t.path(), Path::new("/data"), true).unwrap_err().to_string().contains("file"));
+        assert!(mount_point(t.path(), Path::new("/data"), true)
+            .unwrap_err()
+            .to_string()
+            .contains("file"));
     }
 }

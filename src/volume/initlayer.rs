@@ -23,9 +23,14 @@ pub fn create(dir: &Path, hostname: &str, image: &[PathBuf]) -> anyhow::Result<P
     std::fs::create_dir_all(&etc).with_context(|| format!("creating {}", etc.display()))?;
     like_image_etc(&etc, image)?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let contents = [format!("{hostname}\n"), hosts(hostname), resolv_conf(&host_resolv)];
+    let contents = [
+        format!("{hostname}\n"),
+        hosts(hostname),
+        resolv_conf(&host_resolv),
+    ];
     for (name, text) in FILES.iter().zip(contents) {
-        std::fs::write(etc.join(name), text).with_context(|| format!("writing {}/{name}", etc.display()))?;
+        std::fs::write(etc.join(name), text)
+            .with_context(|| format!("writing {}/{name}", etc.display()))?;
         std::fs::set_permissions(etc.join(name), std::fs::Permissions::from_mode(0o644))?;
     }
     Ok(layer)
@@ -34,8 +39,13 @@ pub fn create(dir: &Path, hostname: &str, image: &[PathBuf]) -> anyhow::Result<P
 /// In an overlay the topmost layer's directory lends the merged directory
 /// its owner and mode: give our /etc those of the image's /etc.
 fn like_image_etc(etc: &Path, image: &[PathBuf]) -> anyhow::Result<()> {
-    let theirs = image.iter().rev().find_map(|l| std::fs::metadata(l.join("etc")).ok());
-    let (mode, uid, gid) = theirs.map(|m| (m.mode() & 0o7777, m.uid(), m.gid())).unwrap_or((0o755, 0, 0));
+    let theirs = image
+        .iter()
+        .rev()
+        .find_map(|l| std::fs::metadata(l.join("etc")).ok());
+    let (mode, uid, gid) = theirs
+        .map(|m| (m.mode() & 0o7777, m.uid(), m.gid()))
+        .unwrap_or((0o755, 0, 0));
     std::os::unix::fs::chown(etc, Some(uid), Some(gid))?;
     std::fs::set_permissions(etc, std::fs::Permissions::from_mode(mode))?;
     Ok(())
@@ -44,7 +54,9 @@ fn like_image_etc(etc: &Path, image: &[PathBuf]) -> anyhow::Result<()> {
 /// localhost, and the container's own name on 127.0.1.1 (as Debian does
 /// for a host without a fixed address).
 pub fn hosts(hostname: &str) -> String {
-    format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
+    format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+    )
 }
 
 /// The host's resolv.conf without loopback name servers: 127.0.0.53 (a
@@ -55,7 +67,9 @@ pub fn resolv_conf(host: &str) -> String {
         .lines()
         .filter(|l| {
             let mut w = l.split_whitespace();
-            !(w.next() == Some("nameserver") && w.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
+            !(w.next() == Some("nameserver")
+                && w.next()
+                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
         })
         .map(|l| format!("{l}\n"))
         .collect();
@@ -72,7 +86,10 @@ mod tests {
     #[test]
     fn loopback_name_servers_are_dropped() {
         let host = "# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.2\noptions edns0\nnameserver ::1\n";
-        assert_eq!(resolv_conf(host), "# generated\nnameserver 10.0.0.2\noptions edns0\n");
+        assert_eq!(
+            resolv_conf(host),
+            "# generated\nnameserver 10.0.0.2\noptions edns0\n"
+        );
         assert!(resolv_conf("").starts_with('#'));
     }
 
@@ -87,9 +104,15 @@ mod tests {
         let image = t.path().join("image");
         std::fs::create_dir_all(image.join("etc")).unwrap();
         std::fs::write(image.join("etc/hostname"), "image\n").unwrap();
-        let layer = create(&t.path().join("c"), "box", &[image.clone()]).unwrap();
-        assert_eq!(std::fs::read_to_string(layer.join("etc/hostname")).unwrap(), "box\n");
+        let layer = create(&t.path().join("c"), "box", std::slice::from_ref(&image)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(layer.join("etc/hostname")).unwrap(),
+            "box\n"
+        );
         assert!(FILES.iter().all(|f| layer.join("etc").join(f).is_file()));
-        assert_eq!(std::fs::read_to_string(image.join("etc/hostname")).unwrap(), "image\n");
+        assert_eq!(
+            std::fs::read_to_string(image.join("etc/hostname")).unwrap(),
+            "image\n"
+        );
     }
 }

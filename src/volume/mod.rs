@@ -50,16 +50,24 @@ impl std::str::FromStr for VolumeSpec {
         let mode = |m: &str| match m {
             "ro" => Ok(true),
             "rw" => Ok(false),
-            other => Err(anyhow::anyhow!("-v {spec}: unknown mode {other:?}: use ro or rw")),
+            other => Err(anyhow::anyhow!(
+                "-v {spec}: unknown mode {other:?}: use ro or rw"
+            )),
         };
         let (source, target, read_only) = match parts.as_slice() {
             [ctr] => (Source::Anonymous, *ctr, false),
             [ctr, m @ ("ro" | "rw")] => (Source::Anonymous, *ctr, mode(m)?),
             [src, ctr] => (source(spec, src)?, *ctr, false),
             [src, ctr, m] => (source(spec, src)?, *ctr, mode(m)?),
-            _ => anyhow::bail!("-v {spec}: too many ':' parts: use HOST:CTR[:ro], NAME:CTR[:ro] or CTR"),
+            _ => anyhow::bail!(
+                "-v {spec}: too many ':' parts: use HOST:CTR[:ro], NAME:CTR[:ro] or CTR"
+            ),
         };
-        Ok(VolumeSpec { source, target: target_path(spec, target)?, read_only })
+        Ok(VolumeSpec {
+            source,
+            target: target_path(spec, target)?,
+            read_only,
+        })
     }
 }
 
@@ -82,7 +90,9 @@ fn target_path(spec: &str, ctr: &str) -> anyhow::Result<PathBuf> {
         anyhow::bail!("-v {spec}: container path {ctr:?} is not absolute: write it as it is seen inside, e.g. /{ctr}");
     }
     if p.components().any(|c| c == Component::ParentDir) {
-        anyhow::bail!("-v {spec}: container path {ctr:?} contains '..': name the directory directly");
+        anyhow::bail!(
+            "-v {spec}: container path {ctr:?} contains '..': name the directory directly"
+        );
     }
     if p.parent().is_none() {
         anyhow::bail!("-v {spec}: a volume cannot cover the container's whole root '/'");
@@ -137,20 +147,37 @@ impl Attached {
     /// Resolve `specs` for `container`: create the anonymous volumes and any
     /// named volume not yet there (as Docker does), and record the container
     /// as their user.
-    pub fn attach(specs: &[VolumeSpec], container: &str, keep_anonymous: bool) -> anyhow::Result<Attached> {
+    pub fn attach(
+        specs: &[VolumeSpec],
+        container: &str,
+        keep_anonymous: bool,
+    ) -> anyhow::Result<Attached> {
         check_sources(specs)?;
-        let mut attached = Attached { mounts: Vec::new(), container: container.to_string(), keep_anonymous };
+        let mut attached = Attached {
+            mounts: Vec::new(),
+            container: container.to_string(),
+            keep_anonymous,
+        };
         for s in specs {
             let (source, volume) = match &s.source {
                 Source::Host(p) => (p.clone(), None),
-                Source::Named(name) => (named::use_volume(name, false, container)?, Some(name.clone())),
+                Source::Named(name) => (
+                    named::use_volume(name, false, container)?,
+                    Some(name.clone()),
+                ),
                 Source::Anonymous => {
                     let name = named::anonymous_name()?;
                     (named::use_volume(&name, true, container)?, Some(name))
                 }
             };
             let anonymous = s.source == Source::Anonymous;
-            attached.mounts.push(Mount { source, target: s.target.clone(), read_only: s.read_only, volume, anonymous });
+            attached.mounts.push(Mount {
+                source,
+                target: s.target.clone(),
+                read_only: s.read_only,
+                volume,
+                anonymous,
+            });
         }
         Ok(attached)
     }
@@ -166,7 +193,10 @@ impl Attached {
 impl Drop for Attached {
     fn drop(&mut self) {
         if let Err(e) = self.release() {
-            eprintln!("warning: releasing the volumes of {}: {e:#}", self.container);
+            eprintln!(
+                "warning: releasing the volumes of {}: {e:#}",
+                self.container
+            );
         }
     }
 }
@@ -207,8 +237,14 @@ mod tests {
     fn the_three_kinds_parse() {
         let v = parse("/srv/data:/data:ro").unwrap();
         assert_eq!(v.source, Source::Host("/srv/data".into()));
-        assert_eq!((v.target.as_path(), v.read_only), (Path::new("/data"), true));
-        assert_eq!(parse("cache:/var/cache").unwrap().source, Source::Named("cache".into()));
+        assert_eq!(
+            (v.target.as_path(), v.read_only),
+            (Path::new("/data"), true)
+        );
+        assert_eq!(
+            parse("cache:/var/cache").unwrap().source,
+            Source::Named("cache".into())
+        );
         let a = parse("/scratch").unwrap();
         assert_eq!((a.source, a.read_only), (Source::Anonymous, false));
         assert!(parse("/scratch:ro").unwrap().read_only);
@@ -226,20 +262,38 @@ mod tests {
     fn extra_parts_are_refused() {
         let e = parse("/a:/b:rw:extra").unwrap_err().to_string();
         assert!(e.contains("too many"), "{e}");
-        assert!(parse("/a:/b:rx").unwrap_err().to_string().contains("ro or rw"));
+        assert!(parse("/a:/b:rx")
+            .unwrap_err()
+            .to_string()
+            .contains("ro or rw"));
     }
 
     #[test]
     fn the_container_path_must_be_absolute_and_plain() {
-        assert!(parse("/tmp:data").unwrap_err().to_string().contains("not absolute"));
-        assert!(parse("/tmp:/a/../etc").unwrap_err().to_string().contains(".."));
-        assert!(parse("/tmp:/").unwrap_err().to_string().contains("whole root"));
-        assert!(parse("data").unwrap_err().to_string().contains("not absolute"));
+        assert!(parse("/tmp:data")
+            .unwrap_err()
+            .to_string()
+            .contains("not absolute"));
+        assert!(parse("/tmp:/a/../etc")
+            .unwrap_err()
+            .to_string()
+            .contains(".."));
+        assert!(parse("/tmp:/")
+            .unwrap_err()
+            .to_string()
+            .contains("whole root"));
+        assert!(parse("data")
+            .unwrap_err()
+            .to_string()
+            .contains("not absolute"));
     }
 
     #[test]
     fn a_missing_host_path_is_refused() {
         let specs = parse_all(&["/no/such/wharf/dir:/x".to_string()]).unwrap();
-        assert!(check_sources(&specs).unwrap_err().to_string().contains("does not exist"));
+        assert!(check_sources(&specs)
+            .unwrap_err()
+            .to_string()
+            .contains("does not exist"));
     }
 }

@@ -33,7 +33,11 @@ impl Volume {
     /// cleaning up leaves no directory behind and no longer counts.
     pub fn live_users(&self) -> Vec<String> {
         let containers = crate::paths::state_root().join("containers");
-        self.users.iter().filter(|u| containers.join(u).is_dir()).cloned().collect()
+        self.users
+            .iter()
+            .filter(|u| containers.join(u).is_dir())
+            .cloned()
+            .collect()
     }
 }
 
@@ -63,16 +67,21 @@ pub fn check_name(name: &str) -> anyhow::Result<()> {
 fn lock() -> anyhow::Result<Flock<File>> {
     std::fs::create_dir_all(store()).with_context(|| format!("creating {}", store().display()))?;
     let path = store().join(".lock");
-    let f = File::options().create(true).truncate(false).write(true).open(&path)?;
-    Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", path.display()))
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    Flock::lock(f, FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", path.display()))
 }
 
 fn load(name: &str) -> anyhow::Result<Option<Volume>> {
     let meta = dir(name).join("volume.json");
     match std::fs::read(&meta) {
-        Ok(bytes) => Ok(Some(
-            serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid volume metadata", meta.display()))?,
-        )),
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!("{} is not valid volume metadata", meta.display())
+        })?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", meta.display())),
     }
@@ -90,8 +99,16 @@ fn save(v: &Volume) -> anyhow::Result<()> {
 fn make(name: &str, anonymous: bool) -> anyhow::Result<Volume> {
     let data = dir(name).join("_data");
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-    let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let v = Volume { name: name.to_string(), created, anonymous, mountpoint: data, users: Vec::new() };
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let v = Volume {
+        name: name.to_string(),
+        created,
+        anonymous,
+        mountpoint: data,
+        users: Vec::new(),
+    };
     save(&v)?;
     Ok(v)
 }
@@ -134,22 +151,34 @@ pub fn list() -> anyhow::Result<Vec<Volume>> {
 /// A volume in use by a live container is refused unless `force`.
 pub fn remove(names: &[String], force: bool) -> anyhow::Result<()> {
     let _lock = lock()?;
-    let vols: Vec<Volume> = names.iter().map(|n| get(n)).collect::<anyhow::Result<_>>()?;
+    let vols: Vec<Volume> = names
+        .iter()
+        .map(|n| get(n))
+        .collect::<anyhow::Result<_>>()?;
     for v in &vols {
         let users = v.live_users();
         if !users.is_empty() && !force {
-            anyhow::bail!("volume {} is in use by container(s) {}: stop them first, or use --force", v.name, users.join(", "));
+            anyhow::bail!(
+                "volume {} is in use by container(s) {}: stop them first, or use --force",
+                v.name,
+                users.join(", ")
+            );
         }
     }
     for v in &vols {
-        std::fs::remove_dir_all(dir(&v.name)).with_context(|| format!("removing volume {}", v.name))?;
+        std::fs::remove_dir_all(dir(&v.name))
+            .with_context(|| format!("removing volume {}", v.name))?;
     }
     Ok(())
 }
 
 /// A name for an anonymous volume: 24 random hex digits.
 pub fn anonymous_name() -> anyhow::Result<String> {
-    Ok(format!("{}{}", crate::union::new_id()?, crate::union::new_id()?))
+    Ok(format!(
+        "{}{}",
+        crate::union::new_id()?,
+        crate::union::new_id()?
+    ))
 }
 
 /// Record `container` as a user of volume `name`, creating the volume if
@@ -176,7 +205,8 @@ pub fn release(name: &str, container: &str, keep_anonymous: bool) -> anyhow::Res
     };
     v.users.retain(|u| u != container);
     if v.anonymous && !keep_anonymous && v.users.is_empty() {
-        return std::fs::remove_dir_all(dir(name)).with_context(|| format!("removing anonymous volume {name}"));
+        return std::fs::remove_dir_all(dir(name))
+            .with_context(|| format!("removing anonymous volume {name}"));
     }
     save(&v)
 }

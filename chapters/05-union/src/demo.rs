@@ -12,8 +12,17 @@ use wharf::union::{self, disk_usage, human_bytes, ContainerDir, Driver, Rootfs};
 
 /// Layer 2 and 3 of the demo image, on top of the built-in rootfs.
 const LAYERS: [(&str, &[(&str, &str)]); 2] = [
-    ("2-app", &[("app/greeting", "hello from layer 2-app\n"), ("app/config", "color=blue\n")]),
-    ("3-patch", &[("app/config", "color=green\n"), ("app/VERSION", "3\n")]),
+    (
+        "2-app",
+        &[
+            ("app/greeting", "hello from layer 2-app\n"),
+            ("app/config", "color=blue\n"),
+        ],
+    ),
+    (
+        "3-patch",
+        &[("app/config", "color=green\n"), ("app/VERSION", "3\n")],
+    ),
 ];
 
 /// A writes over a layer's file, deletes another and adds one; B only adds.
@@ -67,14 +76,27 @@ fn fingerprints(lowers: &[PathBuf]) -> anyhow::Result<Vec<u64>> {
 fn container(image: &Path, driver: Driver, id: &str, script: &str) -> anyhow::Result<Command> {
     let mut c = Command::new(std::env::current_exe().context("finding this program")?);
     c.arg("--layers").arg(image);
-    c.args(["--driver", &driver.to_string(), "--keep", "--id", id, "--", "/bin/sh", "-c", script]);
+    c.args([
+        "--driver",
+        &driver.to_string(),
+        "--keep",
+        "--id",
+        id,
+        "--",
+        "/bin/sh",
+        "-c",
+        script,
+    ]);
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     Ok(c)
 }
 
 fn check(out: Output, who: &str) -> anyhow::Result<Output> {
     if !out.status.success() {
-        anyhow::bail!("container {who} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        anyhow::bail!(
+            "container {who} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(out)
 }
@@ -87,11 +109,18 @@ fn two_at_once(image: &Path, driver: Driver, lowers: &[PathBuf]) -> anyhow::Resu
     let a = container(image, driver, &ids[0], SCRIPT_A)?.spawn()?;
     let b = container(image, driver, &ids[1], SCRIPT_B)?.spawn()?;
     let outs = [a.wait_with_output()?, b.wait_with_output()?];
-    let dirs: Vec<ContainerDir> = ids.iter().filter_map(|id| ContainerDir::existing(id).ok()).collect();
+    let dirs: Vec<ContainerDir> = ids
+        .iter()
+        .filter_map(|id| ContainerDir::existing(id).ok())
+        .collect();
     println!("\ntwo containers on these layers at the same time ({driver} driver):");
     for ((name, dir), out) in ["A", "B"].iter().zip(&dirs).zip(outs) {
         let out = check(out, name)?;
-        let root = Rootfs { driver, lowers: lowers.to_vec(), dir: dir.path.clone() };
+        let root = Rootfs {
+            driver,
+            lowers: lowers.to_vec(),
+            dir: dir.path.clone(),
+        };
         println!("{name} saw:");
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             println!("  | {line}");
@@ -110,8 +139,13 @@ fn where_changes_went(name: &str, root: &Rootfs) -> anyhow::Result<()> {
 
 /// N containers with each driver, one after another: time, bytes on disk.
 fn compare(image: &Path, n: u32) -> anyhow::Result<()> {
-    println!("\n{n} containers per driver, each running /bin/true (containers kept until measured):");
-    println!("  {:<8} {:>10} {:>12} {:>14}", "driver", "time", "on disk", "per container");
+    println!(
+        "\n{n} containers per driver, each running /bin/true (containers kept until measured):"
+    );
+    println!(
+        "  {:<8} {:>10} {:>12} {:>14}",
+        "driver", "time", "on disk", "per container"
+    );
     let mut rows = Vec::new();
     for driver in [Driver::Overlay, Driver::Copy] {
         let mut dirs = Vec::new();
@@ -123,7 +157,10 @@ fn compare(image: &Path, n: u32) -> anyhow::Result<()> {
             check(out, &id)?;
         }
         let secs = start.elapsed().as_secs_f64();
-        let bytes = dirs.iter().map(|d| disk_usage(&d.path)).sum::<anyhow::Result<u64>>()?;
+        let bytes = dirs
+            .iter()
+            .map(|d| disk_usage(&d.path))
+            .sum::<anyhow::Result<u64>>()?;
         println!(
             "  {:<8} {:>8.2} s {:>12} {:>14}",
             driver.to_string(),
@@ -134,6 +171,10 @@ fn compare(image: &Path, n: u32) -> anyhow::Result<()> {
         rows.push((secs, bytes.max(1)));
     }
     let (o, c) = (rows[0], rows[1]);
-    println!("  copy / overlay: {:.1}x the time, {:.0}x the bytes", c.0 / o.0.max(1e-9), c.1 as f64 / o.1 as f64);
+    println!(
+        "  copy / overlay: {:.1}x the time, {:.0}x the bytes",
+        c.0 / o.0.max(1e-9),
+        c.1 as f64 / o.1 as f64
+    );
     Ok(())
 }

@@ -103,7 +103,11 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
 
 /// Tell the learner where the container's writes went.
 fn report(root: &Rootfs, id: &str, keep: bool) -> anyhow::Result<()> {
-    eprintln!("{NAME}: container {id} ran on {} layer(s) with the {} driver;", root.lowers.len(), root.driver);
+    eprintln!(
+        "{NAME}: container {id} ran on {} layer(s) with the {} driver;",
+        root.lowers.len(),
+        root.driver
+    );
     for line in changes::report(root)? {
         eprintln!("{NAME}: {line}");
     }

@@ -77,7 +77,10 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     let mut dir = ContainerDir::create(args.union.id.as_deref())?;
     dir.keep(args.union.keep);
     let uts = args.ns.effective().uts;
-    let hostname = args.hostname.clone().or_else(|| uts.then(|| dir.id.clone()));
+    let hostname = args
+        .hostname
+        .clone()
+        .or_else(|| uts.then(|| dir.id.clone()));
 
     // ANCHOR: initlayer
     let init = initlayer::create(&dir.path, hostname.as_deref().unwrap_or(&dir.id), &image)?;
@@ -87,8 +90,19 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
 
     // ANCHOR: volumes
     let vols = Attached::attach(&specs, &dir.id, args.keep_volumes)?;
-    let spec = RunSpec { ns: args.ns.clone(), hostname, rootfs: root.root(), cmd: args.cmd.clone() };
-    let status = run::run(&spec, &mut WithVolumes { rootfs: &root, mounts: &vols.mounts })?;
+    let spec = RunSpec {
+        ns: args.ns.clone(),
+        hostname,
+        rootfs: root.root(),
+        cmd: args.cmd.clone(),
+    };
+    let status = run::run(
+        &spec,
+        &mut WithVolumes {
+            rootfs: &root,
+            mounts: &vols.mounts,
+        },
+    )?;
     // ANCHOR_END: volumes
 
     report(&root, &vols, &dir.id, args)?;
@@ -109,16 +123,26 @@ fn report(root: &Rootfs, vols: &Attached, id: &str, args: &Args) -> anyhow::Resu
             None => "host path".into(),
         };
         let mode = if m.read_only { "ro" } else { "rw" };
-        eprintln!("{NAME}: {} <- {what} {} ({mode})", m.target.display(), m.source.display());
+        eprintln!(
+            "{NAME}: {} <- {what} {} ({mode})",
+            m.target.display(),
+            m.source.display()
+        );
     }
     for line in changes::report(root)? {
         eprintln!("{NAME}: {line}");
+    }
+    if !vols.mounts.is_empty() {
+        eprintln!("{NAME}: (a volume leaves only its empty mount point in the upper dir; its files stay in the volume)");
     }
     let fate = |kept: bool| if kept { "kept" } else { "removed" };
     let anonymous = vols.mounts.iter().any(|m| m.anonymous);
     eprintln!("{NAME}: {} {}", fate(args.union.keep), root.dir.display());
     if anonymous {
-        eprintln!("{NAME}: anonymous volumes {} with it; named volumes and host paths keep their data", fate(args.keep_volumes));
+        eprintln!(
+            "{NAME}: anonymous volumes {} with it; named volumes and host paths keep their data",
+            fate(args.keep_volumes)
+        );
     }
     Ok(())
 }

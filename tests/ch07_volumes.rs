@@ -1,0 +1,279 @@
+//! Chapter 07 judged from the kernel's side: volume data on the host after
+//! the container is gone, EROFS through a `:ro` mount, nothing of a volume
+//! in the upper dir, no volume mount in the host's mountinfo, the init
+//! layer's files inside and the image untouched, and each bad spec refused.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+use wharf::union::changes::fingerprint;
+
+fn ch07(t: &TestRoot, args: &[&str], script: &str) -> Output {
+    t.rootfs();
+    t.cmd("ch07-volumes")
+        .args(args)
+        .args(["--", "/bin/sh", "-c", script])
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "failed: {}", stderr(out));
+    stdout(out)
+}
+
+fn host_dir(t: &TestRoot, name: &str) -> PathBuf {
+    let d = t.path().join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn named_volume_data_outlives_the_container() {
+    let t = TestRoot::new();
+    ok(&ch07(&t, &["-v", "keep:/data"], "echo kept > /data/f"));
+    let data = t.path().join("volumes/keep/_data/f");
+    assert_eq!(std::fs::read_to_string(&data).unwrap(), "kept\n");
+    assert_eq!(
+        std::fs::read_dir(t.path().join("containers"))
+            .unwrap()
+            .count(),
+        0,
+        "container dir left"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path().join("volumes/keep/volume.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        meta["users"],
+        serde_json::json!([]),
+        "the container is still recorded as a user"
+    );
+    assert_eq!(
+        ok(&ch07(&t, &["-v", "keep:/again"], "cat /again/f")),
+        "kept\n"
+    );
+}
+
+#[test]
+fn a_read_only_volume_refuses_writes_with_erofs() {
+    let t = TestRoot::new();
+    let host = host_dir(&t, "ro-src");
+    std::fs::write(host.join("in"), "seen\n").unwrap();
+    let spec = format!("{}:/data:ro", host.display());
+    let out = ch07(&t, &["-v", &spec], "cat /data/in; echo x > /data/out");
+    assert!(!out.status.success());
+    assert_eq!(stdout(&out), "seen\n");
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!host.join("out").exists());
+}
+
+#[test]
+fn volume_content_is_not_in_the_upper_dir() {
+    let t = TestRoot::new();
+    let host = host_dir(&t, "bind-src");
+    let spec = format!("{}:/bound", host.display());
+    let args = [
+        "--keep",
+        "--keep-volumes",
+        "--id",
+        "v1",
+        "-v",
+        &spec,
+        "-v",
+        "/anon",
+        "-v",
+        "named1:/named",
+    ];
+    ok(&ch07(
+        &t,
+        &args,
+        "for d in bound anon named; do echo data > /$d/file; done; echo layer > /in-layer",
+    ));
+    let upper = t.path().join("containers/v1/upper");
+    assert_eq!(
+        std::fs::read_to_string(upper.join("in-layer")).unwrap(),
+        "layer\n"
+    );
+    for d in ["bound", "anon", "named"] {
+        let mp = upper.join(d);
+        assert!(mp.is_dir(), "mount point {d} missing");
+        assert_eq!(
+            std::fs::read_dir(&mp).unwrap().count(),
+            0,
+            "{d}'s content reached the upper dir"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(host.join("file")).unwrap(),
+        "data\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("volumes/named1/_data/file")).unwrap(),
+        "data\n"
+    );
+}
+
+#[test]
+fn the_host_never_sees_the_volume_mounts() {
+    let t = TestRoot::new();
+    t.rootfs();
+    let host = host_dir(&t, "src");
+    let spec = format!("{}:/data", host.display());
+    let mut child = t
+        .cmd("ch07-volumes")
+        .args([
+            "--id", "h1", "-v", &spec, "-v", "/anon", "--", "/bin/sh", "-c",
+        ])
+        .arg("cat /proc/self/mountinfo; echo READY; read x")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut g = Reaped(child);
+    let inside: Vec<String> = out
+        .lines()
+        .map(Result::unwrap)
+        .take_while(|l| l != "READY")
+        .collect();
+    let targets: Vec<&str> = inside.iter().filter_map(|l| l.split(' ').nth(4)).collect();
+    assert!(
+        targets.contains(&"/data") && targets.contains(&"/anon"),
+        "inside: {inside:?}"
+    );
+    let mine = t.path().join("containers/h1");
+    let host_info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !host_info.contains(mine.to_str().unwrap()),
+        "the host sees a container mount:\n{host_info}"
+    );
+    g.0.stdin.take().unwrap().write_all(b"\n").unwrap();
+    assert!(g.0.wait().unwrap().success());
+}
+
+#[test]
+fn the_init_layer_gives_each_container_its_own_files_and_leaves_the_image_alone() {
+    let t = TestRoot::new();
+    let base = t.rootfs();
+    let before = fingerprint(&base).unwrap();
+    let out = ch07(
+        &t,
+        &["--hostname", "box"],
+        "cat /etc/hostname; cat /etc/hosts; echo other > /etc/hostname",
+    );
+    let text = ok(&out);
+    assert!(text.starts_with("box\n"), "{text}");
+    assert!(text.lines().any(|l| l == "127.0.1.1\tbox"), "{text}");
+    let other = ok(&ch07(
+        &t,
+        &["--hostname", "two"],
+        "cat /etc/hostname; test -f /etc/resolv.conf && echo resolv",
+    ));
+    assert_eq!(other, "two\nresolv\n");
+    assert_eq!(
+        fingerprint(&base).unwrap(),
+        before,
+        "the image layer changed"
+    );
+}
+
+#[test]
+fn anonymous_volumes_go_with_the_container_unless_kept() {
+    let t = TestRoot::new();
+    ok(&ch07(&t, &["-v", "/scratch"], "echo x > /scratch/f"));
+    let count = || {
+        std::fs::read_dir(t.path().join("volumes"))
+            .map(|d| d.filter(|e| e.as_ref().unwrap().path().is_dir()).count())
+            .unwrap_or(0)
+    };
+    assert_eq!(count(), 0, "the anonymous volume was not removed");
+    ok(&ch07(
+        &t,
+        &["--keep-volumes", "-v", "/scratch"],
+        "echo x > /scratch/f",
+    ));
+    assert_eq!(count(), 1, "the kept anonymous volume is gone");
+}
+
+/// A bad spec: non-zero, one line naming it, and the state root as it was.
+fn refused(t: &TestRoot, spec: &str) -> String {
+    t.rootfs();
+    let listing = |p: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let before = listing(t.path());
+    let out = ch07(t, &["-v", spec], "true");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "accepted {spec}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert_eq!(
+        listing(t.path()),
+        before,
+        "something was created for {spec}"
+    );
+    err
+}
+
+#[test]
+fn a_relative_host_path_is_refused() {
+    let t = TestRoot::new();
+    let err = refused(&t, "relative/path:/x");
+    assert!(
+        err.contains("relative") && err.contains("absolute"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_spec_with_extra_parts_is_refused() {
+    let t = TestRoot::new();
+    assert!(refused(&t, "/a:/b:rw:extra").contains("too many"));
+}
+
+#[test]
+fn a_missing_host_path_is_refused() {
+    let t = TestRoot::new();
+    let missing = t.path().join("not-there");
+    let err = refused(&t, &format!("{}:/x", missing.display()));
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn a_relative_container_path_is_refused() {
+    let t = TestRoot::new();
+    let host = host_dir(&t, "h");
+    assert!(refused(&t, &format!("{}:data", host.display())).contains("not absolute"));
+}
+
+#[test]
+fn explain_transcript() {
+    let t = TestRoot::new();
+    let host = host_dir(&t, "config");
+    let spec = format!("{}:/config:ro", host.display());
+    let args = [
+        "--explain",
+        "--id",
+        "snap",
+        "--hostname",
+        "box",
+        "-v",
+        &spec,
+        "-v",
+        "snapvol:/data",
+    ];
+    let out = ch07(&t, &args, "echo hi > /data/f");
+    ok(&out);
+    insta::assert_snapshot!("ch07_explain", redact(&stderr(&out), t.path()));
+}
