@@ -166,7 +166,7 @@ fn progress(repo: &Repo, chapter: &Path) -> anyhow::Result<&'static str> {
 }
 
 fn list(repo: &Repo) -> anyhow::Result<i32> {
-    println!("{:<4} {:<20} {:<6} {}", "LAB", "NAME", "TODOS", "STATUS");
+    println!("{:<4} {:<20} {:<6} STATUS", "LAB", "NAME", "TODOS");
     for ch in repo.chapters()? {
         let name = ch
             .file_name()

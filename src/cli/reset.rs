@@ -71,8 +71,9 @@ pub fn run(args: ResetArgs) -> anyhow::Result<i32> {
     remove_cgroups(&mut r, &tag)?;
     remove_net_devices(&mut r, &tag)?;
     remove_state_dir(&mut r, &root)?;
+    println!("reset {} (host tag {tag}):", root.display());
     if r.done.is_empty() {
-        println!("nothing to reset under {} ({tag})", root.display());
+        println!("nothing to reset");
     }
     for line in &r.done {
         println!("{line}");

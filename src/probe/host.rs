@@ -93,7 +93,7 @@ pub fn mounts_below(dir: &Path) -> io::Result<Vec<PathBuf>> {
         .filter(|(_, p)| p.starts_with(dir))
         .map(|(id, p)| (p.components().count(), id, p))
         .collect();
-    found.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    found.sort_by_key(|f| std::cmp::Reverse((f.0, f.1)));
     Ok(found.into_iter().map(|(_, _, p)| p).collect())
 }
 

@@ -69,8 +69,8 @@ pub fn clone_flags(flags: CloneFlags, signal: Option<nix::sys::signal::Signal>) 
 
 /// `MS_REC|MS_PRIVATE`
 pub fn ms_flags(flags: MsFlags) -> String {
-    let bits = flags.bits() as u64;
-    join_flags(flags.iter_names().map(|(n, f)| (n, f.bits() as u64)), bits)
+    let bits = flags.bits();
+    join_flags(flags.iter_names().map(|(n, f)| (n, f.bits())), bits)
 }
 
 /// `MNT_DETACH`

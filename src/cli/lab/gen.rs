@@ -220,7 +220,7 @@ pub fn lab_manifest(
         }
     }
     for (header, lines) in root_secs.iter().filter(|(h, _)| h.starts_with("[profile")) {
-        out.push_str(&format!("\n{header}\n{}", lines.join("\n")).trim_end());
+        out.push_str(format!("\n{header}\n{}", lines.join("\n")).trim_end());
         out.push('\n');
     }
     out.push_str("\n# A workspace of its own: the lab is built alone, never with the chapters.\n[workspace]\n");

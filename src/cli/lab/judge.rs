@@ -78,6 +78,9 @@ pub fn judge(num: u32, ctx: &Ctx) -> anyhow::Result<Vec<Verdict>> {
         1 => Ok(chroot(ctx)),
         2 => Ok(namespaces(ctx)),
         3 => Ok(setns(ctx)),
+        4 => Ok(cgroups(ctx)),
+        5 => Ok(union(ctx)),
+        7 => Ok(volumes(ctx)),
         n => bail!("lab {n:02} has no checker yet: it comes with its chapter"),
     }
 }
@@ -104,6 +107,7 @@ impl Running {
             .args(args)
             .env("WHARF_ROOT", &ctx.state)
             .env("NO_COLOR", "1")
+            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(&stderr)?)
@@ -130,7 +134,7 @@ impl Running {
                 return Ok(pid as i32);
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                let fix = "finish the TODO named above (`wharf lab hint N`), or run the binary by hand with --explain to see the failing step";
+                let fix = "finish the TODO named above (`wharf lab hint`), or run the binary by hand with --explain to see the failing step";
                 return Err(verdict(
                     "the command starts in the container",
                     false,
@@ -152,15 +156,22 @@ impl Running {
         ))
     }
 
-    /// The last line the binary wrote to stderr.
+    /// What the binary said last on stderr: the todo!() it hit (`not yet
+    /// implemented: <hint>`), else its last line.
     fn last_words(&self) -> String {
         let text = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-        text.lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("(no output)")
-            .trim()
-            .to_string()
+        let todo = text
+            .lines()
+            .find_map(|l| l.split_once("not yet implemented: ").map(|(_, h)| h));
+        let last = || {
+            text.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty() && !l.starts_with("note: "))
+        };
+        match todo {
+            Some(hint) => format!("it reached a TODO: {hint}"),
+            None => last().unwrap_or("(no output)").trim().to_string(),
+        }
     }
 }
 
@@ -230,13 +241,15 @@ fn chroot(ctx: &Ctx) -> Vec<Verdict> {
     ]
 }
 
-/// The namespace rows of `pid` that are new (not the host's).
+/// The namespaces of `pid` that differ from the checker's own (which runs
+/// where the learner started it: on the host).
 fn new_namespaces(pid: i32) -> Vec<String> {
-    ns::rows(pid)
-        .unwrap_or_default()
+    let read = |p: &str| ns::inodes(Path::new(&format!("/proc/{p}/ns"))).unwrap_or_default();
+    let (mine, theirs) = (read("self"), read(&pid.to_string()));
+    theirs
         .into_iter()
-        .filter(|r| r.shared_with_host == Some(false))
-        .map(|r| r.kind)
+        .filter(|(k, v)| mine.get(k) != Some(v))
+        .map(|(k, _)| k)
         .collect()
 }
 
@@ -387,7 +400,7 @@ fn setns(ctx: &Ctx) -> Vec<Verdict> {
         "",
     )];
     for kind in ["mnt", "uts", "ipc", "net", "pid", "cgroup"] {
-        let same = want.get(kind).is_some() && want.get(kind) == have.get(kind);
+        let same = want.contains_key(kind) && want.get(kind) == have.get(kind);
         let fix = if kind == "pid" {
             "setns(CLONE_NEWPID) moves only future children: fork after setns and exec in the child"
         } else {
@@ -421,4 +434,168 @@ fn setns(ctx: &Ctx) -> Vec<Verdict> {
         "join the target's uts namespace",
     ));
     out
+}
+
+/// Lab 04: the container's cgroup holds the limits asked for, read back
+/// from the cgroup files (cpu quota/period, memory limit, pids.max).
+fn cgroups(ctx: &Ctx) -> Vec<Verdict> {
+    let rootfs = ctx.rootfs_arg();
+    let args = [
+        "--hostname",
+        "lab04",
+        "--rootfs",
+        &rootfs,
+        "--cpus",
+        "0.5",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "20",
+        "--",
+        "/bin/sleep",
+        "60",
+    ];
+    let Ok(mut run) = Running::start(ctx, &args) else {
+        return vec![verdict(
+            "the binary starts",
+            false,
+            "could not start it",
+            "is it built?",
+        )];
+    };
+    let pid = match run.find("sleep") {
+        Ok(p) => p,
+        Err(v) => return vec![v],
+    };
+    let stats = host::cgroup_stats_of(pid).unwrap_or_default();
+    let place = "create the cgroup, write the limits, then write the child's pid to cgroup.procs before it execs";
+    let cpu = stats.cpu.map(|c| (c.quota_us, c.period_us));
+    let mem = stats.memory.and_then(|m| m.limit);
+    let pids = stats.pids.and_then(|p| p.max);
+    let mut out = vec![verdict(
+        "the command starts in the container",
+        true,
+        format!("pid {pid} runs sleep"),
+        "",
+    )];
+    out.push(verdict(
+        "cpu: --cpus 0.5 is quota 50000 per 100000us",
+        cpu == Some((Some(50_000), 100_000)),
+        format!("{cpu:?}"),
+        place,
+    ));
+    out.push(verdict(
+        "memory: --memory 64m is 67108864 bytes",
+        mem == Some(64 << 20),
+        format!("limit {mem:?}"),
+        place,
+    ));
+    out.push(verdict(
+        "pids: --pids-limit 20",
+        pids == Some(20),
+        format!("pids.max {pids:?}"),
+        place,
+    ));
+    out.extend(namespace_checks(pid, &ctx.rootfs, "lab04"));
+    out
+}
+
+/// Start `args`, find its sleep, and judge it with `f`.
+fn judged(ctx: &Ctx, args: &[&str], f: impl FnOnce(i32) -> Vec<Verdict>) -> Vec<Verdict> {
+    let Ok(mut run) = Running::start(ctx, args) else {
+        return vec![verdict(
+            "the binary starts",
+            false,
+            "could not start it",
+            "is it built?",
+        )];
+    };
+    match run.find("sleep") {
+        Ok(pid) => {
+            let mut out = vec![verdict(
+                "the command starts in the container",
+                true,
+                format!("pid {pid} runs sleep"),
+                "",
+            )];
+            out.extend(f(pid));
+            out
+        }
+        Err(v) => vec![v],
+    }
+}
+
+/// Lab 05: the container's / is an overlay of read-only layers under a
+/// writable upper dir.
+fn union(ctx: &Ctx) -> Vec<Verdict> {
+    judged(
+        ctx,
+        &["--hostname", "lab05", "--", "/bin/sleep", "60"],
+        |pid| {
+            let root = host::process_root_mount(pid).ok().flatten();
+            let opts = root
+                .as_ref()
+                .map(|m| m.super_options.clone())
+                .unwrap_or_default();
+            let fstype = root.as_ref().map(|m| m.fstype.clone()).unwrap_or_default();
+            let has = |k: &str| opts.split(',').any(|o| o.starts_with(k));
+            let fix = "mount(\"overlay\", merged, \"overlay\", 0, \"lowerdir=…,upperdir=…,workdir=…\") and pivot_root into merged";
+            vec![
+                verdict(
+                    "its / is an overlay mount",
+                    fstype == "overlay",
+                    format!("\"/\" is {fstype}"),
+                    fix,
+                ),
+                verdict(
+                    "with lower, upper and work dirs",
+                    has("lowerdir=") && has("upperdir=") && has("workdir="),
+                    opts.clone(),
+                    fix,
+                ),
+            ]
+        },
+    )
+}
+
+/// Lab 07: a `-v` volume is a bind mount inside the container's mount
+/// namespace and nowhere in the host's.
+fn volumes(ctx: &Ctx) -> Vec<Verdict> {
+    let src = ctx.state.join("lab07-volume");
+    if let Err(e) = std::fs::create_dir_all(&src) {
+        return vec![verdict(
+            "the volume directory exists",
+            false,
+            e.to_string(),
+            "check the state root is writable",
+        )];
+    }
+    let spec = format!("{}:/data", src.display());
+    judged(ctx, &["-v", &spec, "--", "/bin/sleep", "60"], |pid| {
+        let inside = mounts::rows(pid).unwrap_or_default();
+        let at_data = inside.iter().find(|m| m.target == "/data");
+        let want = host::fs_location(&src).ok().flatten();
+        let bound = match (at_data, &want) {
+            (Some(m), Some((dev, rel))) => &m.device == dev && Path::new(&m.root) == rel,
+            _ => false,
+        };
+        let seen = at_data
+            .map(|m| format!("/data is {}[{}]", m.device, m.root))
+            .unwrap_or_else(|| "no mount at /data".into());
+        let leaked = host::mounts_below(&ctx.state).unwrap_or_default();
+        vec![
+            verdict(
+                "the volume is bind-mounted at /data",
+                bound,
+                seen,
+                "bind-mount the host dir onto <merged>/data before pivot_root",
+            ),
+            verdict(
+                "the host does not see the mount",
+                leaked.is_empty(),
+                format!("host mounts under the state root: {leaked:?}"),
+                "mount volumes in the child, after CLONE_NEWNS and MS_PRIVATE",
+            ),
+        ]
+    })
 }

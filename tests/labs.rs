@@ -1,0 +1,199 @@
+//! Every chapter has a lab, the committed labs are what the chapters
+//! generate, and every checker accepts its chapter's own binary (the
+//! reference) and rejects the untouched skeleton with a message that names
+//! the TODO to finish.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// `01-chroot`, `02-namespaces`, … as they exist in chapters/.
+fn chapters() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("chapters");
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("src/main.rs").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn committed_labs_are_current() {
+    let out = std::process::Command::new(bin("wharf"))
+        .args(["lab", "gen", "--check"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    for ch in chapters() {
+        let lab = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("labs")
+            .join(&ch)
+            .join("src/main.rs");
+        assert!(lab.is_file(), "chapter {ch} has no lab: mark its solution regions (labs/README.md) and run `wharf lab gen`");
+    }
+}
+
+/// Fresh skeletons in a temp dir, so a learner's work in labs/ is never
+/// what the test judges.
+fn fresh_labs(t: &TestRoot) -> PathBuf {
+    let out_dir = t.path().join("labs");
+    let out = t.run("wharf", &["lab", "gen", "--out", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    out_dir
+}
+
+fn accepts_reference_and_rejects_skeleton(ch: &str) {
+    let t = TestRoot::new();
+    let num = ch[..2].trim_start_matches('0').to_string();
+    let reference = bin(&format!("ch{ch}"));
+
+    let ok = t.run(
+        "wharf",
+        &["lab", "check", &num, "--bin", reference.to_str().unwrap()],
+    );
+    assert!(
+        ok.status.success(),
+        "the checker rejects chapter {ch} itself:\n{}{}",
+        stdout(&ok),
+        stderr(&ok)
+    );
+    assert!(stdout(&ok).contains("passed"), "{}", stdout(&ok));
+    assert!(!stdout(&ok).contains("FAIL"), "{}", stdout(&ok));
+
+    let labs = fresh_labs(&t);
+    let dir = labs.join(ch);
+    assert!(
+        dir.join("src/main.rs").is_file(),
+        "chapter {ch} generates no lab: mark its solution regions (labs/README.md)"
+    );
+    let bad = t.run(
+        "wharf",
+        &["lab", "check", &num, "--dir", dir.to_str().unwrap()],
+    );
+    let said = stdout(&bad);
+    assert_eq!(
+        bad.status.code(),
+        Some(1),
+        "the untouched skeleton of {ch} passed:\n{said}{}",
+        stderr(&bad)
+    );
+    assert!(said.contains("FAIL"), "{said}");
+    assert!(
+        said.contains("reached a TODO: "),
+        "the message does not name the TODO to finish:\n{said}"
+    );
+    assert!(
+        said.contains("->"),
+        "the message does not say what to do:\n{said}"
+    );
+}
+
+#[test]
+fn lab01_chroot() {
+    accepts_reference_and_rejects_skeleton("01-chroot");
+}
+
+#[test]
+fn lab02_namespaces() {
+    accepts_reference_and_rejects_skeleton("02-namespaces");
+}
+
+#[test]
+fn lab03_setns() {
+    accepts_reference_and_rejects_skeleton("03-setns");
+}
+
+#[test]
+fn lab04_cgroups() {
+    accepts_reference_and_rejects_skeleton("04-cgroups");
+}
+
+#[test]
+fn lab05_union() {
+    accepts_reference_and_rejects_skeleton("05-union");
+}
+
+#[test]
+fn lab07_volumes() {
+    accepts_reference_and_rejects_skeleton("07-volumes");
+}
+
+#[test]
+fn every_chapter_has_a_checker_test() {
+    let me = include_str!("labs.rs");
+    for ch in chapters() {
+        let test = format!("accepts_reference_and_rejects_skeleton(\"{ch}\")");
+        assert!(
+            me.contains(&test),
+            "chapter {ch} has no checker test in tests/labs.rs"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_lab_is_one_clear_error() {
+    let out = std::process::Command::new(bin("wharf"))
+        .args(["lab", "hint", "99"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no lab \"99\""), "{}", stderr(&out));
+}
+
+/// The book's internal links and its `{{#include}}`s all resolve: every
+/// linked page exists, every included file exists, and every named anchor
+/// is in the file (mdBook would otherwise render an empty code block).
+#[test]
+fn book_links_and_includes_resolve() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let page = entry.unwrap().path();
+        if page.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&page).unwrap();
+        let name = page.file_name().unwrap().to_string_lossy().into_owned();
+        for inc in text
+            .split("{{#include ")
+            .skip(1)
+            .filter_map(|s| s.split_once("}}"))
+            .map(|(i, _)| i.trim())
+        {
+            let (file, anchor) = inc.split_once(':').unwrap_or((inc, ""));
+            let target = src.join(file);
+            match std::fs::read_to_string(&target) {
+                Err(_) => problems.push(format!("{name}: includes missing file {file}")),
+                Ok(body) => {
+                    let named =
+                        !anchor.is_empty() && !anchor.starts_with(|c: char| c.is_ascii_digit());
+                    if named && !body.contains(&format!("ANCHOR: {anchor}")) {
+                        problems.push(format!("{name}: anchor {anchor:?} not in {file}"));
+                    }
+                }
+            }
+        }
+        for link in text
+            .split("](")
+            .skip(1)
+            .filter_map(|s| s.split_once(')'))
+            .map(|(l, _)| l)
+        {
+            let file = link.split('#').next().unwrap_or_default();
+            if file.is_empty() || file.contains("://") || file.starts_with("mailto:") {
+                continue;
+            }
+            if !src.join(file).is_file() {
+                problems.push(format!("{name}: link to missing page {file}"));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "broken book links:\n{}",
+        problems.join("\n")
+    );
+}
