@@ -16,6 +16,7 @@
 
 pub mod changes;
 pub mod copy;
+pub mod demo;
 pub mod overlay;
 
 use std::collections::HashSet;

@@ -16,14 +16,12 @@
 //! aufs did this job before overlay (branches `br=rw:ro:ro`), never entered
 //! mainline Linux, and left us its `.wh.` whiteout names in layer tars.
 
-mod demo;
-
 use clap::Parser;
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, RunSpec};
 use wharf::ns::Namespaces;
 use wharf::rootfs;
-use wharf::union::changes;
+use wharf::union::{changes, demo};
 use wharf::union::{ContainerDir, LayerArgs, Rootfs};
 
 const NAME: &str = "ch05-union";
@@ -84,7 +82,11 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     // ANCHOR: prepare
     let mut dir = ContainerDir::create(args.union.id.as_deref())?;
     dir.keep(args.union.keep);
-    let mut root = Rootfs::prepare(args.union.driver, &lowers, &dir.path)?;
+    let mut root: Rootfs = {
+        // lab:solution-begin prepare the container's root from the layers: overlay (lowerdir, upperdir, workdir) or copy (wharf::union::Rootfs::prepare)
+        Rootfs::prepare(args.union.driver, &lowers, &dir.path)?
+        // lab:solution-end
+    };
     // ANCHOR_END: prepare
 
     // ANCHOR: run

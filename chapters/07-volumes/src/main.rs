@@ -83,13 +83,21 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         .or_else(|| uts.then(|| dir.id.clone()));
 
     // ANCHOR: initlayer
-    let init = initlayer::create(&dir.path, hostname.as_deref().unwrap_or(&dir.id), &image)?;
+    let init: std::path::PathBuf = {
+        // lab:solution-begin write the init layer (/etc/hostname, hosts, resolv.conf) for this container (wharf::volume::initlayer::create)
+        initlayer::create(&dir.path, hostname.as_deref().unwrap_or(&dir.id), &image)?
+        // lab:solution-end
+    };
     let lowers = [image, vec![init]].concat();
     let root = Rootfs::prepare(args.union.driver, &lowers, &dir.path)?;
     // ANCHOR_END: initlayer
 
     // ANCHOR: volumes
-    let vols = Attached::attach(&specs, &dir.id, args.keep_volumes)?;
+    let vols: Attached = {
+        // lab:solution-begin resolve the -v specs into mounts: named, anonymous and host-path volumes (wharf::volume::Attached::attach)
+        Attached::attach(&specs, &dir.id, args.keep_volumes)?
+        // lab:solution-end
+    };
     let spec = RunSpec {
         ns: args.ns.clone(),
         hostname,

@@ -7,8 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use anyhow::Context;
-use wharf::union::changes::{fingerprint, report};
-use wharf::union::{self, disk_usage, human_bytes, ContainerDir, Driver, Rootfs};
+use crate::union::changes::{fingerprint, report};
+use crate::union::{self, disk_usage, human_bytes, ContainerDir, Driver, Rootfs};
 
 /// Layer 2 and 3 of the demo image, on top of the built-in rootfs.
 const LAYERS: [(&str, &[(&str, &str)]); 2] = [
@@ -47,8 +47,8 @@ pub fn run(driver: Driver, n: u32) -> anyhow::Result<i32> {
 
 /// `<state>/layers/ch05-demo/{1-base -> built-in rootfs, 2-app, 3-patch}`.
 fn make_layers() -> anyhow::Result<PathBuf> {
-    let image = wharf::paths::state_root().join("layers/ch05-demo");
-    let base = wharf::rootfs::choose(None)?;
+    let image = crate::paths::state_root().join("layers/ch05-demo");
+    let base = crate::rootfs::choose(None)?;
     std::fs::create_dir_all(&image)?;
     let link = image.join("1-base");
     if link.symlink_metadata().is_err() {
