@@ -9,6 +9,7 @@
 
 pub mod demo;
 pub mod limits;
+mod placement;
 mod report;
 mod v1;
 mod v2;
@@ -21,6 +22,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 pub use limits::{CpuMax, LimitArgs, Limits};
+pub use placement::Placement;
 pub use report::Report;
 
 use crate::paths;

@@ -119,7 +119,10 @@ pub fn stderr(o: &Output) -> String {
 /// the state root, pids, namespace inodes, device/inode pairs.
 pub fn redact(text: &str, root: &Path) -> String {
     let mut out = text.replace(root.to_str().unwrap_or("\u{0}"), "[TMP]");
-    let rules: [(&str, &str); 9] = [
+    let rules: [(&str, &str); 12] = [
+        (r"wharf-[0-9a-f]{8}\b", "wharf-[DIGEST]"),
+        (r"\b(ch\d\d)-\d+\b", "${1}-[PID]"),
+        (r#"cgroup.procs(", | now holds )"\d+""#, r#"cgroup.procs${1}"[PID]""#),
         (r"/proc/\d+/", "/proc/[PID]/"),
         (r":\[\d+\]", ":[[INODE]]"),
         (r"\b40265\d{5}\b", "[INODE]"),

@@ -17,6 +17,7 @@
 //! mainline Linux, and left us its `.wh.` whiteout names in layer tars.
 
 use clap::Parser;
+use wharf::cgroup::{Cgroup, LimitArgs, Placement};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, RunSpec};
 use wharf::ns::Namespaces;
@@ -43,6 +44,9 @@ struct Args {
 
     #[command(flatten)]
     union: LayerArgs,
+
+    #[command(flatten)]
+    limits: LimitArgs,
 
     /// Make three small layers from the built-in rootfs, start two
     /// containers on them at once, and compare both drivers.
@@ -77,6 +81,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     if args.cmd.is_empty() {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} --layer DIR -- /bin/sh`");
     }
+    let limits = args.limits.parse()?;
     let lowers = args.union.lowers(|| rootfs::choose(None))?;
 
     // ANCHOR: prepare
@@ -96,8 +101,14 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         rootfs: root.root(),
         cmd: args.cmd.clone(),
     };
-    let status = run::run(&spec, &mut root)?;
+    // Chapter 04's cgroup around it: the child is placed before it runs.
+    let cgroup = Cgroup::create(&format!("ch05-{}", std::process::id()), &limits)?;
+    let mut hooks = Placement::new(&cgroup, spec.ns.effective().cgroup, &mut root);
+    let status = run::run(&spec, &mut hooks)?;
+    let wall = hooks.elapsed();
     // ANCHOR_END: run
+    eprint!("{}", cgroup.report(&status, wall));
+    cgroup.remove()?;
 
     report(&root, &dir.id, args.union.keep)?;
     Ok(status.exit_code())

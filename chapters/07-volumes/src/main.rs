@@ -13,6 +13,7 @@
 //! the image is never modified, and every container gets its own copies.
 
 use clap::Parser;
+use wharf::cgroup::{Cgroup, LimitArgs, Placement};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, RunSpec};
 use wharf::ns::Namespaces;
@@ -39,6 +40,9 @@ struct Args {
 
     #[command(flatten)]
     union: LayerArgs,
+
+    #[command(flatten)]
+    limits: LimitArgs,
 
     /// A volume: HOST:CTR[:ro], NAME:CTR[:ro] (a named volume) or CTR (an
     /// anonymous one). Repeat for more.
@@ -70,6 +74,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} -v /data -- /bin/sh`");
     }
     // Every check that can fail comes before anything is made on disk.
+    let limits = args.limits.parse()?;
     let specs = volume::parse_all(&args.volume)?;
     volume::check_sources(&specs)?;
     let image = args.union.lowers(|| rootfs::choose(None))?;
@@ -104,14 +109,15 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         rootfs: root.root(),
         cmd: args.cmd.clone(),
     };
-    let status = run::run(
-        &spec,
-        &mut WithVolumes {
-            rootfs: &root,
-            mounts: &vols.mounts,
-        },
-    )?;
+    let mut volumes = WithVolumes { rootfs: &root, mounts: &vols.mounts };
+    // Chapter 04's cgroup around it: the child is placed before it runs.
+    let cgroup = Cgroup::create(&format!("ch07-{}", std::process::id()), &limits)?;
+    let mut hooks = Placement::new(&cgroup, spec.ns.effective().cgroup, &mut volumes);
+    let status = run::run(&spec, &mut hooks)?;
+    let wall = hooks.elapsed();
     // ANCHOR_END: volumes
+    eprint!("{}", cgroup.report(&status, wall));
+    cgroup.remove()?;
 
     report(&root, &vols, &dir.id, args)?;
     Ok(status.exit_code())

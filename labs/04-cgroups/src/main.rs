@@ -12,19 +12,16 @@
 //! process in (its children are born inside), rmdir removes it. The kernel
 //! then throttles the CPU, refuses forks, and OOM-kills inside it.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Parser;
-use nix::sched::CloneFlags;
-use nix::unistd::Pid;
 use wharf::cgroup::demo::Demo;
-use wharf::cgroup::{Cgroup, LimitArgs};
+use wharf::cgroup::{Cgroup, LimitArgs, Placement};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::ns::run::{self, Hooks, RunSpec};
+use wharf::ns::run::{self, NoHooks, RunSpec};
 use wharf::ns::Namespaces;
-use wharf::{rootfs, sys};
+use wharf::rootfs;
 
 /// Run a command in new namespaces and a fresh cgroup with limits.
 #[derive(Debug, Parser)]
@@ -91,17 +88,18 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
 
     // mkdir the cgroup and write its limits. If anything below fails,
     // dropping `cgroup` kills what is inside and removes it.
-    let cgroup = Cgroup::create(&format!("ch04-{}", std::process::id()), &limits)?;
+    let cgroup: Cgroup = {
+        // TODO(lab 04): create a cgroup for this run and write the limits into it (wharf::cgroup::Cgroup::create)
+        todo!("create a cgroup for this run and write the limits into it (wharf::cgroup::Cgroup::create)");
+    };
 
     // Chapter 02's steps, with the child moved into the cgroup before it
-    // may go on: everything it runs from then on is born inside.
-    let mut hooks = IntoCgroup {
-        cgroup: &cgroup,
-        placed: None,
-        cgroupns: spec.ns.effective().cgroup,
-    };
+    // may go on (wharf::cgroup::Placement): everything it runs from then
+    // on is born inside.
+    let mut nothing_more = NoHooks;
+    let mut hooks = Placement::new(&cgroup, spec.ns.effective().cgroup, &mut nothing_more);
     let exit = run::run(&spec, &mut hooks)?;
-    let wall = hooks.placed.map(|t| t.elapsed()).unwrap_or_default();
+    let wall = hooks.elapsed();
 
     // Read the kernel's counters before the cgroup goes, then remove it.
     eprint!("{}", cgroup.report(&exit, wall));
@@ -110,35 +108,4 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         eprintln!("ch04-cgroups: the command was {}", exit.describe());
     }
     Ok(exit.exit_code())
-}
-
-/// Chapter 04's additions to chapter 02's sequence.
-struct IntoCgroup<'a> {
-    cgroup: &'a Cgroup,
-    placed: Option<Instant>,
-    cgroupns: bool,
-}
-
-impl Hooks for IntoCgroup<'_> {
-    /// In the parent, while the child still waits: move it into the cgroup.
-    fn in_parent(&mut self, child: Pid) -> anyhow::Result<()> {
-        // TODO(lab 04): write the child's pid into the cgroup (wharf::cgroup::Cgroup::place)
-        todo!("write the child's pid into the cgroup (wharf::cgroup::Cgroup::place)");
-        self.placed = Some(Instant::now());
-        Ok(())
-    }
-
-    /// In the child, now inside its cgroup: a cgroup namespace is rooted
-    /// at the cgroup its creator was in. The one made by clone was rooted
-    /// at the host's; a fresh one here is rooted at the container's own
-    /// cgroup, so /proc/self/cgroup shows `/` as runc's containers do.
-    fn build_root(&mut self, rootfs: &Path) -> anyhow::Result<PathBuf> {
-        if self.cgroupns {
-            sys::unshare(
-                CloneFlags::CLONE_NEWCGROUP,
-                "root the cgroup namespace at the container's own cgroup: inside, it is `/`",
-            )?;
-        }
-        Ok(rootfs.to_path_buf())
-    }
 }

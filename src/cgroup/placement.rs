@@ -1,0 +1,57 @@
+//! Chapter 04's additions to chapter 02's sequence, as [`Hooks`] that wrap
+//! those of a later chapter: the child goes into the cgroup before it may
+//! go on, and gets a cgroup namespace rooted at that cgroup.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+
+use super::Cgroup;
+use crate::ns::run::Hooks;
+use crate::sys;
+
+/// Place the child in `cgroup`, then do what `inner` does.
+pub struct Placement<'a> {
+    cgroup: &'a Cgroup,
+    cgroupns: bool,
+    inner: &'a mut dyn Hooks,
+    placed: Option<Instant>,
+}
+
+impl<'a> Placement<'a> {
+    /// `cgroupns`: whether the container has its own cgroup namespace.
+    pub fn new(cgroup: &'a Cgroup, cgroupns: bool, inner: &'a mut dyn Hooks) -> Placement<'a> {
+        Placement { cgroup, cgroupns, inner, placed: None }
+    }
+
+    /// Wall time since the child entered the cgroup.
+    pub fn elapsed(&self) -> Duration {
+        self.placed.map(|t| t.elapsed()).unwrap_or_default()
+    }
+}
+
+impl Hooks for Placement<'_> {
+    /// In the parent, while the child still waits: move it into the cgroup,
+    /// so everything it runs from then on is born inside.
+    fn in_parent(&mut self, child: Pid) -> anyhow::Result<()> {
+        self.cgroup.place(child)?;
+        self.placed = Some(Instant::now());
+        self.inner.in_parent(child)
+    }
+
+    /// In the child, now inside its cgroup: a cgroup namespace is rooted
+    /// at the cgroup its creator was in. The one made by clone was rooted
+    /// at the host's; a fresh one here is rooted at the container's own
+    /// cgroup, so /proc/self/cgroup shows `/` as runc's containers do.
+    fn build_root(&mut self, rootfs: &Path) -> anyhow::Result<PathBuf> {
+        if self.cgroupns {
+            sys::unshare(
+                CloneFlags::CLONE_NEWCGROUP,
+                "root the cgroup namespace at the container's own cgroup: inside, it is `/`",
+            )?;
+        }
+        self.inner.build_root(rootfs)
+    }
+}
