@@ -22,10 +22,34 @@ pub fn builtin_rootfs() -> PathBuf {
 /// `wharf-<hash of the state root>`, so that two state roots never touch
 /// each other's objects and `wharf reset` removes exactly its own.
 pub fn host_tag() -> String {
-    let root = state_root();
+    host_tag_for(&state_root())
+}
+
+/// The host tag of a given state root (FNV-1a of its path).
+pub fn host_tag_for(root: &std::path::Path) -> String {
     let mut h: u32 = 2166136261;
     for b in root.as_os_str().as_encoded_bytes() {
         h = (h ^ *b as u32).wrapping_mul(16777619);
     }
     format!("wharf-{:08x}", h)
+}
+
+/// The prefix of network device names wharf makes for `tag`: `wf` and the
+/// tag's hash, leaving room for a 5-byte suffix in the kernel's 15 bytes.
+pub fn net_prefix(tag: &str) -> String {
+    format!("wf{}", tag.trim_start_matches("wharf-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_differ_per_root_and_fit_device_names() {
+        let a = host_tag_for(std::path::Path::new("/tmp/a"));
+        assert_ne!(a, host_tag_for(std::path::Path::new("/tmp/b")));
+        assert_eq!(a, host_tag_for(std::path::Path::new("/tmp/a")));
+        assert_eq!(net_prefix("wharf-0011aabb"), "wf0011aabb");
+        assert!(net_prefix(&a).len() + 5 <= 15);
+    }
 }

@@ -16,11 +16,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use wharf::probe::cgroup::{self, Cgroupfs, Dirs, Stats};
 
-/// The host tag of this test's state root. nextest runs each test in a
-/// process of its own, so setting WHARF_ROOT here affects only this test.
+/// The host tag of this test's state root: its cgroups live under it.
 fn tag(t: &TestRoot) -> String {
-    std::env::set_var("WHARF_ROOT", t.path());
-    wharf::paths::host_tag()
+    wharf::paths::host_tag_for(t.path())
 }
 
 /// The directories of the cgroup ch04 makes for its process `pid`.

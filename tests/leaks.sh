@@ -7,7 +7,7 @@ report() { echo "left behind: $*"; leaks=1; }
 grep -q 'wharf-test-' /proc/self/mountinfo && report "mounts: $(grep -c wharf-test- /proc/self/mountinfo)"
 c=$(find /sys/fs/cgroup -maxdepth 3 -type d -name 'wharf-*' 2>/dev/null)
 [ -n "$c" ] && report "cgroups: $c"
-l=$(ip -o link show 2>/dev/null | grep -o 'wh[a-z0-9-]*' | sort -u)
+l=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -E '^(wf[0-9a-f]{8}|wharf)' | sort -u)
 [ -n "$l" ] && report "network devices: $l"
 d=$(find /tmp -maxdepth 1 -name 'wharf-test-*' 2>/dev/null)
 [ -n "$d" ] && report "state dirs: $d"

@@ -95,11 +95,6 @@ fn refuse_dangerous(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The short form of the host tag for network device names, which the
-/// kernel limits to 15 bytes: `wf` + the tag's hash, leaving 5 for a suffix.
-pub fn net_prefix(tag: &str) -> String {
-    format!("wf{}", tag.trim_start_matches("wharf-"))
-}
 
 /// Kill processes whose root is inside this state root: containers of an
 /// interrupted run. Their mount namespaces die with them.
@@ -276,7 +271,7 @@ fn remove_cgroup(cg: &Path) -> anyhow::Result<()> {
 
 /// Network devices named with this state root's prefix (veth pairs, bridges).
 fn remove_net_devices(r: &mut Reset, tag: &str) -> anyhow::Result<()> {
-    let prefix = net_prefix(tag);
+    let prefix = paths::net_prefix(tag);
     for dev in host::net_devices()?
         .into_iter()
         .filter(|d| d.starts_with(&prefix))
@@ -345,9 +340,4 @@ mod tests {
         assert!(refuse_dangerous(Path::new("/var/lib/wharf")).is_ok());
     }
 
-    #[test]
-    fn net_prefix_leaves_room_for_a_suffix() {
-        assert_eq!(net_prefix("wharf-0011aabb"), "wf0011aabb");
-        assert!(net_prefix("wharf-0011aabb").len() + 5 <= 15);
-    }
 }
