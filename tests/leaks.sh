@@ -4,7 +4,7 @@
 set -u
 leaks=0
 report() { echo "left behind: $*"; leaks=1; }
-grep -q 'wharf-test-' /proc/self/mountinfo && report "mounts: $(grep -c wharf-test- /proc/self/mountinfo)"
+grep -qi 'wharf' /proc/self/mountinfo && report "mounts: $(grep -i wharf /proc/self/mountinfo | cut -d' ' -f5 | tr '\n' ' ')"
 c=$(find /sys/fs/cgroup -maxdepth 3 -type d -name 'wharf-*' 2>/dev/null)
 [ -n "$c" ] && report "cgroups: $c"
 l=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -E '^(wf[0-9a-f]{8}|wharf)' | sort -u)
