@@ -5,13 +5,21 @@
 mod common;
 use common::*;
 
-const TRACED: &str = "clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,chroot,sethostname,execve";
+const TRACED: &str =
+    "clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,chroot,sethostname,execve";
 
 /// Run a chapter under strace; return (syscall names strace saw, steps).
 fn trace(t: &TestRoot, chapter: &str, args: &[&str]) -> (Vec<String>, Vec<serde_json::Value>) {
     let log = t.path().join("strace.log");
     let out = std::process::Command::new("strace")
-        .args(["-f", "-qq", "-e", &format!("trace={TRACED}"), "-o", log.to_str().unwrap()])
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            &format!("trace={TRACED}"),
+            "-o",
+            log.to_str().unwrap(),
+        ])
         .arg(bin(chapter))
         .arg("--explain=json")
         .args(args)
@@ -23,7 +31,13 @@ fn trace(t: &TestRoot, chapter: &str, args: &[&str]) -> (Vec<String>, Vec<serde_
     let calls: Vec<String> = seen
         .lines()
         .filter(|l| !l.contains("resumed>") && !l.contains("+++") && !l.contains("---"))
-        .filter_map(|l| l.split_whitespace().nth(1)?.split('(').next().map(str::to_string))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(1)?
+                .split('(')
+                .next()
+                .map(str::to_string)
+        })
         .skip(1) // strace's own execve of the chapter binary
         .collect();
     let steps = stderr(&out)
@@ -47,7 +61,22 @@ fn step_names(steps: &[serde_json::Value]) -> Vec<String> {
 fn every_traced_call_of_ch02_is_journaled() {
     let t = TestRoot::new();
     let rootfs = t.rootfs();
-    let (calls, steps) = trace(&t, "ch02-namespaces", &["--user", "--pid", "--mount", "--uts", "--hostname", "j", "--rootfs", rootfs.to_str().unwrap(), "--", "/bin/true"]);
+    let (calls, steps) = trace(
+        &t,
+        "ch02-namespaces",
+        &[
+            "--user",
+            "--pid",
+            "--mount",
+            "--uts",
+            "--hostname",
+            "j",
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            "--",
+            "/bin/true",
+        ],
+    );
     assert_eq!(step_names(&steps), calls, "journal vs strace -f");
     assert!(calls.contains(&"pivot_root".to_string()));
 }
@@ -56,7 +85,17 @@ fn every_traced_call_of_ch02_is_journaled() {
 fn every_traced_call_of_ch01_is_journaled() {
     let t = TestRoot::new();
     let rootfs = t.rootfs();
-    let (calls, steps) = trace(&t, "ch01-chroot", &["--rootfs", rootfs.to_str().unwrap(), "--escape-demo", "--", "/bin/true"]);
+    let (calls, steps) = trace(
+        &t,
+        "ch01-chroot",
+        &[
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            "--escape-demo",
+            "--",
+            "/bin/true",
+        ],
+    );
     assert_eq!(step_names(&steps), calls);
 }
 
@@ -64,8 +103,14 @@ fn every_traced_call_of_ch01_is_journaled() {
 fn steps_carry_the_documented_fields() {
     let t = TestRoot::new();
     let rootfs = t.rootfs();
-    let (_, steps) = trace(&t, "ch02-namespaces", &["--rootfs", rootfs.to_str().unwrap(), "--", "/bin/true"]);
-    let fields = ["step", "process", "pid", "syscall", "args", "ret", "errno", "why", "hint", "kernel"];
+    let (_, steps) = trace(
+        &t,
+        "ch02-namespaces",
+        &["--rootfs", rootfs.to_str().unwrap(), "--", "/bin/true"],
+    );
+    let fields = [
+        "step", "process", "pid", "syscall", "args", "ret", "errno", "why", "hint", "kernel",
+    ];
     for (i, s) in steps.iter().enumerate() {
         let obj = s.as_object().unwrap();
         let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
@@ -73,14 +118,27 @@ fn steps_carry_the_documented_fields() {
         let mut want = fields.to_vec();
         want.sort();
         assert_eq!(keys, want);
-        assert_eq!(s["step"], i as u64 + 1, "numbered in order across processes");
+        assert_eq!(
+            s["step"],
+            i as u64 + 1,
+            "numbered in order across processes"
+        );
         assert!(!s["why"].as_str().unwrap().is_empty());
     }
-    let procs: Vec<&str> = steps.iter().map(|s| s["process"].as_str().unwrap()).collect();
+    let procs: Vec<&str> = steps
+        .iter()
+        .map(|s| s["process"].as_str().unwrap())
+        .collect();
     assert_eq!(procs.first(), Some(&"parent"));
-    assert!(procs.contains(&"child"), "steps after clone are labelled with the child");
+    assert!(
+        procs.contains(&"child"),
+        "steps after clone are labelled with the child"
+    );
     let mount = steps.iter().find(|s| s["syscall"] == "mount").unwrap();
-    assert_eq!(mount["args"][3], "MS_REC|MS_PRIVATE", "flags decoded as strace prints them");
+    assert_eq!(
+        mount["args"][3], "MS_REC|MS_PRIVATE",
+        "flags decoded as strace prints them"
+    );
 }
 
 #[test]
@@ -90,7 +148,16 @@ fn a_failed_step_has_errno_and_hint() {
     // kernel answers ENOENT, and the step says so.
     let empty = t.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let out = t.run("ch02-namespaces", &["--explain=json", "--rootfs", empty.to_str().unwrap(), "--", "/bin/true"]);
+    let out = t.run(
+        "ch02-namespaces",
+        &[
+            "--explain=json",
+            "--rootfs",
+            empty.to_str().unwrap(),
+            "--",
+            "/bin/true",
+        ],
+    );
     assert!(!out.status.success());
     let failed: Vec<serde_json::Value> = stderr(&out)
         .lines()
@@ -102,6 +169,13 @@ fn a_failed_step_has_errno_and_hint() {
     assert_eq!(failed[0]["syscall"], "mount");
     assert_eq!(failed[0]["errno"], "ENOENT");
     assert_eq!(failed[0]["ret"], -1);
-    assert!(failed[0]["hint"].as_str().unwrap().contains("does not exist"));
-    assert_eq!(stderr(&out).lines().filter(|l| !l.starts_with('{')).count(), 1, "one error line");
+    assert!(failed[0]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("does not exist"));
+    assert_eq!(
+        stderr(&out).lines().filter(|l| !l.starts_with('{')).count(),
+        1,
+        "one error line"
+    );
 }

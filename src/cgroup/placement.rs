@@ -23,7 +23,12 @@ pub struct Placement<'a> {
 impl<'a> Placement<'a> {
     /// `cgroupns`: whether the container has its own cgroup namespace.
     pub fn new(cgroup: &'a Cgroup, cgroupns: bool, inner: &'a mut dyn Hooks) -> Placement<'a> {
-        Placement { cgroup, cgroupns, inner, placed: None }
+        Placement {
+            cgroup,
+            cgroupns,
+            inner,
+            placed: None,
+        }
     }
 
     /// Wall time since the child entered the cgroup.

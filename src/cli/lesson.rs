@@ -77,7 +77,11 @@ impl std::error::Error for ExitCode {}
 pub fn program_name() -> String {
     std::env::args_os()
         .next()
-        .and_then(|a| std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "wharf".into())
 }
 

@@ -95,7 +95,6 @@ fn refuse_dangerous(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-
 /// Kill processes whose root is inside this state root: containers of an
 /// interrupted run. Their mount namespaces die with them.
 fn stop_containers(r: &mut Reset, root: &Path) -> anyhow::Result<()> {
@@ -339,5 +338,4 @@ mod tests {
         }
         assert!(refuse_dangerous(Path::new("/var/lib/wharf")).is_ok());
     }
-
 }

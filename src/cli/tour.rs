@@ -48,7 +48,18 @@ const STOPS: [Stop; 4] = [
         runs: |t| {
             t.chapter(
                 "ch02-namespaces",
-                &["--explain", "--show", "ns", "--show-diff", "--hostname", "tour", "--", "/bin/sh", "-c", "hostname; echo my pid is $$"],
+                &[
+                    "--explain",
+                    "--show",
+                    "ns",
+                    "--show-diff",
+                    "--hostname",
+                    "tour",
+                    "--",
+                    "/bin/sh",
+                    "-c",
+                    "hostname; echo my pid is $$",
+                ],
             )?;
             t.chapter("ch02-namespaces", &["--escape-demo"])
         },
@@ -66,7 +77,16 @@ const STOPS: [Stop; 4] = [
         runs: |t| {
             t.chapter(
                 "ch04-cgroups",
-                &["--explain", "--show", "cgroup", "--show-diff", "--cpus", "0.2", "--demo", "cpu"],
+                &[
+                    "--explain",
+                    "--show",
+                    "cgroup",
+                    "--show-diff",
+                    "--cpus",
+                    "0.2",
+                    "--demo",
+                    "cpu",
+                ],
             )
         },
     },
@@ -80,7 +100,10 @@ impl Tour {
     fn chapter_cmd(&self, name: &str) -> anyhow::Result<Command> {
         let path = self.bin_dir.join(name);
         if !path.exists() {
-            anyhow::bail!("{} is not built: run `cargo build --workspace` first", path.display());
+            anyhow::bail!(
+                "{} is not built: run `cargo build --workspace` first",
+                path.display()
+            );
         }
         Ok(Command::new(path))
     }
@@ -96,8 +119,16 @@ impl Tour {
             .collect();
         let line = format!("$ {name} {}", quoted.join(" "));
         println!("{}", line.if_supports_color(Stream::Stdout, |t| t.bold()));
-        let status = self.chapter_cmd(name)?.args(args).status().with_context(|| format!("running {name}"))?;
-        println!("{}\n", format!("(exit status {})", status.code().unwrap_or(-1)).if_supports_color(Stream::Stdout, |t| t.dimmed()));
+        let status = self
+            .chapter_cmd(name)?
+            .args(args)
+            .status()
+            .with_context(|| format!("running {name}"))?;
+        println!(
+            "{}\n",
+            format!("(exit status {})", status.code().unwrap_or(-1))
+                .if_supports_color(Stream::Stdout, |t| t.dimmed())
+        );
         Ok(())
     }
 
@@ -119,21 +150,38 @@ impl Tour {
         let pid = crate::probe::procs::wait_for_child_comm(parent, "sleep")
             .context("the target container did not start")?;
         let pid = pid.to_string();
-        self.chapter("ch03-setns", &["--explain", "exec", &pid, "--", "/bin/sh", "-c", "hostname; echo my pid is $$"])
+        self.chapter(
+            "ch03-setns",
+            &[
+                "--explain",
+                "exec",
+                &pid,
+                "--",
+                "/bin/sh",
+                "-c",
+                "hostname; echo my pid is $$",
+            ],
+        )
     }
 }
 
 pub fn run(args: TourArgs) -> anyhow::Result<i32> {
     crate::cli::lesson::require_root("wharf tour")?;
     let exe = std::env::current_exe().context("locating the wharf binary")?;
-    let tour = Tour { bin_dir: exe.parent().map(PathBuf::from).unwrap_or_default() };
+    let tour = Tour {
+        bin_dir: exe.parent().map(PathBuf::from).unwrap_or_default(),
+    };
     let root = rootfs::ensure_builtin()?;
     println!("wharf tour — the built-in rootfs is {}\n", root.display());
     for (i, stop) in STOPS.iter().enumerate() {
         if args.stop.is_some_and(|s| s as usize != i + 1) {
             continue;
         }
-        println!("{}\n{}\n", stop.title.if_supports_color(Stream::Stdout, |t| t.green()), stop.text);
+        println!(
+            "{}\n{}\n",
+            stop.title.if_supports_color(Stream::Stdout, |t| t.green()),
+            stop.text
+        );
         if args.pause {
             println!("(press Enter)");
             let _ = std::io::stdin().read_line(&mut String::new());

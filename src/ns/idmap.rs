@@ -25,7 +25,11 @@ pub fn write_maps(child: Pid) -> anyhow::Result<()> {
         &line,
         "root (uid 0) inside the user namespace is uid 100000 outside; 65536 ids are mapped",
     )?;
-    sys::write(&proc.join("gid_map"), &line, "the same mapping for group ids")?;
+    sys::write(
+        &proc.join("gid_map"),
+        &line,
+        "the same mapping for group ids",
+    )?;
     Ok(())
 }
 
@@ -35,6 +39,9 @@ pub fn write_maps(child: Pid) -> anyhow::Result<()> {
 pub fn become_root() -> anyhow::Result<()> {
     sys::setgroups_empty("drop supplementary groups carried in from the host")?;
     sys::setresgid(0, "act as group 0 inside: gid 100000 outside")?;
-    sys::setresuid(0, "act as root inside: uid 100000 outside, unprivileged on the host")?;
+    sys::setresuid(
+        0,
+        "act as root inside: uid 100000 outside, unprivileged on the host",
+    )?;
     Ok(())
 }

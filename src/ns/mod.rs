@@ -38,11 +38,20 @@ pub struct Namespaces {
 impl Namespaces {
     /// The flags as chosen, or the default set when none was chosen.
     pub fn effective(&self) -> Namespaces {
-        let any = self.pid || self.uts || self.ipc || self.net || self.mount || self.user || self.cgroup;
+        let any =
+            self.pid || self.uts || self.ipc || self.net || self.mount || self.user || self.cgroup;
         if any {
             return self.clone();
         }
-        Namespaces { pid: true, uts: true, ipc: true, net: true, mount: true, user: false, cgroup: true }
+        Namespaces {
+            pid: true,
+            uts: true,
+            ipc: true,
+            net: true,
+            mount: true,
+            user: false,
+            cgroup: true,
+        }
     }
 
     pub fn clone_flags(&self) -> CloneFlags {
@@ -68,7 +77,9 @@ impl Namespaces {
             anyhow::bail!("--pid needs --mount as well: a new pid namespace needs its own /proc, and mounting one without a mount namespace would cover the host's");
         }
         if hostname.is_some() && !e.uts {
-            anyhow::bail!("--hostname needs a UTS namespace (--uts): otherwise it would rename the host");
+            anyhow::bail!(
+                "--hostname needs a UTS namespace (--uts): otherwise it would rename the host"
+            );
         }
         if let Some(h) = hostname {
             if h.is_empty() || h.len() > 64 {
@@ -86,21 +97,32 @@ mod tests {
     #[test]
     fn no_flag_means_all_but_user() {
         let f = Namespaces::default().clone_flags();
-        assert!(f.contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET));
+        assert!(f.contains(
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET
+        ));
         assert!(!f.contains(CloneFlags::CLONE_NEWUSER));
     }
 
     #[test]
     fn chosen_flags_are_exactly_those() {
-        let ns = Namespaces { uts: true, ..Default::default() };
+        let ns = Namespaces {
+            uts: true,
+            ..Default::default()
+        };
         assert_eq!(ns.clone_flags(), CloneFlags::CLONE_NEWUTS);
     }
 
     #[test]
     fn impossible_combinations_are_refused() {
-        let ns = Namespaces { pid: true, ..Default::default() };
+        let ns = Namespaces {
+            pid: true,
+            ..Default::default()
+        };
         assert!(ns.check(None).unwrap_err().to_string().contains("--mount"));
-        let ns = Namespaces { mount: true, ..Default::default() };
+        let ns = Namespaces {
+            mount: true,
+            ..Default::default()
+        };
         assert!(ns.check(Some("box")).is_err());
         assert!(Namespaces::default().check(Some(&"x".repeat(65))).is_err());
     }

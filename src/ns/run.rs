@@ -71,7 +71,10 @@ pub fn run(spec: &RunSpec, hooks: &mut dyn Hooks) -> anyhow::Result<ExitReport> 
         return Err(e);
     }
     child.release();
-    Ok(sys::wait(child.pid, "wait for the container's command to end and collect its status")?)
+    Ok(sys::wait(
+        child.pid,
+        "wait for the container's command to end and collect its status",
+    )?)
 }
 
 /// The parent's part: uid/gid maps for a user namespace, then the hook.
@@ -107,9 +110,14 @@ fn enter(spec: &RunSpec, hooks: &mut dyn Hooks) -> anyhow::Result<()> {
         pivot::make_private()?;
     }
     if let Some(h) = &spec.hostname {
-        sys::sethostname(h, "the UTS namespace gives the container a hostname of its own")?;
+        sys::sethostname(
+            h,
+            "the UTS namespace gives the container a hostname of its own",
+        )?;
     }
-    let root = hooks.build_root(&spec.rootfs).context("building the container's root")?;
+    let root = hooks
+        .build_root(&spec.rootfs)
+        .context("building the container's root")?;
     if ns.pid {
         pivot::mount_proc(&root)?;
     }

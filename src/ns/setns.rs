@@ -73,11 +73,22 @@ pub fn open_target(pid: Pid) -> anyhow::Result<Target> {
     for (kind, nstype, why) in JOIN_ORDER {
         if theirs.get(kind) != ours.get(kind) {
             let path = proc.join("ns").join(kind);
-            joins.push(NsHandle { kind, nstype, why, fd: open_dir_or_file(&path)?, path });
+            joins.push(NsHandle {
+                kind,
+                nstype,
+                why,
+                fd: open_dir_or_file(&path)?,
+                path,
+            });
         }
     }
     let root = open_dir_or_file(&proc.join("root"))?;
-    Ok(Target { pid, joins, inodes: theirs, root })
+    Ok(Target {
+        pid,
+        joins,
+        inodes: theirs,
+        root,
+    })
 }
 
 /// Join every namespace of the target, in order, then take its root.
@@ -89,8 +100,15 @@ pub fn join(target: &Target) -> anyhow::Result<()> {
         }
     }
     let shown = format!("/proc/{}/root", target.pid);
-    sys::fchdir(&target.root, &shown, "step into the target's root directory, opened before we changed mount namespace")?;
-    sys::chroot(std::path::Path::new("."), "make the target's root our root, as its own processes see it")?;
+    sys::fchdir(
+        &target.root,
+        &shown,
+        "step into the target's root directory, opened before we changed mount namespace",
+    )?;
+    sys::chroot(
+        std::path::Path::new("."),
+        "make the target's root our root, as its own processes see it",
+    )?;
     Ok(())
 }
 
@@ -103,7 +121,11 @@ pub fn compare_with_target(target: &Target) -> anyhow::Result<String> {
         let (t, o) = (target.inodes.get(kind), ours.get(kind));
         let show = |v: Option<&u64>| v.map(u64::to_string).unwrap_or_else(|| "-".into());
         let same = if t == o { "yes" } else { "NO" };
-        out.push_str(&format!("{kind:<8} {:<13} {:<13} {same}\n", show(t), show(o)));
+        out.push_str(&format!(
+            "{kind:<8} {:<13} {:<13} {same}\n",
+            show(t),
+            show(o)
+        ));
     }
     Ok(out)
 }

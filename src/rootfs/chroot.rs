@@ -18,8 +18,14 @@ use crate::sys;
 
 /// Make `root` this process's root directory and step into it.
 pub fn enter(root: &Path) -> anyhow::Result<()> {
-    sys::chroot(root, "from now on, paths starting with / resolve inside the new root")?;
-    sys::chdir(Path::new("/"), "our cwd is still outside the new root; move it inside")?;
+    sys::chroot(
+        root,
+        "from now on, paths starting with / resolve inside the new root",
+    )?;
+    sys::chdir(
+        Path::new("/"),
+        "our cwd is still outside the new root; move it inside",
+    )?;
     Ok(())
 }
 
@@ -37,10 +43,18 @@ impl std::fmt::Display for EscapeReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let id = |(d, i): (u64, u64)| format!("dev={d} ino={i}");
         writeln!(f, "escape: before, / was {}", id(self.before))?;
-        writeln!(f, "escape: after {} climbs, / is now {}", self.climbs, id(self.after))?;
+        writeln!(
+            f,
+            "escape: after {} climbs, / is now {}",
+            self.climbs,
+            id(self.after)
+        )?;
         match self.escaped {
             true => writeln!(f, "escape: ESCAPED: this is the host's root directory"),
-            false => writeln!(f, "escape: contained: the walk ended at the container's own root"),
+            false => writeln!(
+                f,
+                "escape: contained: the walk ended at the container's own root"
+            ),
         }
     }
 }
@@ -64,17 +78,28 @@ pub fn escape_attempt(host_root: (u64, u64)) -> anyhow::Result<EscapeReport> {
     if !cell.exists() {
         std::fs::create_dir(cell).context("mkdir /.wharf-escape")?;
     }
-    sys::chroot(cell, "chroot into a subdirectory but keep our cwd where it is: now the cwd is outside our root")?;
+    sys::chroot(
+        cell,
+        "chroot into a subdirectory but keep our cwd where it is: now the cwd is outside our root",
+    )?;
     // Our cwd is still the old root, so the cell can go (relative path).
     let _ = std::fs::remove_dir(".wharf-escape");
     let mut climbs = 0;
     // The kernel stops `..` only at our root or at the namespace's real
     // root; from outside our root only the real one can stop us.
     while dev_ino(Path::new("."))? != dev_ino(Path::new(".."))? && climbs < 256 {
-        sys::chdir(Path::new(".."), "walk up; no root of ours lies on this path to stop us")?;
+        sys::chdir(
+            Path::new(".."),
+            "walk up; no root of ours lies on this path to stop us",
+        )?;
         climbs += 1;
     }
     sys::chroot(Path::new("."), "make the top we reached our root")?;
     let after = dev_ino(Path::new("/"))?;
-    Ok(EscapeReport { before, after, climbs, escaped: after == host_root })
+    Ok(EscapeReport {
+        before,
+        after,
+        climbs,
+        escaped: after == host_root,
+    })
 }

@@ -36,7 +36,10 @@ pub fn resolve(name: &str) -> Result<PathBuf, ExitCode> {
         let p = PathBuf::from(name);
         return match p.exists() {
             true if is_exec(&p) => Ok(p),
-            true => Err(ExitCode(126, format!("{name}: permission denied: not an executable file"))),
+            true => Err(ExitCode(
+                126,
+                format!("{name}: permission denied: not an executable file"),
+            )),
             false => Err(not_found(name)),
         };
     }
@@ -63,7 +66,16 @@ pub fn exec(cmd: &[String], env: &[String]) -> anyhow::Error {
         Ok(p) => p,
         Err(e) => return e.into(),
     };
-    let err = sys::execve(&path, cmd, env, "replace this process with the container's command; its pid, namespaces and root stay");
-    let code = if err.errno == nix::errno::Errno::ENOENT { 127 } else { 126 };
+    let err = sys::execve(
+        &path,
+        cmd,
+        env,
+        "replace this process with the container's command; its pid, namespaces and root stay",
+    );
+    let code = if err.errno == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    };
     ExitCode(code, format!("{first}: {err}")).into()
 }

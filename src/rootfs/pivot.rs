@@ -37,7 +37,10 @@ pub fn pivot_into(new_root: &Path) -> anyhow::Result<()> {
         None,
         "pivot_root needs the new root to be a mount point: bind-mount it onto itself",
     )?;
-    sys::chdir(new_root, "pivot_root(\".\", \".\") works on the current directory")?;
+    sys::chdir(
+        new_root,
+        "pivot_root(\".\", \".\") works on the current directory",
+    )?;
     sys::pivot_root(
         Path::new("."),
         Path::new("."),

@@ -59,7 +59,10 @@ fn join_flags<'a>(names: impl Iterator<Item = (&'a str, u64)>, bits: u64) -> Str
 /// lives in their low byte.
 pub fn clone_flags(flags: CloneFlags, signal: Option<nix::sys::signal::Signal>) -> String {
     let bits = flags.bits() as u32 as u64;
-    let s = join_flags(flags.iter_names().map(|(n, f)| (n, f.bits() as u32 as u64)), bits);
+    let s = join_flags(
+        flags.iter_names().map(|(n, f)| (n, f.bits() as u32 as u64)),
+        bits,
+    );
     match (signal, s.as_str()) {
         (Some(sig), "0") => sig.as_str().to_string(),
         (Some(sig), _) => format!("{s}|{}", sig.as_str()),
@@ -76,7 +79,10 @@ pub fn ms_flags(flags: MsFlags) -> String {
 /// `MNT_DETACH`
 pub fn mnt_flags(flags: MntFlags) -> String {
     let bits = flags.bits() as u32 as u64;
-    join_flags(flags.iter_names().map(|(n, f)| (n, f.bits() as u32 as u64)), bits)
+    join_flags(
+        flags.iter_names().map(|(n, f)| (n, f.bits() as u32 as u64)),
+        bits,
+    )
 }
 
 /// The errno's text as `strerror` gives it: EINVAL -> "Invalid argument".
@@ -147,12 +153,18 @@ mod tests {
         let f = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS;
         let s = clone_flags(f, Some(nix::sys::signal::Signal::SIGCHLD));
         assert_eq!(s, "CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWPID|SIGCHLD");
-        assert_eq!(clone_flags(CloneFlags::empty(), Some(nix::sys::signal::Signal::SIGCHLD)), "SIGCHLD");
+        assert_eq!(
+            clone_flags(CloneFlags::empty(), Some(nix::sys::signal::Signal::SIGCHLD)),
+            "SIGCHLD"
+        );
     }
 
     #[test]
     fn mount_flags_read_like_strace() {
-        assert_eq!(ms_flags(MsFlags::MS_REC | MsFlags::MS_PRIVATE), "MS_REC|MS_PRIVATE");
+        assert_eq!(
+            ms_flags(MsFlags::MS_REC | MsFlags::MS_PRIVATE),
+            "MS_REC|MS_PRIVATE"
+        );
         assert_eq!(ms_flags(MsFlags::empty()), "0");
         assert_eq!(mnt_flags(MntFlags::MNT_DETACH), "MNT_DETACH");
     }
@@ -173,8 +185,12 @@ mod tests {
     #[test]
     fn errnos_have_text_and_hints() {
         assert_eq!(errno_text("EINVAL"), "Invalid argument");
-        assert!(hint("pivot_root", Errno::EINVAL).unwrap().contains("MS_PRIVATE"));
-        assert!(hint("mount", Errno::EPERM).unwrap().contains("CAP_SYS_ADMIN"));
+        assert!(hint("pivot_root", Errno::EINVAL)
+            .unwrap()
+            .contains("MS_PRIVATE"));
+        assert!(hint("mount", Errno::EPERM)
+            .unwrap()
+            .contains("CAP_SYS_ADMIN"));
         assert!(hint("mount", Errno::EXDEV).is_none());
     }
 }

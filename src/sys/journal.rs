@@ -68,7 +68,9 @@ impl std::str::FromStr for Mode {
         match s {
             "" | "text" => Ok(Mode::Text),
             "json" => Ok(Mode::Json),
-            other => Err(format!("unknown explain format {other:?}: use text or json")),
+            other => Err(format!(
+                "unknown explain format {other:?}: use text or json"
+            )),
         }
     }
 }
@@ -189,9 +191,11 @@ pub fn render_text(step: &Step) -> String {
         num.if_supports_color(Stream::Stderr, |t| t.bold()),
         call.if_supports_color(Stream::Stderr, |t| t.cyan()),
         if failed {
-            res.if_supports_color(Stream::Stderr, |t| t.red()).to_string()
+            res.if_supports_color(Stream::Stderr, |t| t.red())
+                .to_string()
         } else {
-            res.if_supports_color(Stream::Stderr, |t| t.green()).to_string()
+            res.if_supports_color(Stream::Stderr, |t| t.green())
+                .to_string()
         }
     );
     let width = num.len() + 1 + call.chars().count() + res.chars().count();

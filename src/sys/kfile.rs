@@ -18,9 +18,16 @@ fn io_errno(e: std::io::Error) -> Errno {
 /// expects for files like uid_map.
 pub fn write(path: &Path, content: &str, why: &str) -> Result<(), SysError> {
     Call::new("write", vec![qpath(path), quote(content)], why)
-        .kernel(format!("{} now holds {:?}", path.display(), content.trim_end()))
+        .kernel(format!(
+            "{} now holds {:?}",
+            path.display(),
+            content.trim_end()
+        ))
         .run(|| {
-            let mut f = std::fs::OpenOptions::new().write(true).open(path).map_err(io_errno)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io_errno)?;
             f.write_all(content.as_bytes()).map_err(io_errno)
         })
 }

@@ -34,7 +34,13 @@ pub struct SysError {
 
 impl std::fmt::Display for SysError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} failed: {:?} ({})", self.call, self.errno, self.errno.desc())?;
+        write!(
+            f,
+            "{} failed: {:?} ({})",
+            self.call,
+            self.errno,
+            self.errno.desc()
+        )?;
         if let Some(h) = &self.hint {
             write!(f, "; {h}")?;
         }
@@ -94,7 +100,11 @@ impl Call {
             errno: errno.map(|e| format!("{e:?}")),
             why: self.why.clone(),
             hint: errno.and_then(|e| decode::hint(self.syscall, e)),
-            kernel: if errno.is_none() { self.kernel.clone() } else { None },
+            kernel: if errno.is_none() {
+                self.kernel.clone()
+            } else {
+                None
+            },
         }
     }
 

@@ -33,10 +33,18 @@ pub fn mount(
 
 fn mount_effect(target: &Path, fstype: Option<&str>, flags: MsFlags) -> String {
     let t = target.display();
-    let prop = MsFlags::MS_PRIVATE | MsFlags::MS_SHARED | MsFlags::MS_SLAVE | MsFlags::MS_UNBINDABLE;
+    let prop =
+        MsFlags::MS_PRIVATE | MsFlags::MS_SHARED | MsFlags::MS_SLAVE | MsFlags::MS_UNBINDABLE;
     if flags.intersects(prop) {
-        let scope = if flags.contains(MsFlags::MS_REC) { " and every mount below it" } else { "" };
-        format!("propagation of {t}{scope} is now {}", ms_flags(flags & prop))
+        let scope = if flags.contains(MsFlags::MS_REC) {
+            " and every mount below it"
+        } else {
+            ""
+        };
+        format!(
+            "propagation of {t}{scope} is now {}",
+            ms_flags(flags & prop)
+        )
     } else if flags.contains(MsFlags::MS_REMOUNT) {
         format!("{t} remounted with {}", ms_flags(flags))
     } else if flags.contains(MsFlags::MS_BIND) {
@@ -49,7 +57,10 @@ fn mount_effect(target: &Path, fstype: Option<&str>, flags: MsFlags) -> String {
 /// `umount2(target, flags)`.
 pub fn umount2(target: &Path, flags: MntFlags, why: &str) -> Result<(), SysError> {
     Call::new("umount2", vec![qpath(target), mnt_flags(flags)], why)
-        .kernel(format!("the mount at {} is detached; it goes away once nothing uses it", target.display()))
+        .kernel(format!(
+            "the mount at {} is detached; it goes away once nothing uses it",
+            target.display()
+        ))
         .run(|| nix::mount::umount2(target, flags))
 }
 
@@ -88,13 +99,24 @@ pub enum NodeKind {
 
 /// `mknod(path, type|mode, makedev(major, minor))`: device nodes for /dev,
 /// and the 0/0 character device that overlayfs reads as a whiteout.
-pub fn mknod(path: &Path, kind: NodeKind, mode: u32, major: u64, minor: u64, why: &str) -> Result<(), SysError> {
+pub fn mknod(
+    path: &Path,
+    kind: NodeKind,
+    mode: u32,
+    major: u64,
+    minor: u64,
+    why: &str,
+) -> Result<(), SysError> {
     let (flag, name) = match kind {
         NodeKind::Char => (SFlag::S_IFCHR, "S_IFCHR"),
         NodeKind::Block => (SFlag::S_IFBLK, "S_IFBLK"),
         NodeKind::Fifo => (SFlag::S_IFIFO, "S_IFIFO"),
     };
-    let args = vec![qpath(path), format!("{name}|0{mode:o}"), format!("makedev({major:#x}, {minor:#x})")];
+    let args = vec![
+        qpath(path),
+        format!("{name}|0{mode:o}"),
+        format!("makedev({major:#x}, {minor:#x})"),
+    ];
     let dev = nix::sys::stat::makedev(major, minor);
     Call::new("mknod", args, why)
         .run(|| nix::sys::stat::mknod(path, flag, Mode::from_bits_truncate(mode), dev))
@@ -114,7 +136,15 @@ pub fn setxattr(path: &Path, name: &str, value: &[u8], why: &str) -> Result<(), 
         let p = CString::new(path.as_os_str().as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
         let n = CString::new(name).map_err(|_| nix::errno::Errno::EINVAL)?;
         // SAFETY: valid NUL-terminated strings and a live buffer of value.len().
-        let r = unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+        let r = unsafe {
+            libc::lsetxattr(
+                p.as_ptr(),
+                n.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        };
         nix::errno::Errno::result(r).map(drop)
     })
 }
@@ -123,5 +153,10 @@ pub fn setxattr(path: &Path, name: &str, value: &[u8], why: &str) -> Result<(), 
 /// our current root, which is how we reach a container's root after setns.
 pub fn fchdir(fd: &std::os::fd::OwnedFd, shown_as: &str, why: &str) -> Result<(), SysError> {
     use std::os::fd::AsRawFd;
-    Call::new("fchdir", vec![format!("{}<{shown_as}>", fd.as_raw_fd())], why).run(|| nix::unistd::fchdir(fd))
+    Call::new(
+        "fchdir",
+        vec![format!("{}<{shown_as}>", fd.as_raw_fd())],
+        why,
+    )
+    .run(|| nix::unistd::fchdir(fd))
 }

@@ -127,7 +127,10 @@ pub fn unshare(flags: CloneFlags, why: &str) -> Result<(), SysError> {
 pub fn setns(fd: &OwnedFd, shown_as: &str, nstype: CloneFlags, why: &str) -> Result<(), SysError> {
     Call::new(
         "setns",
-        vec![format!("{}<{shown_as}>", fd.as_raw_fd()), clone_flags(nstype, None)],
+        vec![
+            format!("{}<{shown_as}>", fd.as_raw_fd()),
+            clone_flags(nstype, None),
+        ],
         why,
     )
     .kernel(format!("joined {shown_as}"))
@@ -136,7 +139,11 @@ pub fn setns(fd: &OwnedFd, shown_as: &str, nstype: CloneFlags, why: &str) -> Res
 
 /// `sethostname(name)`: in a new UTS namespace this changes only our copy.
 pub fn sethostname(name: &str, why: &str) -> Result<(), SysError> {
-    Call::new("sethostname", vec![quote(name), name.len().to_string()], why)
-        .kernel(format!("hostname in this UTS namespace is now {name:?}"))
-        .run(|| nix::unistd::sethostname(name))
+    Call::new(
+        "sethostname",
+        vec![quote(name), name.len().to_string()],
+        why,
+    )
+    .kernel(format!("hostname in this UTS namespace is now {name:?}"))
+    .run(|| nix::unistd::sethostname(name))
 }

@@ -16,12 +16,22 @@ use super::{Call, SysError};
 /// journaled as a second step with its errno.
 pub fn execve(path: &Path, argv: &[String], env: &[String], why: &str) -> SysError {
     let shown: Vec<String> = argv.iter().map(quote).collect();
-    let args = vec![qpath(path), format!("[{}]", shown.join(", ")), format!("{} vars", env.len())];
+    let args = vec![
+        qpath(path),
+        format!("[{}]", shown.join(", ")),
+        format!("{} vars", env.len()),
+    ];
     let call = Call::new("execve", args, why);
     let cstrs = |v: &[String]| -> Result<Vec<CString>, Errno> {
-        v.iter().map(|s| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL)).collect()
+        v.iter()
+            .map(|s| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL))
+            .collect()
     };
-    let (argv_c, env_c, path_c) = match (cstrs(argv), cstrs(env), CString::new(path.as_os_str().as_encoded_bytes())) {
+    let (argv_c, env_c, path_c) = match (
+        cstrs(argv),
+        cstrs(env),
+        CString::new(path.as_os_str().as_encoded_bytes()),
+    ) {
         (Ok(a), Ok(e), Ok(p)) => (a, e, p),
         _ => return call.fail(Errno::EINVAL),
     };
@@ -67,16 +77,39 @@ impl ExitReport {
 
 /// `wait4(pid, …)`: reap a child and learn how it ended.
 pub fn wait(pid: Pid, why: &str) -> Result<ExitReport, SysError> {
-    let call = Call::new("wait4", vec![pid.to_string(), "[status]".into(), "0".into(), "NULL".into()], why);
+    let call = Call::new(
+        "wait4",
+        vec![
+            pid.to_string(),
+            "[status]".into(),
+            "0".into(),
+            "NULL".into(),
+        ],
+        why,
+    );
     loop {
         match waitpid(pid, None) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(call.fail(e)),
             Ok(WaitStatus::Exited(_, code)) => {
-                return finish(call, pid, ExitReport { code: Some(code), signal: None })
+                return finish(
+                    call,
+                    pid,
+                    ExitReport {
+                        code: Some(code),
+                        signal: None,
+                    },
+                )
             }
             Ok(WaitStatus::Signaled(_, sig, _)) => {
-                return finish(call, pid, ExitReport { code: None, signal: Some(sig) })
+                return finish(
+                    call,
+                    pid,
+                    ExitReport {
+                        code: None,
+                        signal: Some(sig),
+                    },
+                )
             }
             Ok(_) => continue,
         }
@@ -84,6 +117,7 @@ pub fn wait(pid: Pid, why: &str) -> Result<ExitReport, SysError> {
 }
 
 fn finish(call: Call, pid: Pid, report: ExitReport) -> Result<ExitReport, SysError> {
-    call.kernel(format!("process {pid} {}", report.describe())).run(|| Ok(pid))?;
+    call.kernel(format!("process {pid} {}", report.describe()))
+        .run(|| Ok(pid))?;
     Ok(report)
 }

@@ -45,7 +45,13 @@ pub fn mknodat(
 }
 
 /// `fsetxattr(fd, name, value, size, 0)` on an open file or directory.
-pub fn fsetxattr(fd: &impl AsFd, shown: &Path, name: &str, value: &[u8], why: &str) -> Result<(), SysError> {
+pub fn fsetxattr(
+    fd: &impl AsFd,
+    shown: &Path,
+    name: &str,
+    value: &[u8],
+    why: &str,
+) -> Result<(), SysError> {
     let args = vec![
         fd_arg(fd, shown),
         quote(name),

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use anyhow::Context;
 use crate::union::changes::{fingerprint, report};
 use crate::union::{self, disk_usage, human_bytes, ContainerDir, Driver, Rootfs};
+use anyhow::Context;
 
 /// Layer 2 and 3 of the demo image, on top of the built-in rootfs.
 const LAYERS: [(&str, &[(&str, &str)]); 2] = [

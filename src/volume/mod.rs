@@ -190,6 +190,27 @@ impl Attached {
     }
 }
 
+impl Attached {
+    /// One line per mount: `/data <- volume NAME /var/lib/... (rw)`.
+    pub fn describe(&self) -> Vec<String> {
+        self.mounts
+            .iter()
+            .map(|m| {
+                let what = match &m.volume {
+                    Some(name) => format!("volume {name}"),
+                    None => "host path".into(),
+                };
+                let mode = if m.read_only { "ro" } else { "rw" };
+                format!(
+                    "{} <- {what} {} ({mode})",
+                    m.target.display(),
+                    m.source.display()
+                )
+            })
+            .collect()
+    }
+}
+
 impl Drop for Attached {
     fn drop(&mut self) {
         if let Err(e) = self.release() {

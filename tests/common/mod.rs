@@ -122,7 +122,10 @@ pub fn redact(text: &str, root: &Path) -> String {
     let rules: [(&str, &str); 12] = [
         (r"wharf-[0-9a-f]{8}\b", "wharf-[DIGEST]"),
         (r"\b(ch\d\d)-\d+\b", "${1}-[PID]"),
-        (r#"cgroup.procs(", | now holds )"\d+""#, r#"cgroup.procs${1}"[PID]""#),
+        (
+            r#"cgroup.procs(", | now holds )"\d+""#,
+            r#"cgroup.procs${1}"[PID]""#,
+        ),
         (r"/proc/\d+/", "/proc/[PID]/"),
         (r":\[\d+\]", ":[[INODE]]"),
         (r"\b40265\d{5}\b", "[INODE]"),

@@ -1,0 +1,373 @@
+//! Applying a hostile layer never writes outside the target, and a refused
+//! layer leaves the target exactly as it was. Each tar here is made by hand
+//! with the tar crate's raw header API, so it can say what a careful
+//! writer never would.
+
+use std::path::{Path, PathBuf};
+
+use tar::{EntryType, Header};
+use wharf::layer::{self, ApplyOptions, Manifest};
+
+/// One raw tar entry.
+enum E<'a> {
+    File(&'a str, &'a [u8]),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    Hard(&'a str, &'a str),
+    Char(&'a str, u32, u32),
+    /// A file with PAX xattr records.
+    XattrFile(&'a str, &'a str, &'a [u8]),
+}
+
+/// Write names straight into the header bytes: set_path would refuse `..`.
+fn raw_header(ty: EntryType, name: &str, link: &str, size: u64) -> Header {
+    let mut h = Header::new_ustar();
+    h.set_entry_type(ty);
+    h.set_mode(if ty == EntryType::Directory {
+        0o755
+    } else {
+        0o644
+    });
+    h.set_size(size);
+    h.set_mtime(1_704_067_200);
+    h.set_uid(0);
+    h.set_gid(0);
+    let old = h.as_old_mut();
+    old.name[..name.len()].copy_from_slice(name.as_bytes());
+    old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+    h.set_cksum();
+    h
+}
+
+fn tar_of(entries: &[E]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in entries {
+        match e {
+            E::File(n, data) => b.append(
+                &raw_header(EntryType::Regular, n, "", data.len() as u64),
+                *data,
+            ),
+            E::Dir(n) => b.append(&raw_header(EntryType::Directory, n, "", 0), &[][..]),
+            E::Symlink(n, t) => b.append(&raw_header(EntryType::Symlink, n, t, 0), &[][..]),
+            E::Hard(n, t) => b.append(&raw_header(EntryType::Link, n, t, 0), &[][..]),
+            E::Char(n, maj, min) => {
+                let mut h = raw_header(EntryType::Char, n, "", 0);
+                h.set_device_major(*maj).unwrap();
+                h.set_device_minor(*min).unwrap();
+                h.set_cksum();
+                b.append(&h, &[][..])
+            }
+            E::XattrFile(n, key, value) => {
+                b.append_pax_extensions([(format!("SCHILY.xattr.{key}").as_str(), *value)])
+                    .unwrap();
+                b.append(&raw_header(EntryType::Regular, n, "", 0), &[][..])
+            }
+        }
+        .unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// A target with lower content, and an `outside` dir beside it holding a
+/// secret that no layer may reach.
+struct Scene {
+    _dir: tempfile::TempDir,
+    target: PathBuf,
+    outside: PathBuf,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        let dir = tempfile::Builder::new()
+            .prefix("wharf-layer-")
+            .tempdir()
+            .unwrap();
+        let target = dir.path().join("target");
+        let outside = dir.path().join("outside");
+        for d in [target.join("etc"), target.join("dir/sub"), outside.clone()] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(target.join("etc/keep"), "lower\n").unwrap();
+        std::fs::write(target.join("dir/x"), "x\n").unwrap();
+        std::fs::write(target.join("dir/sub/y"), "y\n").unwrap();
+        std::fs::write(outside.join("secret"), "secret\n").unwrap();
+        Scene {
+            _dir: dir,
+            target,
+            outside,
+        }
+    }
+
+    fn state(&self) -> (Manifest, Manifest, Vec<String>) {
+        let parent = self.target.parent().unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(parent)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into())
+            .collect();
+        names.sort();
+        (
+            layer::manifest(&self.target).unwrap(),
+            layer::manifest(&self.outside).unwrap(),
+            names,
+        )
+    }
+
+    /// Apply `tar`; it must be refused with a message naming `entry`, and
+    /// nothing may change: not the target, not outside, no staging left.
+    fn refused(&self, tar: &[u8], opts: &ApplyOptions, entry: &str) -> String {
+        let before = self.state();
+        let err = layer::apply(tar, &self.target, opts).expect_err("hostile layer was applied");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains(entry),
+            "error does not name the entry {entry:?}: {msg}"
+        );
+        assert!(!msg.contains('\n'), "error is not one line: {msg}");
+        assert_eq!(self.state(), before, "a refused layer changed something");
+        msg
+    }
+}
+
+fn plain() -> ApplyOptions {
+    ApplyOptions::default()
+}
+
+#[test]
+fn dotdot_entry_is_refused() {
+    let s = Scene::new();
+    let tar = tar_of(&[
+        E::File("etc/new", b"ok"),
+        E::File("../outside/evil", b"pwned"),
+    ]);
+    let msg = s.refused(&tar, &plain(), "../outside/evil");
+    assert!(msg.contains(".."), "{msg}");
+}
+
+#[test]
+fn absolute_entry_is_refused() {
+    let s = Scene::new();
+    let abs = format!("{}/evil", s.outside.display());
+    let tar = tar_of(&[E::File(&abs, b"pwned")]);
+    let msg = s.refused(&tar, &plain(), &abs);
+    assert!(msg.contains("absolute"), "{msg}");
+}
+
+#[test]
+fn file_written_through_a_symlink_is_refused() {
+    let s = Scene::new();
+    let out = s.outside.display().to_string();
+    let tar = tar_of(&[E::Symlink("link", &out), E::File("link/evil", b"pwned")]);
+    let msg = s.refused(&tar, &plain(), "link/evil");
+    assert!(msg.contains("symlink"), "{msg}");
+}
+
+#[test]
+fn file_written_through_a_relative_symlink_is_refused() {
+    let s = Scene::new();
+    let tar = tar_of(&[E::Symlink("up", "../outside"), E::File("up/evil", b"pwned")]);
+    s.refused(&tar, &plain(), "up/evil");
+}
+
+#[test]
+fn hardlink_climbing_out_is_refused() {
+    let s = Scene::new();
+    let tar = tar_of(&[E::Hard("stolen", "../outside/secret")]);
+    s.refused(&tar, &plain(), "stolen");
+}
+
+#[test]
+fn hardlink_to_an_absolute_path_is_refused() {
+    let s = Scene::new();
+    let abs = format!("{}/secret", s.outside.display());
+    let tar = tar_of(&[E::Hard("stolen", &abs)]);
+    let msg = s.refused(&tar, &plain(), "stolen");
+    assert!(msg.contains("absolute"), "{msg}");
+}
+
+#[test]
+fn hardlink_through_a_symlink_is_refused() {
+    let s = Scene::new();
+    let out = s.outside.display().to_string();
+    let tar = tar_of(&[E::Symlink("link", &out), E::Hard("stolen", "link/secret")]);
+    s.refused(&tar, &plain(), "stolen");
+}
+
+#[test]
+fn directory_swapped_for_a_symlink_mid_apply_is_refused() {
+    let s = Scene::new();
+    let out = s.outside.display().to_string();
+    let tar = tar_of(&[
+        E::Dir("d/"),
+        E::File("d/a", b"fine"),
+        E::Symlink("d", &out),
+        E::File("d/b", b"pwned"),
+    ]);
+    s.refused(&tar, &plain(), "d/b");
+}
+
+#[test]
+fn lower_directory_swapped_for_a_symlink_is_refused() {
+    let s = Scene::new();
+    let out = s.outside.display().to_string();
+    let tar = tar_of(&[E::Symlink("dir", &out), E::File("dir/sub/y", b"pwned")]);
+    s.refused(&tar, &plain(), "dir/sub/y");
+}
+
+#[test]
+fn device_nodes_are_refused_by_default() {
+    let s = Scene::new();
+    let tar = tar_of(&[E::Char("dev/mem", 1, 1)]);
+    let msg = s.refused(&tar, &plain(), "dev/mem");
+    assert!(msg.contains("device"), "{msg}");
+}
+
+#[test]
+fn raw_overlay_whiteout_device_is_refused() {
+    let s = Scene::new();
+    let tar = tar_of(&[E::Char("etc/keep", 0, 0)]);
+    s.refused(&tar, &plain(), "etc/keep");
+    let upper = ApplyOptions {
+        target: layer::Target::OverlayUpper,
+        allow_devices: false,
+    };
+    s.refused(&tar, &upper, "etc/keep");
+}
+
+#[test]
+fn whiteouts_that_escape_their_directory_are_refused() {
+    for name in ["dir/.wh..", "dir/.wh...", ".wh.", "dir/.wh..wh.plnk"] {
+        let s = Scene::new();
+        let tar = tar_of(&[E::File(name, b"")]);
+        s.refused(&tar, &plain(), name);
+    }
+}
+
+#[test]
+fn whiteout_name_used_as_a_directory_is_refused() {
+    let s = Scene::new();
+    let tar = tar_of(&[E::File("etc/.wh.keep/x", b"")]);
+    s.refused(&tar, &plain(), "etc/.wh.keep/x");
+}
+
+#[test]
+fn overlay_private_xattrs_are_refused() {
+    let s = Scene::new();
+    let tar = tar_of(&[E::XattrFile("etc/new", "trusted.overlay.redirect", b"/etc")]);
+    s.refused(&tar, &plain(), "etc/new");
+}
+
+#[test]
+fn garbage_is_one_clear_error_and_changes_nothing() {
+    let s = Scene::new();
+    let before = s.state();
+    let garbage: Vec<u8> = (0..2048u32).map(|i| (i * 7 + 3) as u8).collect();
+    let msg = format!(
+        "{:#}",
+        layer::apply(&garbage[..], &s.target, &plain()).unwrap_err()
+    );
+    assert!(msg.contains("malformed"), "{msg}");
+    assert!(!msg.contains('\n'), "{msg}");
+    assert_eq!(s.state(), before);
+}
+
+#[test]
+fn truncated_tar_changes_nothing() {
+    let s = Scene::new();
+    let mut tar = tar_of(&[
+        E::File("etc/first", b"complete"),
+        E::File("etc/big", &[7u8; 4096]),
+    ]);
+    tar.truncate(512 * 3 + 100);
+    let before = s.state();
+    let msg = format!(
+        "{:#}",
+        layer::apply(&tar[..], &s.target, &plain()).unwrap_err()
+    );
+    assert!(msg.contains("etc/big"), "{msg}");
+    assert_eq!(s.state(), before);
+    assert!(!s.target.join("etc/first").exists());
+}
+
+// What apply must do, next to what it must refuse.
+
+fn applied(s: &Scene, tar: &[u8]) {
+    layer::apply(tar, &s.target, &plain()).expect("layer applies");
+}
+
+fn names_below(root: &Path) -> Vec<String> {
+    layer::manifest(root)
+        .unwrap()
+        .nodes
+        .keys()
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+#[test]
+fn whiteout_deletes_the_lower_file_and_leaves_no_marker() {
+    let s = Scene::new();
+    applied(
+        &s,
+        &tar_of(&[E::File("etc/.wh.keep", b""), E::File("dir/sub/.wh.y", b"")]),
+    );
+    assert_eq!(names_below(&s.target), ["dir", "dir/sub", "dir/x", "etc"]);
+}
+
+#[test]
+fn whiteout_before_a_new_file_keeps_the_file_and_after_it_deletes_it() {
+    let s = Scene::new();
+    applied(
+        &s,
+        &tar_of(&[E::File("etc/.wh.keep", b""), E::File("etc/keep", b"new\n")]),
+    );
+    assert_eq!(std::fs::read(s.target.join("etc/keep")).unwrap(), b"new\n");
+    applied(
+        &s,
+        &tar_of(&[E::File("etc/late", b"x"), E::File("etc/.wh.late", b"")]),
+    );
+    assert!(!s.target.join("etc/late").exists());
+}
+
+#[test]
+fn whiteout_of_a_directory_deletes_all_of_it() {
+    let s = Scene::new();
+    applied(&s, &tar_of(&[E::File(".wh.dir", b"")]));
+    assert_eq!(names_below(&s.target), ["etc", "etc/keep"]);
+}
+
+#[test]
+fn opaque_marker_hides_lower_children_wherever_it_comes() {
+    for marker_first in [true, false] {
+        let s = Scene::new();
+        let marker = E::File("dir/.wh..wh..opq", b"");
+        let mut entries = vec![
+            E::Dir("dir/"),
+            E::File("dir/new", b"n"),
+            E::Dir("dir/sub/"),
+            E::File("dir/sub/z", b"z"),
+        ];
+        if marker_first {
+            entries.insert(1, marker);
+        } else {
+            entries.push(marker);
+        }
+        applied(&s, &tar_of(&entries));
+        assert_eq!(
+            names_below(&s.target),
+            ["dir", "dir/new", "dir/sub", "dir/sub/z", "etc", "etc/keep"]
+        );
+    }
+}
+
+#[test]
+fn apply_into_a_missing_target_creates_it() {
+    let s = Scene::new();
+    let fresh = s.target.parent().unwrap().join("fresh");
+    layer::apply(
+        &tar_of(&[E::File("a/b", b"hi"), E::File("a/.wh.none", b"")])[..],
+        &fresh,
+        &plain(),
+    )
+    .unwrap();
+    assert_eq!(names_below(&fresh), ["a", "a/b"]);
+}
