@@ -137,7 +137,16 @@ fn a_failure_after_mounting_still_unmounts() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     let mount = err.find("mount(\"overlay\"").expect("overlay mounted");
-    let umount = err.find("umount2(").expect("overlay not unmounted after the error");
+    let umount = err
+        .find("umount2(")
+        .expect("overlay not unmounted after the error");
     assert!(umount > mount, "{err}");
-    assert!(err.trim_end().lines().last().unwrap().contains("no-such-file"), "{err}");
+    assert!(
+        err.trim_end()
+            .lines()
+            .next_back()
+            .unwrap()
+            .contains("no-such-file"),
+        "{err}"
+    );
 }

@@ -376,3 +376,29 @@ fn an_upper_dir_with_redirects_is_not_exported() {
     let err = layer::export(&upper, std::io::sink()).unwrap_err();
     assert!(format!("{err:#}").contains("redirect_dir=off"), "{err:#}");
 }
+
+#[test]
+fn a_layer_made_by_gnu_tar_applies_to_the_same_tree() {
+    let root = TestRoot::new();
+    let lowers = demo::build(&root.path().join("layers")).unwrap();
+    let tar = root.path().join("gnu.tar");
+    let st = Command::new("tar")
+        .args(["--xattrs", "--xattrs-include=*", "--numeric-owner", "-cf"])
+        .arg(&tar)
+        .arg("-C")
+        .arg(&lowers[0])
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = root.path().join("out");
+    let stats = layer::apply_file(&tar, &out, &ApplyOptions::default()).unwrap();
+    assert_eq!(stats.hardlinks, 1, "{stats:?}");
+    let want = layer::manifest(&lowers[0]).unwrap();
+    let diff = want.diff(&layer::manifest(&out).unwrap());
+    assert!(diff.is_empty(), "{diff:?}");
+    assert!(want.nodes[Path::new("usr/bin/hello")]
+        .xattrs
+        .iter()
+        .any(|(k, _)| k == "security.capability"));
+}

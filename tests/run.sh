@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
 # Every test wharf has, in one command. Needs root (namespaces, mounts,
-# cgroups): as another user it re-runs itself through sudo.
-set -euo pipefail
+# cgroups): as another user it re-runs itself through sudo. Every stage
+# runs even when one before it failed; the exit status says whether all
+# passed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
     exec sudo --preserve-env=PATH,CARGO_HOME,RUSTUP_HOME "$0" "$@"
 fi
 
-tests/setup.sh
-echo "== format and lints"
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "== unit and integration tests (real kernel)"
-cargo nextest run --workspace --no-fail-fast
-echo "== labs are generated from the current chapters"
-cargo run --quiet --bin wharf -- lab gen --check
-echo "== the book builds"
-mdbook build book
-echo "== pure cgroup v2, in a VM"
-tests/vm/run.sh
-echo "== nothing of ours is left on the machine"
-tests/leaks.sh
+failed=()
+stage() {
+    local name=$1
+    shift
+    echo "== $name"
+    "$@" || failed+=("$name")
+}
+
+tests/setup.sh || exit 1
+stage "format" cargo fmt --all -- --check
+stage "lints" cargo clippy --workspace --all-targets --quiet -- -D warnings
+stage "unit and integration tests (real kernel)" cargo nextest run --workspace --no-fail-fast
+stage "labs are generated from the current chapters" cargo run --quiet --bin wharf -- lab gen --check
+stage "the book builds" mdbook build book
+stage "pure cgroup v2, in a VM" tests/vm/run.sh
+stage "nothing of ours is left on the machine" tests/leaks.sh
+
+if [ ${#failed[@]} -gt 0 ]; then
+    printf 'FAILED: %s\n' "${failed[@]}"
+    exit 1
+fi
+echo "all stages passed"

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -173,10 +174,16 @@ impl Cgroup {
         for dir in &self.made {
             let tag_dir = dir.parent().expect("tag/id has a parent");
             if probe::exists(tag_dir) && probe::children(tag_dir)?.is_empty() {
-                sys::rmdir(
+                match sys::rmdir(
                     tag_dir,
                     "no other cgroup of this state root is left under the tag",
-                )?;
+                ) {
+                    // A container of this state root started meanwhile, or
+                    // one that ended removed the tag first: leave it be.
+                    Err(e)
+                        if matches!(e.errno, Errno::EBUSY | Errno::ENOTEMPTY | Errno::ENOENT) => {}
+                    other => other?,
+                }
             }
         }
         Ok(())
@@ -233,10 +240,14 @@ impl Cgroup {
 /// The tag directory groups the cgroups of one state root; it may already
 /// be there (another container of the same root).
 fn make_tag_dir(dir: &Path) -> anyhow::Result<()> {
-    if !probe::exists(dir) {
-        sys::mkdir(dir, "a parent cgroup named after wharf's state root, so its cgroups are easy to find and remove")?;
+    if probe::exists(dir) {
+        return Ok(());
     }
-    Ok(())
+    match sys::mkdir(dir, "a parent cgroup named after wharf's state root, so its cgroups are easy to find and remove") {
+        // Another container of this state root, started at the same time, made it first.
+        Err(e) if e.errno == Errno::EEXIST => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 impl Drop for Cgroup {

@@ -38,8 +38,10 @@ impl Lesson {
         journal::observe(Box::new(move |step| {
             let snap = Snapshot::take_after(step, &views);
             let mut prev = last.lock().unwrap_or_else(|e| e.into_inner());
+            // A new child is shown in full: its namespaces are the news.
+            let new_child = step.syscall == "clone" && step.errno.is_none();
             let text = match (diff, prev.as_ref()) {
-                (true, Some(before)) => snap.diff(before),
+                (true, Some(before)) if !new_child => snap.diff(before),
                 _ => snap.render(),
             };
             eprint!("{text}");

@@ -36,6 +36,7 @@ use tar::EntryType;
 
 use super::stage::{RootMeta, Stage};
 use super::whiteout::{self, Marker, OPAQUE_XATTR, OVERLAY_XATTR_PREFIX};
+use super::xattrs::Xattr;
 use crate::sys::{self, NodeKind};
 
 /// What the target directory is.
@@ -55,6 +56,16 @@ pub struct ApplyOptions {
     /// Accept character and block devices from the layer (refused by
     /// default: a container's /dev is made at run time, never shipped).
     pub allow_devices: bool,
+}
+
+impl ApplyOptions {
+    /// Into an overlay upper dir, devices refused.
+    pub fn overlay_upper() -> ApplyOptions {
+        ApplyOptions {
+            target: Target::OverlayUpper,
+            allow_devices: false,
+        }
+    }
 }
 
 /// What an apply did.
@@ -94,7 +105,7 @@ struct Meta {
     uid: u32,
     gid: u32,
     mtime: u64,
-    xattrs: Vec<(String, Vec<u8>)>,
+    xattrs: Vec<Xattr>,
 }
 
 impl Meta {
@@ -104,19 +115,35 @@ impl Meta {
         let mut xattrs = Vec::new();
         for rec in e.pax_extensions()?.into_iter().flatten() {
             let rec = rec?;
-            let Some(name) = rec.key()?.strip_prefix("SCHILY.xattr.") else { continue };
+            let Some(name) = rec.key()?.strip_prefix("SCHILY.xattr.") else {
+                continue;
+            };
             if name.starts_with(OVERLAY_XATTR_PREFIX) {
                 bail!("carries overlay's private xattr {name}: only overlay itself may set it");
             }
             xattrs.push((name.to_string(), rec.value_bytes().to_vec()));
         }
-        let id = |v: u64, what: &str| u32::try_from(v).map_err(|_| anyhow!("{what} {v} is out of range"));
-        Ok(Meta { mode, uid: id(uid, "uid")?, gid: id(gid, "gid")?, mtime, xattrs })
+        let id = |v: u64, what: &str| {
+            u32::try_from(v).map_err(|_| anyhow!("{what} {v} is out of range"))
+        };
+        Ok(Meta {
+            mode,
+            uid: id(uid, "uid")?,
+            gid: id(gid, "gid")?,
+            mtime,
+            xattrs,
+        })
     }
 
     fn times(&self) -> Timestamps {
-        let t = Timespec { tv_sec: self.mtime as i64, tv_nsec: 0 };
-        Timestamps { last_access: t, last_modification: t }
+        let t = Timespec {
+            tv_sec: self.mtime as i64,
+            tv_nsec: 0,
+        };
+        Timestamps {
+            last_access: t,
+            last_modification: t,
+        }
     }
 }
 
@@ -140,14 +167,28 @@ fn join(parts: &[&[u8]]) -> Vec<u8> {
     parts.join(&b'/')
 }
 
+/// `parent/name` (or `name` at the root), as the `written` set keys paths.
+fn child_path(parent: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = parent.to_vec();
+    if !p.is_empty() {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
 fn errno(e: Errno) -> io::Error {
     e.into()
 }
 
 impl<'o> Applier<'o> {
     fn new(root_path: &Path, opts: &'o ApplyOptions) -> anyhow::Result<Self> {
-        let root = rustix::fs::open(root_path, OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-            .map_err(errno)?;
+        let root = rustix::fs::open(
+            root_path,
+            OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(errno)?;
         Ok(Applier {
             root: Rc::new(root),
             root_path: root_path.to_path_buf(),
@@ -165,10 +206,20 @@ impl<'o> Applier<'o> {
         let mut archive = tar::Archive::new(tar);
         let mut last = String::from("(start)");
         for entry in archive.entries().context("cannot read the layer tar")? {
-            let mut entry = entry.map_err(|e| anyhow!("malformed layer tar after entry {last:?}: {e}"))?;
+            let mut entry = entry.map_err(|e| {
+                anyhow!(
+                    "malformed layer tar after entry {last:?}: {}",
+                    printable(&e.to_string())
+                )
+            })?;
             let raw = entry.path_bytes().into_owned();
             last = String::from_utf8_lossy(&raw).into_owned();
-            self.entry(&mut entry, &raw).map_err(|e| anyhow!("layer entry {last:?} refused: {e:#}"))?;
+            self.entry(&mut entry, &raw).map_err(|e| {
+                anyhow!(
+                    "layer entry {last:?} refused: {}",
+                    printable(&format!("{e:#}"))
+                )
+            })?;
         }
         Ok(())
     }
@@ -184,21 +235,21 @@ impl<'o> Applier<'o> {
         let Some((name, parents)) = comps.split_last() else {
             return self.root_entry(ty, meta);
         };
-        if parents.iter().any(|p| whiteout::classify(p) != Ok(Marker::Plain)) {
+        if parents
+            .iter()
+            .any(|p| whiteout::classify(p) != Ok(Marker::Plain))
+        {
             bail!("a whiteout marker cannot be a directory");
         }
         match whiteout::classify(name).map_err(anyhow::Error::msg)? {
             Marker::Opaque => self.opaque(parents),
             Marker::Whiteout(hidden) => self.whiteout(parents, hidden, &meta),
             Marker::Plain => {
-                let dir = self.dir(parents, true)?.context("parent directory missing")?;
+                let dir = self
+                    .dir(parents, true)?
+                    .context("parent directory missing")?;
                 self.create(e, ty, &dir, parents, name, meta)?;
-                let mut rel = join(parents);
-                if !rel.is_empty() {
-                    rel.push(b'/');
-                }
-                rel.extend_from_slice(name);
-                self.written.insert(rel);
+                self.written.insert(child_path(&join(parents), name));
                 Ok(())
             }
         }
@@ -210,7 +261,8 @@ impl<'o> Applier<'o> {
             bail!("the layer's root must be a directory");
         }
         for (k, v) in &meta.xattrs {
-            rustix::fs::fsetxattr(&*self.root, k.as_str(), v, rustix::fs::XattrFlags::empty()).map_err(errno)?;
+            rustix::fs::fsetxattr(&*self.root, k.as_str(), v, rustix::fs::XattrFlags::empty())
+                .map_err(errno)?;
         }
         self.root_meta = Some(RootMeta {
             mode: meta.mode,
@@ -264,7 +316,8 @@ impl<'o> Applier<'o> {
         self.stats.opaque_dirs += 1;
         if self.opts.target == Target::OverlayUpper {
             let dir = self.dir(parents, true)?.context("directory missing")?;
-            let why = "mark the directory opaque: overlay will not look for its name in lower layers";
+            let why =
+                "mark the directory opaque: overlay will not look for its name in lower layers";
             sys::xattr_fs::fsetxattr(&*dir, &self.shown(parents), OPAQUE_XATTR, b"y", why)?;
             return Ok(());
         }
@@ -278,19 +331,17 @@ impl<'o> Applier<'o> {
     /// inside the directories it did (their lower content is hidden too).
     fn hide_lower(&mut self, dir: &OwnedFd, rel: Vec<u8>) -> anyhow::Result<()> {
         for name in children(dir)? {
-            let mut path = rel.clone();
-            if !path.is_empty() {
-                path.push(b'/');
-            }
-            path.extend_from_slice(&name);
+            let path = child_path(&rel, &name);
             if !self.written.contains(&path) {
                 self.remove(dir, &name)?;
                 continue;
             }
-            let st = rustix::fs::statat(dir, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW).map_err(errno)?;
+            let st = rustix::fs::statat(dir, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(errno)?;
             if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                let sub = rustix::fs::openat(dir, name.as_slice(), flags, Mode::empty()).map_err(errno)?;
+                let sub = rustix::fs::openat(dir, name.as_slice(), flags, Mode::empty())
+                    .map_err(errno)?;
                 self.hide_lower(&sub, path)?;
             }
         }
@@ -309,7 +360,15 @@ impl<'o> Applier<'o> {
         if upper {
             let why = "a character device 0/0 is overlay's whiteout: it hides this name in every lower layer";
             let name = OsStr::from_bytes(hidden);
-            sys::xattr_fs::mknodat(&*dir, &self.shown(parents), name, NodeKind::Char, meta.mode, (0, 0), why)?;
+            sys::xattr_fs::mknodat(
+                &*dir,
+                &self.shown(parents),
+                name,
+                NodeKind::Char,
+                meta.mode,
+                (0, 0),
+                why,
+            )?;
             self.meta_at(&dir, hidden, meta, false)?;
         }
         Ok(())
@@ -359,39 +418,65 @@ impl<'o> Applier<'o> {
                 self.remove(dir, name)?;
                 let why = "a named pipe the layer carries";
                 let shown = self.shown(parents);
-                sys::xattr_fs::mknodat(dir, &shown, OsStr::from_bytes(name), NodeKind::Fifo, meta.mode, (0, 0), why)?;
+                sys::xattr_fs::mknodat(
+                    dir,
+                    &shown,
+                    OsStr::from_bytes(name),
+                    NodeKind::Fifo,
+                    meta.mode,
+                    (0, 0),
+                    why,
+                )?;
                 self.meta_at(dir, name, &meta, false)
             }
             other => bail!("unsupported tar entry type {other:?}"),
         }
     }
 
-    fn mkdir(&mut self, dir: &OwnedFd, parents: &[&[u8]], name: &[u8], meta: Meta) -> anyhow::Result<()> {
+    fn mkdir(
+        &mut self,
+        dir: &OwnedFd,
+        parents: &[&[u8]],
+        name: &[u8],
+        meta: Meta,
+    ) -> anyhow::Result<()> {
         match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
             Ok(_) => {
                 self.remove(dir, name)?;
                 rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)).map_err(errno)?;
             }
-            Err(Errno::NOENT) => rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)).map_err(errno)?,
+            Err(Errno::NOENT) => {
+                rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)).map_err(errno)?
+            }
             Err(e) => return Err(errno(e).into()),
         }
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(errno)?;
         self.meta_fd(&fd, &meta)?;
-        let mut rel = join(parents);
-        if !rel.is_empty() {
-            rel.push(b'/');
-        }
-        rel.extend_from_slice(name);
-        self.dir_times.push((rel, meta.mtime));
+        self.dir_times
+            .push((child_path(&join(parents), name), meta.mtime));
         Ok(())
     }
 
-    fn file<R: Read>(&mut self, e: &mut tar::Entry<R>, dir: &OwnedFd, name: &[u8], meta: Meta) -> anyhow::Result<()> {
-        self.remove(dir, name)?;
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o600)).map_err(errno)?;
+    fn file<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<R>,
+        dir: &OwnedFd,
+        name: &[u8],
+        meta: Meta,
+    ) -> anyhow::Result<()> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let create = || rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o600));
+        // Most entries are new: try first, replace only what is in the way.
+        let fd = match create() {
+            Err(Errno::EXIST) => {
+                self.remove(dir, name)?;
+                create().map_err(errno)?
+            }
+            other => other.map_err(errno)?,
+        };
         let mut f = File::from(fd);
         let size = e.size();
         let copied = io::copy(e, &mut f)?;
@@ -406,14 +491,25 @@ impl<'o> Applier<'o> {
     }
 
     /// A hard link: its target must be a path inside, already applied.
-    fn hardlink<R: Read>(&mut self, e: &mut tar::Entry<R>, dir: &OwnedFd, name: &[u8]) -> anyhow::Result<()> {
-        let link = e.link_name_bytes().context("hard link without a target")?.into_owned();
+    fn hardlink<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<R>,
+        dir: &OwnedFd,
+        name: &[u8],
+    ) -> anyhow::Result<()> {
+        let link = e
+            .link_name_bytes()
+            .context("hard link without a target")?
+            .into_owned();
         let shown = String::from_utf8_lossy(&link);
-        let comps = whiteout::components(&link).map_err(|r| anyhow!("hard link to {shown:?}: {r}"))?;
-        let Some((lname, lparents)) = comps.split_last() else { bail!("hard link to the root") };
-        let src = self
-            .dir(lparents, false)?
-            .with_context(|| format!("hard link to {shown:?}, which is not in this layer or below it"))?;
+        let comps =
+            whiteout::components(&link).map_err(|r| anyhow!("hard link to {shown:?}: {r}"))?;
+        let Some((lname, lparents)) = comps.split_last() else {
+            bail!("hard link to the root")
+        };
+        let src = self.dir(lparents, false)?.with_context(|| {
+            format!("hard link to {shown:?}, which is not in this layer or below it")
+        })?;
         self.remove(dir, name)?;
         rustix::fs::linkat(&*src, *lname, dir, name, AtFlags::empty())
             .map_err(|e| anyhow!("hard link to {shown:?}: {}", errno(e)))?;
@@ -431,8 +527,15 @@ impl<'o> Applier<'o> {
         meta: Meta,
     ) -> anyhow::Result<()> {
         let h = e.header();
-        let dev = (h.device_major()?.unwrap_or(0), h.device_minor()?.unwrap_or(0));
-        let kind = if ty == EntryType::Char { NodeKind::Char } else { NodeKind::Block };
+        let dev = (
+            h.device_major()?.unwrap_or(0),
+            h.device_minor()?.unwrap_or(0),
+        );
+        let kind = if ty == EntryType::Char {
+            NodeKind::Char
+        } else {
+            NodeKind::Block
+        };
         if !self.opts.allow_devices {
             bail!(
                 "device node ({kind:?} {}/{}) not allowed: a layer brings no devices (a container's /dev is made when it starts)",
@@ -443,7 +546,15 @@ impl<'o> Applier<'o> {
         self.remove(dir, name)?;
         let why = "a device node the layer carries (devices were allowed for this apply)";
         let shown = self.shown(parents);
-        sys::xattr_fs::mknodat(dir, &shown, OsStr::from_bytes(name), kind, meta.mode, dev, why)?;
+        sys::xattr_fs::mknodat(
+            dir,
+            &shown,
+            OsStr::from_bytes(name),
+            kind,
+            meta.mode,
+            dev,
+            why,
+        )?;
         self.meta_at(dir, name, &meta, false)
     }
 
@@ -451,7 +562,10 @@ impl<'o> Applier<'o> {
     /// drops security.capability) of an open file or directory.
     fn meta_fd(&self, fd: &impl AsFd, meta: &Meta) -> anyhow::Result<()> {
         if self.chown {
-            let (u, g) = (rustix::fs::Uid::from_raw(meta.uid), rustix::fs::Gid::from_raw(meta.gid));
+            let (u, g) = (
+                rustix::fs::Uid::from_raw(meta.uid),
+                rustix::fs::Gid::from_raw(meta.gid),
+            );
             rustix::fs::fchown(fd, Some(u), Some(g)).map_err(errno)?;
         }
         rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode)).map_err(errno)?;
@@ -464,15 +578,26 @@ impl<'o> Applier<'o> {
 
     /// The same for a node we cannot open (a symlink, device or pipe),
     /// addressed by name in its directory without following it.
-    fn meta_at(&self, dir: &OwnedFd, name: &[u8], meta: &Meta, symlink: bool) -> anyhow::Result<()> {
+    fn meta_at(
+        &self,
+        dir: &OwnedFd,
+        name: &[u8],
+        meta: &Meta,
+        symlink: bool,
+    ) -> anyhow::Result<()> {
         if self.chown {
-            let (u, g) = (rustix::fs::Uid::from_raw(meta.uid), rustix::fs::Gid::from_raw(meta.gid));
-            rustix::fs::chownat(dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW).map_err(errno)?;
+            let (u, g) = (
+                rustix::fs::Uid::from_raw(meta.uid),
+                rustix::fs::Gid::from_raw(meta.gid),
+            );
+            rustix::fs::chownat(dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(errno)?;
         }
         if !symlink {
             // We just made this node in our private staging dir: no one
             // could have swapped it for a symlink.
-            rustix::fs::chmodat(dir, name, Mode::from_raw_mode(meta.mode), AtFlags::empty()).map_err(errno)?;
+            rustix::fs::chmodat(dir, name, Mode::from_raw_mode(meta.mode), AtFlags::empty())
+                .map_err(errno)?;
         }
         if !meta.xattrs.is_empty() {
             // The directory by its fd, the node by name, not followed.
@@ -480,11 +605,17 @@ impl<'o> Applier<'o> {
             let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
             p.extend_from_slice(name);
             for (k, v) in &meta.xattrs {
-                rustix::fs::lsetxattr(OsStr::from_bytes(&p), k.as_str(), v, rustix::fs::XattrFlags::empty())
-                    .map_err(|e| anyhow!("xattr {k}: {}", errno(e)))?;
+                rustix::fs::lsetxattr(
+                    OsStr::from_bytes(&p),
+                    k.as_str(),
+                    v,
+                    rustix::fs::XattrFlags::empty(),
+                )
+                .map_err(|e| anyhow!("xattr {k}: {}", errno(e)))?;
             }
         }
-        rustix::fs::utimensat(dir, name, &meta.times(), AtFlags::SYMLINK_NOFOLLOW).map_err(errno)?;
+        rustix::fs::utimensat(dir, name, &meta.times(), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(errno)?;
         Ok(())
     }
 
@@ -493,13 +624,34 @@ impl<'o> Applier<'o> {
     fn finish_dirs(&mut self) {
         for (rel, mtime) in std::mem::take(&mut self.dir_times) {
             let comps: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
-            let Some((name, parents)) = comps.split_last() else { continue };
+            let Some((name, parents)) = comps.split_last() else {
+                continue;
+            };
             if let Ok(Some(dir)) = self.dir(parents, false) {
-                let t = Timespec { tv_sec: mtime as i64, tv_nsec: 0 };
-                let times = Timestamps { last_access: t, last_modification: t };
+                let t = Timespec {
+                    tv_sec: mtime as i64,
+                    tv_nsec: 0,
+                };
+                let times = Timestamps {
+                    last_access: t,
+                    last_modification: t,
+                };
                 let _ = rustix::fs::utimensat(&*dir, *name, &times, AtFlags::SYMLINK_NOFOLLOW);
             }
         }
+    }
+}
+
+/// An error text made safe for one terminal line: the tar crate quotes
+/// raw header bytes, which may hold anything.
+fn printable(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    match clean.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}...", &clean[..cut]),
+        None => clean,
     }
 }
 

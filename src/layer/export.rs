@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ use anyhow::{bail, Context};
 use tar::{Builder, EntryType, Header};
 
 use super::whiteout::{self, OPAQUE_MARKER, OPAQUE_XATTR, OVERLAY_XATTR_PREFIX};
-use super::xattrs;
+use super::xattrs::{self, Xattr};
 
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,7 +49,9 @@ pub fn export(upper: &Path, out: impl Write) -> anyhow::Result<ExportStats> {
     };
     ex.dir(upper, Path::new(""))?;
     let buf = ex.tar.into_inner().context("finishing the layer tar")?;
-    buf.into_inner().map_err(|e| e.into_error()).context("writing the layer tar")?;
+    buf.into_inner()
+        .map_err(|e| e.into_error())
+        .context("writing the layer tar")?;
     Ok(ex.stats)
 }
 
@@ -70,13 +72,17 @@ impl<W: Write> Exporter<W> {
     /// Write the children of `dir` (at `rel` in the tar), sorted by name.
     fn dir(&mut self, dir: &Path, rel: &Path) -> anyhow::Result<()> {
         let mut names: Vec<_> = std::fs::read_dir(dir)
-            .and_then(|rd| rd.map(|e| e.map(|e| e.file_name())).collect::<io::Result<Vec<_>>>())
+            .and_then(|rd| {
+                rd.map(|e| e.map(|e| e.file_name()))
+                    .collect::<io::Result<Vec<_>>>()
+            })
             .with_context(|| format!("cannot read {}", dir.display()))?;
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         for name in names {
             let path = dir.join(&name);
             let rel = rel.join(&name);
-            self.one(&path, &rel).with_context(|| format!("cannot export {}", path.display()))?;
+            self.one(&path, &rel)
+                .with_context(|| format!("cannot export {}", path.display()))?;
         }
         Ok(())
     }
@@ -119,20 +125,21 @@ impl<W: Write> Exporter<W> {
                 self.stats.hardlinks += 1;
                 return self.link(&mut h, rel, &first, &[]);
             }
-            self.seen.insert((meta.dev(), meta.ino()), rel.to_path_buf());
+            self.seen
+                .insert((meta.dev(), meta.ino()), rel.to_path_buf());
         }
         if ft.is_file() {
             let mut h = header(&meta, EntryType::Regular);
             h.set_size(meta.len());
             self.stats.files += 1;
             self.stats.bytes += meta.len();
-            return self.append(&mut h, rel, &x, File::open(path)?);
+            return self.append(&mut h, rel, &x, exact(path, meta.len())?);
         }
         self.node(&meta, rel, &x)
     }
 
     /// A device node or a named pipe.
-    fn node(&mut self, meta: &Metadata, rel: &Path, x: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    fn node(&mut self, meta: &Metadata, rel: &Path, x: &[Xattr]) -> anyhow::Result<()> {
         let ft = meta.file_type();
         let ty = if ft.is_char_device() {
             EntryType::Char
@@ -151,15 +158,31 @@ impl<W: Write> Exporter<W> {
         self.append(&mut h, rel, x, io::empty())
     }
 
-    fn append(&mut self, h: &mut Header, rel: &Path, x: &[(String, Vec<u8>)], data: impl io::Read) -> anyhow::Result<()> {
+    fn append(
+        &mut self,
+        h: &mut Header,
+        rel: &Path,
+        x: &[Xattr],
+        data: impl io::Read,
+    ) -> anyhow::Result<()> {
         self.pax(x)?;
         self.stats.entries += 1;
-        let shown = if h.entry_type() == EntryType::Directory { dir_path(rel) } else { rel.to_path_buf() };
+        let shown = if h.entry_type() == EntryType::Directory {
+            dir_path(rel)
+        } else {
+            rel.to_path_buf()
+        };
         self.tar.append_data(h, shown, data)?;
         Ok(())
     }
 
-    fn link(&mut self, h: &mut Header, rel: &Path, target: &Path, x: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    fn link(
+        &mut self,
+        h: &mut Header,
+        rel: &Path,
+        target: &Path,
+        x: &[Xattr],
+    ) -> anyhow::Result<()> {
         self.pax(x)?;
         self.stats.entries += 1;
         self.tar.append_link(h, rel, target)?;
@@ -167,14 +190,54 @@ impl<W: Write> Exporter<W> {
     }
 
     /// The xattrs of the next entry, as a PAX extended header before it.
-    fn pax(&mut self, x: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    fn pax(&mut self, x: &[Xattr]) -> anyhow::Result<()> {
         if x.is_empty() {
             return Ok(());
         }
         let keys: Vec<String> = x.iter().map(|(k, _)| format!("SCHILY.xattr.{k}")).collect();
-        let records = keys.iter().map(String::as_str).zip(x.iter().map(|(_, v)| v.as_slice()));
+        let records = keys
+            .iter()
+            .map(String::as_str)
+            .zip(x.iter().map(|(_, v)| v.as_slice()));
         self.tar.append_pax_extensions(records)?;
         Ok(())
+    }
+}
+
+/// Open a regular file without following a symlink (one swapped in since
+/// we looked would otherwise smuggle a host file into the layer), to be
+/// read for exactly `len` bytes.
+fn exact(path: &Path, len: u64) -> io::Result<Exact<io::Take<File>>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    Ok(Exact {
+        inner: f.take(len),
+        left: len,
+    })
+}
+
+/// Exactly the size the tar header announced, or an error: a file that
+/// shrank while being read would leave a tar whose header lies.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: io::Read> io::Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            let msg = "the file shrank while being exported: stop the container before exporting its layer";
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg));
+        }
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -202,7 +265,7 @@ fn header(meta: &Metadata, ty: EntryType) -> Header {
 /// directory opaque. overlay's own `trusted.overlay.*` bookkeeping stays
 /// behind; a redirect or metacopy xattr means the upper dir cannot stand on
 /// its own as a layer, so export refuses it.
-fn exported_xattrs(path: &Path) -> anyhow::Result<(Vec<(String, Vec<u8>)>, bool)> {
+fn exported_xattrs(path: &Path) -> anyhow::Result<(Vec<Xattr>, bool)> {
     let mut opaque = false;
     let mut keep = Vec::new();
     for (name, value) in xattrs::read_all(path)? {

@@ -37,9 +37,12 @@ impl Stage {
     /// it, or an empty directory when the target does not exist yet. It is
     /// mode 0700 while we work in it, so no other user can reach inside.
     pub fn begin(target: &Path) -> anyhow::Result<Stage> {
-        let name = target
-            .file_name()
-            .with_context(|| format!("target {} has no directory name to apply to", target.display()))?;
+        let name = target.file_name().with_context(|| {
+            format!(
+                "target {} has no directory name to apply to",
+                target.display()
+            )
+        })?;
         let parent = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -50,27 +53,46 @@ impl Stage {
         let path = parent.join(staged);
         let existed = match std::fs::symlink_metadata(target) {
             Ok(m) if m.is_dir() => true,
-            Ok(_) => bail!("target {} exists and is not a directory (a symlink is not followed)", target.display()),
+            Ok(_) => bail!(
+                "target {} exists and is not a directory (a symlink is not followed)",
+                target.display()
+            ),
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-            Err(e) => return Err(e).with_context(|| format!("cannot look at {}", target.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot look at {}", target.display()))
+            }
         };
         if std::fs::symlink_metadata(&path).is_ok() {
-            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove the stale {}", path.display()))?;
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove the stale {}", path.display()))?;
         }
         let mut stage = Stage {
             target: target.to_path_buf(),
             path,
             existed,
-            root: RootMeta { mode: 0o755, owner: None, mtime: None },
+            root: RootMeta {
+                mode: 0o755,
+                owner: None,
+                mtime: None,
+            },
             committed: false,
         };
         if existed {
             stage.root.mode = std::fs::symlink_metadata(target)?.mode() & 0o7777;
-            clone_tree(target, &stage.path)
-                .with_context(|| format!("cannot stage a copy of {} in {}", target.display(), stage.path.display()))?;
+            clone_tree(target, &stage.path).with_context(|| {
+                format!(
+                    "cannot stage a copy of {} in {}",
+                    target.display(),
+                    stage.path.display()
+                )
+            })?;
         } else {
-            std::fs::create_dir(&stage.path)
-                .with_context(|| format!("cannot create {} (does the parent exist?)", stage.path.display()))?;
+            std::fs::create_dir(&stage.path).with_context(|| {
+                format!(
+                    "cannot create {} (does the parent exist?)",
+                    stage.path.display()
+                )
+            })?;
         }
         std::fs::set_permissions(&stage.path, std::fs::Permissions::from_mode(0o700))?;
         Ok(stage)
@@ -88,14 +110,26 @@ impl Stage {
         if let Some(mtime) = root.mtime {
             set_mtime(&self.path, mtime)?;
         }
-        let flags = if self.existed { RenameFlags::EXCHANGE } else { RenameFlags::NOREPLACE };
+        let flags = if self.existed {
+            RenameFlags::EXCHANGE
+        } else {
+            RenameFlags::NOREPLACE
+        };
         rustix::fs::renameat_with(CWD, &self.path, CWD, &self.target, flags)
             .map_err(io::Error::from)
-            .with_context(|| format!("cannot move the applied tree into place at {}", self.target.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot move the applied tree into place at {}",
+                    self.target.display()
+                )
+            })?;
         self.committed = true;
         if self.existed {
             std::fs::remove_dir_all(&self.path).with_context(|| {
-                format!("layer applied, but the old tree is left at {}: remove it", self.path.display())
+                format!(
+                    "layer applied, but the old tree is left at {}: remove it",
+                    self.path.display()
+                )
             })?;
         }
         Ok(())
@@ -137,7 +171,13 @@ fn clone_tree(src: &Path, dst: &Path) -> io::Result<()> {
 
 /// Set atime and mtime of `path` (not following a symlink).
 pub(super) fn set_mtime(path: &Path, mtime: u64) -> io::Result<()> {
-    let t = Timespec { tv_sec: mtime as i64, tv_nsec: 0 };
-    let times = Timestamps { last_access: t, last_modification: t };
+    let t = Timespec {
+        tv_sec: mtime as i64,
+        tv_nsec: 0,
+    };
+    let times = Timestamps {
+        last_access: t,
+        last_modification: t,
+    };
     rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)
 }

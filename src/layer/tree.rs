@@ -10,17 +10,27 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use super::whiteout::{OPAQUE_XATTR, OVERLAY_XATTR_PREFIX};
 use super::xattrs;
 
 /// What kind of file a node is, with what identifies its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
     /// A regular file: its size and a hash of its bytes.
-    File { size: u64, digest: u64 },
+    File {
+        size: u64,
+        digest: u64,
+    },
     Dir,
     Symlink(PathBuf),
-    Char { major: u32, minor: u32 },
-    Block { major: u32, minor: u32 },
+    Char {
+        major: u32,
+        minor: u32,
+    },
+    Block {
+        major: u32,
+        minor: u32,
+    },
     Fifo,
     Socket,
 }
@@ -120,6 +130,16 @@ fn digest(path: &Path) -> io::Result<u64> {
 }
 
 impl Manifest {
+    /// Only what a layer carries: overlay's bookkeeping xattrs (origin,
+    /// impure, ...) dropped, its opaque mark kept.
+    pub fn layer_content(mut self) -> Manifest {
+        let private = |k: &str| k.starts_with(OVERLAY_XATTR_PREFIX) && k != OPAQUE_XATTR;
+        for node in self.nodes.values_mut() {
+            node.xattrs.retain(|(k, _)| !private(k));
+        }
+        self
+    }
+
     /// What differs from `other`, one line per path: `+` only there, `-`
     /// only here, `~` in both but different (and how).
     pub fn diff(&self, other: &Manifest) -> Vec<String> {
@@ -150,16 +170,27 @@ fn node_diff(a: &Node, b: &Node) -> String {
         parts.push(format!("owner {}:{} vs {}:{}", a.uid, a.gid, b.uid, b.gid));
     }
     if a.xattrs != b.xattrs {
-        parts.push(format!("xattrs {} vs {}", show_xattrs(&a.xattrs), show_xattrs(&b.xattrs)));
+        parts.push(format!(
+            "xattrs {} vs {}",
+            show_xattrs(&a.xattrs),
+            show_xattrs(&b.xattrs)
+        ));
     }
     parts.join(", ")
 }
 
-/// `name="value"` pairs, as getfattr prints them.
+/// `name="value"` pairs, as getfattr prints them; a binary value (a file
+/// capability, overlay's file handle in trusted.overlay.origin) as its size.
 pub fn show_xattrs(x: &[(String, Vec<u8>)]) -> String {
     let shown: Vec<String> = x
         .iter()
-        .map(|(k, v)| format!("{k}={}", crate::sys::decode::quote(std::ffi::OsStr::from_bytes(v))))
+        .map(|(k, v)| match v.iter().all(|b| (0x20..0x7f).contains(b)) {
+            true => format!(
+                "{k}={}",
+                crate::sys::decode::quote(std::ffi::OsStr::from_bytes(v))
+            ),
+            false => format!("{k}=<{} bytes>", v.len()),
+        })
         .collect();
     format!("[{}]", shown.join(" "))
 }
@@ -191,9 +222,17 @@ pub fn describe(root: &Path) -> io::Result<String> {
     let m = manifest(root)?;
     let mut out = String::new();
     for (path, node) in &m.nodes {
-        let mut line = format!("  {} {:>4}:{:<4} {}", mode_string(node), node.uid, node.gid, path.display());
+        let mut line = format!(
+            "  {} {:>4}:{:<4} {}",
+            mode_string(node),
+            node.uid,
+            node.gid,
+            path.display()
+        );
         match &node.kind {
-            Kind::Char { major: 0, minor: 0 } => line.push_str("  char 0/0 = overlay whiteout: hides the lower file"),
+            Kind::Char { major: 0, minor: 0 } => {
+                line.push_str("  char 0/0 = overlay whiteout: hides the lower file")
+            }
             Kind::Char { major, minor } | Kind::Block { major, minor } => {
                 line.push_str(&format!("  device {major}/{minor}"))
             }
@@ -203,11 +242,75 @@ pub fn describe(root: &Path) -> io::Result<String> {
         if !node.xattrs.is_empty() {
             line.push_str(&format!("  {}", show_xattrs(&node.xattrs)));
         }
-        if node.xattrs.iter().any(|(k, v)| k == super::whiteout::OPAQUE_XATTR && v == b"y") {
+        if node
+            .xattrs
+            .iter()
+            .any(|(k, v)| k == OPAQUE_XATTR && v == b"y")
+        {
             line.push_str(" = opaque: lower content hidden");
         }
         out.push_str(&line);
         out.push('\n');
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(kind: Kind, mode: u32) -> Node {
+        Node {
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            xattrs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn mode_strings_read_like_ls() {
+        assert_eq!(
+            mode_string(&node(Kind::Char { major: 0, minor: 0 }, 0)),
+            "c---------"
+        );
+        assert_eq!(mode_string(&node(Kind::Dir, 0o755)), "drwxr-xr-x");
+        assert_eq!(
+            mode_string(&node(Kind::File { size: 0, digest: 0 }, 0o640)),
+            "-rw-r-----"
+        );
+    }
+
+    #[test]
+    fn diff_names_what_differs() {
+        let mut a = Manifest::default();
+        a.nodes.insert("same".into(), node(Kind::Dir, 0o755));
+        a.nodes.insert("gone".into(), node(Kind::Fifo, 0o600));
+        a.nodes.insert("mode".into(), node(Kind::Fifo, 0o600));
+        let mut b = a.clone();
+        b.nodes.remove(Path::new("gone"));
+        b.nodes.get_mut(Path::new("mode")).unwrap().mode = 0o644;
+        b.nodes.insert("new".into(), node(Kind::Dir, 0o755));
+        assert_eq!(a.diff(&b), ["- gone", "~ mode: mode 0600 vs 0644", "+ new"]);
+        assert!(a.diff(&a).is_empty());
+    }
+
+    #[test]
+    fn layer_content_keeps_only_the_opaque_mark() {
+        let mut m = Manifest::default();
+        let mut n = node(Kind::Dir, 0o755);
+        n.xattrs = vec![
+            ("trusted.overlay.opaque".into(), b"y".to_vec()),
+            ("trusted.overlay.origin".into(), vec![0, 1]),
+            ("user.x".into(), b"1".to_vec()),
+        ];
+        m.nodes.insert("d".into(), n);
+        let kept: Vec<String> = m.layer_content().nodes[Path::new("d")]
+            .xattrs
+            .iter()
+            .map(|x| x.0.clone())
+            .collect();
+        assert_eq!(kept, ["trusted.overlay.opaque", "user.x"]);
+    }
 }

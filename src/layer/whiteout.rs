@@ -63,7 +63,9 @@ pub fn classify(file_name: &[u8]) -> Result<Marker<'_>, String> {
     };
     match hidden {
         b"" => Err("whiteout without a name to hide".into()),
-        b"." | b".." => Err("whiteout escapes its directory (it names the directory or its parent)".into()),
+        b"." | b".." => {
+            Err("whiteout escapes its directory (it names the directory or its parent)".into())
+        }
         _ => Ok(Marker::Whiteout(hidden)),
     }
 }
@@ -92,8 +94,14 @@ mod tests {
 
     #[test]
     fn whiteout_names_get_the_aufs_prefix() {
-        assert_eq!(whiteout_name(OsStr::new("motd")), OsString::from(".wh.motd"));
-        assert_eq!(whiteout_name(OsStr::new(".profile")), OsString::from(".wh..profile"));
+        assert_eq!(
+            whiteout_name(OsStr::new("motd")),
+            OsString::from(".wh.motd")
+        );
+        assert_eq!(
+            whiteout_name(OsStr::new(".profile")),
+            OsString::from(".wh..profile")
+        );
     }
 
     #[test]
@@ -107,8 +115,18 @@ mod tests {
 
     #[test]
     fn classify_refuses_whiteouts_that_escape() {
-        for bad in [&b".wh."[..], b".wh..", b".wh...", b".wh..wh.plnk", b".wh..wh..opq2"] {
-            assert!(classify(bad).is_err(), "{:?} accepted", String::from_utf8_lossy(bad));
+        for bad in [
+            &b".wh."[..],
+            b".wh..",
+            b".wh...",
+            b".wh..wh.plnk",
+            b".wh..wh..opq2",
+        ] {
+            assert!(
+                classify(bad).is_err(),
+                "{:?} accepted",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -120,8 +138,14 @@ mod tests {
 
     #[test]
     fn components_drop_dots_and_refuse_escapes() {
-        assert_eq!(components(b"./etc//motd").unwrap(), vec![&b"etc"[..], b"motd"]);
-        assert_eq!(components(b"etc/config/").unwrap(), vec![&b"etc"[..], b"config"]);
+        assert_eq!(
+            components(b"./etc//motd").unwrap(),
+            vec![&b"etc"[..], b"motd"]
+        );
+        assert_eq!(
+            components(b"etc/config/").unwrap(),
+            vec![&b"etc"[..], b"config"]
+        );
         assert!(components(b"./").unwrap().is_empty());
         assert!(components(b"/etc/passwd").is_err());
         assert!(components(b"a/../../etc").is_err());

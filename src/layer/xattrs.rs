@@ -6,9 +6,12 @@ use std::path::Path;
 
 use rustix::io::Errno;
 
-/// Every xattr of `path` as (name, value), sorted by name. A filesystem
-/// without xattr support has none.
-pub fn read_all(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
+/// One extended attribute: (name, value).
+pub type Xattr = (String, Vec<u8>);
+
+/// Every xattr of `path`, sorted by name. A filesystem without xattr
+/// support has none.
+pub fn read_all(path: &Path) -> io::Result<Vec<Xattr>> {
     let names = match list_names(path) {
         Ok(n) => n,
         Err(Errno::OPNOTSUPP) => return Ok(Vec::new()),
@@ -27,18 +30,9 @@ pub fn read_all(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
-/// One xattr's value, or `None` when the file does not have it.
-pub fn read_one(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
-    match get(path, name) {
-        Ok(v) => Ok(Some(v)),
-        Err(Errno::NODATA) | Err(Errno::OPNOTSUPP) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn list_names(path: &Path) -> Result<Vec<String>, Errno> {
     loop {
-        let size = rustix::fs::llistxattr(path, &mut [][..])?;
+        let size = rustix::fs::llistxattr_query(path)?;
         let mut buf = vec![0u8; size];
         match rustix::fs::llistxattr(path, &mut buf[..]) {
             // The list grew between the two calls: ask again.
@@ -58,7 +52,7 @@ fn list_names(path: &Path) -> Result<Vec<String>, Errno> {
 
 fn get(path: &Path, name: &str) -> Result<Vec<u8>, Errno> {
     loop {
-        let size = rustix::fs::lgetxattr(path, name, &mut [][..])?;
+        let size = rustix::fs::lgetxattr_query(path, name)?;
         let mut buf = vec![0u8; size];
         match rustix::fs::lgetxattr(path, name, &mut buf[..]) {
             Err(Errno::RANGE) => continue,
