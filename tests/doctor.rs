@@ -103,8 +103,7 @@ fn values_match_the_kernel() {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let line = info
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some("/"))
-        .last()
+        .rfind(|l| l.split(' ').nth(4) == Some("/"))
         .unwrap();
     let shared = line
         .split(" - ")
