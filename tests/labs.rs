@@ -117,6 +117,11 @@ fn lab05_union() {
 }
 
 #[test]
+fn lab06_whiteouts() {
+    accepts_reference_and_rejects_skeleton("06-whiteouts");
+}
+
+#[test]
 fn lab07_volumes() {
     accepts_reference_and_rejects_skeleton("07-volumes");
 }

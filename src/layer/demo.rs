@@ -1,11 +1,15 @@
 //! Two small lower layers for chapter 06 and the tests: a base system and
 //! an app on top, with the things a layer must carry through a round trip
 //! (a hard link, a symlink, xattrs, a file capability, another owner).
+//! Chapter 06 lays them over the built-in rootfs and has a container
+//! delete some of their files: its command and its checks live here too.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+
+use crate::union::LayerArgs;
 
 /// `security.capability` for `cap_net_bind_service+ep`, as setcap writes
 /// it: revision 2 with the effective flag, then permitted/inheritable
@@ -138,7 +142,7 @@ fn set_mtimes(dir: &Path) -> std::io::Result<()> {
 
 /// A path given on the command line that must stay inside the container's
 /// root: relative, no `..`, and not the root itself.
-pub fn check_inside(flag: &str, p: &Path) -> anyhow::Result<()> {
+fn check_inside(flag: &str, p: &Path) -> anyhow::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     match super::whiteout::components(p.as_os_str().as_bytes()) {
         Ok(c) if !c.is_empty() => Ok(()),
@@ -153,36 +157,98 @@ pub fn check_inside(flag: &str, p: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Get a lesson's work dir ready: `dir` emptied, and the lower layers (the
-/// `given` ones, checked, or the demo ones built in `dir/layers`) returned
-/// as absolute paths, lowest first.
-pub fn prepare_run(dir: &Path, given: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut lowers = Vec::new();
-    for l in given {
-        let abs = std::fs::canonicalize(l)
-            .ok()
-            .filter(|p| p.is_dir())
-            .with_context(|| {
-                format!(
-                    "--layer {}: not a directory; give a layer directory",
-                    l.display()
-                )
-            })?;
-        if abs.starts_with(dir) {
-            anyhow::bail!(
-                "--layer {}: lies inside the work dir {}, which each run empties",
-                l.display(),
-                dir.display()
-            );
-        }
-        crate::union::check_option_path(&abs)?;
-        lowers.push(abs);
-    }
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot empty {}", dir.display()))?;
-    }
-    if lowers.is_empty() {
-        lowers = build(&dir.join("layers"))?;
+/// The lesson's lower layers, lowest first: those named with `--layer` or
+/// `--layers`, or else a bootable image: the built-in rootfs at the bottom
+/// and the two demo layers on top of it, built afresh in `dir/layers`.
+pub fn lowers(args: &LayerArgs, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let given = !args.layer.is_empty() || args.layers.is_some();
+    let mut lowers = args.lowers(|| crate::rootfs::choose(None))?;
+    if !given {
+        lowers.extend(build(&dir.join("layers"))?);
     }
     Ok(lowers)
+}
+
+/// The lesson deletes what a lower layer has: `--rm` must name a file there
+/// and `--recreate` a directory (the topmost layer that has the name
+/// counts), both given relative to the container's root.
+pub fn check_targets(lowers: &[PathBuf], rm: &Path, recreate: &Path) -> anyhow::Result<()> {
+    check_inside("--rm", rm)?;
+    check_inside("--recreate", recreate)?;
+    let top = |p: &Path| {
+        lowers
+            .iter()
+            .rev()
+            .find_map(|l| std::fs::symlink_metadata(l.join(p)).ok())
+    };
+    match top(rm) {
+        Some(m) if !m.is_dir() => {}
+        Some(_) => anyhow::bail!(
+            "--rm {}: is a directory in the layers; name a file (a directory goes with --recreate)",
+            rm.display()
+        ),
+        None => anyhow::bail!(
+            "--rm {}: no lower layer has it; name a file the layers have, e.g. etc/motd",
+            rm.display()
+        ),
+    }
+    if !top(recreate).is_some_and(|m| m.is_dir()) {
+        anyhow::bail!(
+            "--recreate {}: no lower layer has this directory; name one they have, e.g. etc/config",
+            recreate.display()
+        );
+    }
+    Ok(())
+}
+
+/// The container's command: a shell that deletes a lower file, deletes a
+/// lower directory and makes it again with a new file in it. `set -e`
+/// stops at the first command that fails.
+pub fn deletions(rm: &Path, recreate: &Path) -> Vec<String> {
+    let (f, d) = (sh_word(rm), sh_word(recreate));
+    let script = format!(
+        "set -e; rm /{f}; rm -rf /{d}; mkdir /{d}; echo made after rm -rf > /{d}/fresh.conf"
+    );
+    vec!["/bin/sh".into(), "-c".into(), script]
+}
+
+/// A path as one shell word: as it is when it holds only characters the
+/// shell leaves alone, else in single quotes (a `'` inside becomes `'\''`).
+fn sh_word(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_paths_stay_one_shell_word() {
+        assert_eq!(sh_word(Path::new("etc/motd")), "etc/motd");
+        assert_eq!(sh_word(Path::new("a b;$(x)")), "'a b;$(x)'");
+        assert_eq!(sh_word(Path::new("it's")), r"'it'\''s'");
+    }
+
+    #[test]
+    fn targets_must_be_in_the_layers() {
+        let t = tempfile::tempdir().unwrap();
+        let lowers = build(t.path()).unwrap();
+        let ok = check_targets(&lowers, Path::new("etc/motd"), Path::new("etc/config"));
+        assert!(ok.is_ok(), "{ok:?}");
+        for (rm, re, want) in [
+            ("etc/nope", "etc/config", "no lower layer has it"),
+            ("etc/config", "etc/config", "is a directory"),
+            ("etc/motd", "etc/motd", "no lower layer has this directory"),
+        ] {
+            let e = check_targets(&lowers, Path::new(rm), Path::new(re)).unwrap_err();
+            assert!(e.to_string().contains(want), "{rm} {re}: {e}");
+        }
+    }
 }

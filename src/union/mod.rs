@@ -336,6 +336,32 @@ impl Rootfs {
     }
 }
 
+/// A root mounted in *this* mount namespace, taken down again when the
+/// guard is dropped: also when the caller fails half-way, so no mount is
+/// left on a directory that is about to be removed.
+pub struct Mounted<'a>(Option<&'a Rootfs>);
+
+impl<'a> Mounted<'a> {
+    /// [`Rootfs::mount`], guarded.
+    pub fn new(rootfs: &'a Rootfs) -> anyhow::Result<Mounted<'a>> {
+        rootfs.mount()?;
+        Ok(Mounted(Some(rootfs)))
+    }
+
+    /// Unmount now, and say so if the kernel refuses (a busy mount).
+    pub fn unmount(mut self) -> anyhow::Result<()> {
+        self.0.take().map_or(Ok(()), Rootfs::unmount)
+    }
+}
+
+impl Drop for Mounted<'_> {
+    fn drop(&mut self) {
+        if let Some(rootfs) = self.0.take() {
+            let _ = rootfs.unmount();
+        }
+    }
+}
+
 /// Chapter 05's hook: mount the union in the child, before pivot_root.
 impl Hooks for Rootfs {
     fn build_root(&mut self, _rootfs: &Path) -> anyhow::Result<PathBuf> {

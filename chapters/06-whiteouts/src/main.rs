@@ -3,39 +3,50 @@
 //! Lower layers are read-only, so `rm` inside a container cannot delete
 //! their files. overlayfs writes a *whiteout* into the upper dir instead (a
 //! character device 0/0), and `rm -rf dir; mkdir dir` leaves an *opaque*
-//! directory (xattr trusted.overlay.opaque=y). Shipping the upper dir as an
-//! image layer turns those into aufs-style `.wh.` entries; applying the
-//! layer turns them back into deletions. This lesson makes the whole trip.
+//! directory (xattr trusted.overlay.opaque=y). Chapter 05's container does
+//! the deleting; its overlay goes with its mount namespace, the upper dir
+//! stays. Exported as an image layer, the markers become aufs-style `.wh.`
+//! entries; applying the layer turns them back into deletions.
 
-use std::fs::File;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Parser;
 use nix::sched::CloneFlags;
+use wharf::cgroup::{Cgroup, LimitArgs, Placement};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::layer::{self, ApplyOptions};
-use wharf::union::{Driver, Rootfs};
-use wharf::{paths, sys};
+use wharf::layer::{self, demo, ApplyOptions, ExportStats};
+use wharf::ns::{run, run::RunSpec, Namespaces};
+use wharf::union::{ContainerDir, Driver, LayerArgs, Mounted, Rootfs};
+use wharf::{rootfs, sys};
 
-/// Delete lower-layer files in an overlay, export the change as a layer
-/// tar, and apply it again.
+const NAME: &str = "ch06-whiteouts";
+
+/// Delete lower-layer files in a container (default layers: the built-in
+/// rootfs and two demo layers), export its upper dir as a layer, apply it.
 #[derive(Debug, Parser)]
 #[command(name = "ch06-whiteouts", version)]
 struct Args {
     #[command(flatten)]
     lesson: Lesson,
 
-    /// A lower layer directory; repeat, lowest first (default: two demo
-    /// layers built under the state root).
-    #[arg(long = "layer", value_name = "DIR")]
-    layers: Vec<PathBuf>,
+    #[command(flatten)]
+    ns: Namespaces,
 
-    /// The file to `rm`, relative to the container's root.
+    /// The hostname inside the new UTS namespace.
+    #[arg(long)]
+    hostname: Option<String>,
+
+    #[command(flatten)]
+    union: LayerArgs,
+
+    #[command(flatten)]
+    limits: LimitArgs,
+
+    /// The file to `rm` inside, relative to the container's root.
     #[arg(long, value_name = "PATH", default_value = "etc/motd")]
     rm: PathBuf,
 
-    /// The directory to `rm -rf` and `mkdir` again.
+    /// The directory to `rm -rf` and `mkdir` again inside.
     #[arg(long, value_name = "DIR", default_value = "etc/config")]
     recreate: PathBuf,
 }
@@ -43,107 +54,96 @@ struct Args {
 fn main() {
     let args = Args::parse();
     args.lesson.start();
-    lesson::finish("ch06-whiteouts", chapter(&args))
+    lesson::finish(NAME, chapter(&args))
 }
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
-    lesson::require_root("ch06-whiteouts")?;
-    layer::demo::check_inside("--rm", &args.rm)?;
-    layer::demo::check_inside("--recreate", &args.recreate)?;
-    let dir = paths::state_root().join("ch06-whiteouts");
-    let lowers = layer::demo::prepare_run(&dir, &args.layers)?;
-    let rootfs = Rootfs::prepare(Driver::Overlay, &lowers, &dir)?;
-    let (upper, merged, tar) = (rootfs.changes(), rootfs.root(), dir.join("layer.tar"));
-
-    // ANCHOR: mount
-    let why = "a mount namespace of our own: the overlay is seen by this process only";
-    sys::unshare(CloneFlags::CLONE_NEWNS, why)?;
-    wharf::rootfs::pivot::make_private()?;
-    let mounted = Mounted::new(&rootfs)?;
-    // ANCHOR_END: mount
+    lesson::require_root(NAME)?;
+    args.ns.check(args.hostname.as_deref())?;
+    if !args.ns.effective().mount || args.union.driver != Driver::Overlay {
+        anyhow::bail!("{NAME} needs a mount namespace and the overlay driver: only an overlay in the container's own namespace records deletions as whiteouts");
+    }
+    let limits = args.limits.parse()?;
+    let mut dir = ContainerDir::create(args.union.id.as_deref())?;
+    dir.keep(args.union.keep);
+    let lowers = demo::lowers(&args.union, &dir.path)?;
+    demo::check_targets(&lowers, &args.rm, &args.recreate)?;
 
     // ANCHOR: delete
-    let (rm, re) = (merged.join(&args.rm), merged.join(&args.recreate));
-    std::fs::remove_file(&rm).with_context(|| format!("cannot rm {}", rm.display()))?;
-    std::fs::remove_dir_all(&re).with_context(|| format!("cannot rm -rf {}", re.display()))?;
-    std::fs::create_dir(&re)?;
-    std::fs::write(re.join("fresh.conf"), "made after rm -rf\n")?;
-    let (f, d) = (args.rm.display(), args.recreate.display());
-    println!("rm {f}; rm -rf {d}; mkdir {d}; echo > {d}/fresh.conf");
+    let mut root = Rootfs::prepare(Driver::Overlay, &lowers, &dir.path)?;
+    let spec = RunSpec {
+        ns: args.ns.clone(),
+        hostname: args.hostname.clone(),
+        rootfs: root.root(),
+        cmd: demo::deletions(&args.rm, &args.recreate),
+    };
+    println!("In the container: {}", spec.cmd[2]);
+    let cgroup = Cgroup::create(&format!("ch06-{}", std::process::id()), &limits)?;
+    let mut hooks = Placement::new(&cgroup, spec.ns.effective().cgroup, &mut root);
+    let status = run::run(&spec, &mut hooks)?;
+    eprint!("{}", cgroup.report(&status, hooks.elapsed()));
+    cgroup.remove()?;
+    if status.exit_code() != 0 {
+        anyhow::bail!("the container's shell failed: {}", status.describe());
+    }
     // ANCHOR_END: delete
 
     // ANCHOR: upper
-    println!("\nThe upper dir now holds (type+mode, uid:gid, path, what overlay makes of it):");
+    let (upper, merged, tar) = (root.changes(), root.root(), dir.path.join("layer.tar"));
+    println!("\nThe container is gone with its overlay; its upper dir holds (type+mode, uid:gid, path, what overlay makes of it):");
     print!("{}", layer::describe(&upper)?);
-    let merged_view = layer::manifest(&merged)?;
-    mounted.unmount()?;
     // ANCHOR_END: upper
 
+    // ANCHOR: mount
+    let why = "a mount namespace of our own: the overlay we mount here is seen by us only";
+    sys::unshare(CloneFlags::CLONE_NEWNS, why)?;
+    rootfs::pivot::make_private()?;
+    let mounted = Mounted::new(&root)?;
+    let merged_view = layer::manifest(&merged)?;
+    mounted.unmount()?;
+    // ANCHOR_END: mount
+
     // ANCHOR: export
-    let st = layer::export_to_file(&upper, &tar)?;
+    let st: ExportStats = {
+        // lab:solution-begin export the upper dir as a layer tar: a 0/0 whiteout becomes an empty .wh.NAME file, an opaque dir gets a .wh..wh..opq entry (wharf::layer::export_to_file)
+        layer::export_to_file(&upper, &tar)?
+        // lab:solution-end
+    };
     let (n, w, o) = (st.entries, st.whiteouts, st.opaque_dirs);
-    println!("\nExported as a layer tar: {n} entries, {w} whiteouts, {o} opaque dirs");
-    for entry in layer::list(File::open(&tar)?)? {
+    println!("\nExported as a layer tar: {n} entries, {w} whiteout(s), {o} opaque dir(s)");
+    for entry in layer::list(std::fs::File::open(&tar)?)? {
         println!("  {entry}");
     }
     // ANCHOR_END: export
 
     // ANCHOR: apply
-    let copy = dir.join("applied");
+    let copy = dir.path.join("applied");
     layer::flatten(&lowers, &copy)?;
+    // lab:solution-begin apply the layer tar onto the flattened copy: each .wh. entry deletes from the layers below and leaves no file behind (wharf::layer::apply_file)
     layer::apply_file(&tar, &copy, &ApplyOptions::default())?;
+    // lab:solution-end
+    let verdict = |ok: bool, what: &'static str| if ok { what } else { "DIFFERENT" };
     let diff = merged_view.diff(&layer::manifest(&copy)?);
     let same = verdict(diff.is_empty(), "same tree as the overlay showed");
     println!("\nApplied onto a copy of the lower layers: {same}");
-    for line in &diff {
-        println!("  {line}");
-    }
+    diff.iter().for_each(|line| println!("  {line}"));
     // ANCHOR_END: apply
 
     // ANCHOR: reupper
-    let restored = dir.join("restored-upper");
+    let restored = dir.path.join("restored-upper");
+    // lab:solution-begin apply the layer tar as an overlay upper dir: .wh.NAME becomes a 0/0 device again, .wh..wh..opq the opaque xattr (ApplyOptions::overlay_upper)
     layer::apply_file(&tar, &restored, &ApplyOptions::overlay_upper())?;
+    // lab:solution-end
     let back = layer::manifest(&restored)? == layer::manifest(&upper)?.layer_content();
-    println!(
-        "Applied as an overlay upper dir: {}",
-        verdict(back, "whiteouts and opaque dirs are back")
-    );
+    let back_said = verdict(back, "whiteouts and opaque dirs are back");
+    println!("Applied as an overlay upper dir: {back_said}");
     // ANCHOR_END: reupper
 
     if !diff.is_empty() || !back {
         anyhow::bail!("the round trip changed the tree (see above)");
     }
-    println!("\nLook around: {}", dir.display());
+    if args.union.keep {
+        println!("\nLook around: {}", dir.path.display());
+    }
     Ok(0)
-}
-
-fn verdict(ok: bool, what: &str) -> &str {
-    if ok {
-        what
-    } else {
-        "DIFFERENT"
-    }
-}
-
-/// The overlay, taken down when dropped: also when the lesson fails.
-struct Mounted<'a>(Option<&'a Rootfs>);
-
-impl<'a> Mounted<'a> {
-    fn new(rootfs: &'a Rootfs) -> anyhow::Result<Self> {
-        rootfs.mount()?;
-        Ok(Mounted(Some(rootfs)))
-    }
-
-    /// The upper dir must be still before we read it as a layer.
-    fn unmount(mut self) -> anyhow::Result<()> {
-        self.0.take().map_or(Ok(()), Rootfs::unmount)
-    }
-}
-
-impl Drop for Mounted<'_> {
-    fn drop(&mut self) {
-        if let Some(r) = self.0.take() {
-            let _ = r.unmount();
-        }
-    }
 }

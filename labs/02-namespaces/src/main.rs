@@ -77,7 +77,10 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         }
     }
     child.release();
-    let status = sys::wait(child.pid, "wait for the container's command and collect its exit status")?;
+    let status = sys::wait(
+        child.pid,
+        "wait for the container's command and collect its exit status",
+    )?;
     Ok(status.exit_code())
 }
 
@@ -92,7 +95,10 @@ fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32
         todo!("make every mount private (MS_REC|MS_PRIVATE) so nothing propagates back to the host");
     }
     if let Some(name) = &args.hostname {
-        sys::sethostname(name, "the UTS namespace gives the container a hostname of its own")?;
+        sys::sethostname(
+            name,
+            "the UTS namespace gives the container a hostname of its own",
+        )?;
     }
     if ns.pid {
         // TODO(lab 02): mount a fresh proc at <rootfs>/proc so ps shows only this pid namespace
@@ -113,5 +119,8 @@ fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32
             return Ok(0);
         }
     }
-    Err(exec::exec(&args.cmd, &exec::default_env(args.hostname.as_deref())))
+    Err(exec::exec(
+        &args.cmd,
+        &exec::default_env(args.hostname.as_deref()),
+    ))
 }

@@ -59,9 +59,19 @@ fn main() {
 fn chapter(args: Args) -> anyhow::Result<i32> {
     lesson::require_root("ch03-setns")?;
     match args.cmd {
-        Cmd::Run { ns, hostname, rootfs, cmd } => {
+        Cmd::Run {
+            ns,
+            hostname,
+            rootfs,
+            cmd,
+        } => {
             let rootfs = rootfs::choose(rootfs.as_deref())?;
-            let spec = RunSpec { ns, hostname, rootfs, cmd };
+            let spec = RunSpec {
+                ns,
+                hostname,
+                rootfs,
+                cmd,
+            };
             Ok(run::run(&spec, &mut AnnouncePid)?.exit_code())
         }
         Cmd::Exec { pid, cmd } => exec_into(Pid::from_raw(pid), &cmd),
@@ -72,7 +82,9 @@ fn chapter(args: Args) -> anyhow::Result<i32> {
 struct AnnouncePid;
 impl Hooks for AnnouncePid {
     fn in_parent(&mut self, child: Pid) -> anyhow::Result<()> {
-        eprintln!("ch03-setns: container started as pid {child} (try `ch03-setns exec {child} -- ps`)");
+        eprintln!(
+            "ch03-setns: container started as pid {child} (try `ch03-setns exec {child} -- ps`)"
+        );
         Ok(())
     }
 }
@@ -86,7 +98,10 @@ fn exec_into(pid: Pid, cmd: &[String]) -> anyhow::Result<i32> {
     todo!("join each namespace with setns (user first, mnt last), then chroot to the target's root");
 
     // setns into a pid namespace applies to our children only: fork.
-    let mut child: Child = match sys::clone(nix::sched::CloneFlags::empty(), "fork: only a child of ours is born inside the target's pid namespace")? {
+    let mut child: Child = match sys::clone(
+        nix::sched::CloneFlags::empty(),
+        "fork: only a child of ours is born inside the target's pid namespace",
+    )? {
         Fork::Child => {
             eprint!("{}", setns::compare_with_target(&target)?);
             lesson::finish("ch03-setns", Err(exec::exec(cmd, &exec::default_env(None))))
@@ -94,5 +109,9 @@ fn exec_into(pid: Pid, cmd: &[String]) -> anyhow::Result<i32> {
         Fork::Parent(child) => child,
     };
     child.release();
-    Ok(sys::wait(child.pid, "wait for the command we ran inside the container")?.exit_code())
+    Ok(sys::wait(
+        child.pid,
+        "wait for the command we ran inside the container",
+    )?
+    .exit_code())
 }

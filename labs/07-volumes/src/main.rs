@@ -109,7 +109,10 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         rootfs: root.root(),
         cmd: args.cmd.clone(),
     };
-    let mut volumes = WithVolumes { rootfs: &root, mounts: &vols.mounts };
+    let mut volumes = WithVolumes {
+        rootfs: &root,
+        mounts: &vols.mounts,
+    };
     // Chapter 04's cgroup around it: the child is placed before it runs.
     let cgroup = Cgroup::create(&format!("ch07-{}", std::process::id()), &limits)?;
     let mut hooks = Placement::new(&cgroup, spec.ns.effective().cgroup, &mut volumes);
@@ -130,17 +133,8 @@ fn report(root: &Rootfs, vols: &Attached, id: &str, args: &Args) -> anyhow::Resu
         root.dir.join("init").display(),
         initlayer::FILES.join(", /etc/")
     );
-    for m in &vols.mounts {
-        let what = match &m.volume {
-            Some(name) => format!("volume {name}"),
-            None => "host path".into(),
-        };
-        let mode = if m.read_only { "ro" } else { "rw" };
-        eprintln!(
-            "{NAME}: {} <- {what} {} ({mode})",
-            m.target.display(),
-            m.source.display()
-        );
+    for line in vols.describe() {
+        eprintln!("{NAME}: {line}");
     }
     for line in changes::report(root)? {
         eprintln!("{NAME}: {line}");

@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use crate::layer::tree::Kind;
 use crate::probe::{host, mounts, ns, procs};
 use crate::sys;
 
@@ -80,6 +81,7 @@ pub fn judge(num: u32, ctx: &Ctx) -> anyhow::Result<Vec<Verdict>> {
         3 => Ok(setns(ctx)),
         4 => Ok(cgroups(ctx)),
         5 => Ok(union(ctx)),
+        6 => Ok(whiteouts(ctx)),
         7 => Ok(volumes(ctx)),
         n => bail!("lab {n:02} has no checker yet: it comes with its chapter"),
     }
@@ -172,6 +174,21 @@ impl Running {
             Some(hint) => format!("it reached a TODO: {hint}"),
             None => last().unwrap_or("(no output)").trim().to_string(),
         }
+    }
+}
+
+impl Running {
+    /// Wait for a binary that ends by itself (a lesson, not a container
+    /// left running); `None` if it is still going after `limit`.
+    fn ended(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        None
     }
 }
 
@@ -556,6 +573,180 @@ fn union(ctx: &Ctx) -> Vec<Verdict> {
             ]
         },
     )
+}
+
+/// Lab 06: what the run leaves on disk (kept with --keep): the container's
+/// `rm` and `rm -rf; mkdir` are a 0/0 whiteout and an opaque dir in the
+/// upper dir; the exported tar spells them `.wh.`; applied onto the layers
+/// they delete, applied as an upper dir they are overlay markers again.
+fn whiteouts(ctx: &Ctx) -> Vec<Verdict> {
+    let dir = ctx.state.join("containers/lab06");
+    if let Err(e) = crate::union::remove_tree(&dir) {
+        let fix = "run `wharf reset` with this WHARF_ROOT";
+        return vec![verdict("a clean start", false, format!("{e:#}"), fix)];
+    }
+    let Ok(mut run) = Running::start(ctx, &["--id", "lab06", "--keep"]) else {
+        return vec![verdict(
+            "the binary starts",
+            false,
+            "could not start it",
+            "is it built?",
+        )];
+    };
+    let mut out = vec![ran_to_the_end(&mut run)];
+    let d = OnDisk(&dir);
+    out.push(verdict("rm left a 0/0 whiteout in upper/", d.whiteout("upper/etc/motd"), d.shown("upper/etc/motd"), "run the deletions inside the container, on its overlay: `rm` of a lower file makes overlay write a character device 0/0 into the upper dir"));
+    out.push(verdict("rm -rf; mkdir left an opaque dir", d.opaque("upper/etc/config"), d.shown("upper/etc/config"), "`rm -rf d; mkdir d` inside the container: overlay marks the new d trusted.overlay.opaque=y"));
+    out.extend(tar_verdicts(&dir.join("layer.tar")));
+    out.push(verdict("applied onto the layers, it deletes", d.deleted_in("applied"), d.listed("applied"), "wharf::layer::apply_file(tar, copy, &ApplyOptions::default()): .wh.NAME removes NAME, .wh..wh..opq the lower content, and neither is left as a file"));
+    let back = d.whiteout("restored-upper/etc/motd") && d.opaque("restored-upper/etc/config");
+    out.push(verdict("applied as an upper dir: markers back", back, d.shown("restored-upper/etc/motd"), "wharf::layer::apply_file(tar, restored, &ApplyOptions::overlay_upper()): .wh.NAME becomes a 0/0 device, .wh..wh..opq the opaque xattr"));
+    out
+}
+
+/// A lesson ends by itself: exit 0, or what it said last (the TODO).
+fn ran_to_the_end(run: &mut Running) -> Verdict {
+    let ended = run.ended(Duration::from_secs(120));
+    let finished = matches!(ended, Some(s) if s.success());
+    let said = match ended {
+        Some(_) if finished => "exit 0".to_string(),
+        Some(s) => format!("`{}` ended ({s}): {}", run.shown, run.last_words()),
+        None => format!("`{}` did not end within 120 s", run.shown),
+    };
+    let fix = "finish the TODO named here (`wharf lab hint 6`), or run the binary by hand with --explain to see the failing step";
+    verdict("the lesson runs to its end", finished, said, fix)
+}
+
+/// Files a lesson left below one directory, read from the disk.
+struct OnDisk<'a>(&'a Path);
+
+impl OnDisk<'_> {
+    fn node(&self, p: &str) -> Option<crate::layer::tree::Node> {
+        crate::layer::tree::node(&self.0.join(p)).ok()
+    }
+
+    fn exists(&self, p: &str) -> bool {
+        self.0.join(p).symlink_metadata().is_ok()
+    }
+
+    /// overlay's whiteout: a character device 0/0.
+    fn whiteout(&self, p: &str) -> bool {
+        let kind = self.node(p).map(|n| n.kind);
+        kind == Some(Kind::Char { major: 0, minor: 0 })
+    }
+
+    /// overlay's opaque dir: `trusted.overlay.opaque=y`.
+    fn opaque(&self, p: &str) -> bool {
+        self.node(p).is_some_and(|n| {
+            n.xattrs
+                .iter()
+                .any(|(k, v)| k == "trusted.overlay.opaque" && v == b"y")
+        })
+    }
+
+    /// The demo's deletions done on a plain tree: motd and the lower
+    /// config files gone, the new one there, and no `.wh.` file left.
+    fn deleted_in(&self, tree: &str) -> bool {
+        let has = |p: &str| self.exists(&format!("{tree}/{p}"));
+        has("etc/config/fresh.conf")
+            && !has("etc/motd")
+            && !has("etc/config/base.conf")
+            && !has("etc/.wh.motd")
+            && !has("etc/config/.wh..wh..opq")
+    }
+
+    /// What the demo's deletions touch in a plain tree, as found.
+    fn listed(&self, tree: &str) -> String {
+        if !self.exists(tree) {
+            return format!("{tree}: not there");
+        }
+        let motd = match self.exists(&format!("{tree}/etc/motd")) {
+            true => "still there",
+            false => "gone",
+        };
+        let mut names: Vec<String> = std::fs::read_dir(self.0.join(tree).join("etc/config"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        format!(
+            "{tree}/etc/motd {motd}; {tree}/etc/config holds: {}",
+            names.join(" ")
+        )
+    }
+
+    /// `upper/etc/motd: c--------- 0/0`, as found.
+    fn shown(&self, p: &str) -> String {
+        let Some(n) = self.node(p) else {
+            return format!("{p}: not there");
+        };
+        let dev = match n.kind {
+            Kind::Char { major, minor } => format!(" {major}/{minor}"),
+            _ => String::new(),
+        };
+        let mode = crate::layer::tree::mode_string(&n);
+        let xattrs = match n.xattrs.is_empty() {
+            true => String::new(),
+            false => format!(" {}", crate::layer::tree::show_xattrs(&n.xattrs)),
+        };
+        format!("{p}: {mode}{dev}{xattrs}")
+    }
+}
+
+/// The exported tar carries both markers in their aufs spelling.
+fn tar_verdicts(tar: &Path) -> Vec<Verdict> {
+    let entries = tar_entries(tar);
+    let has = |name: &str| entries.as_ref().is_ok_and(|e| e.iter().any(|p| p == name));
+    let seen = match &entries {
+        Ok(e) => {
+            let wh: Vec<&str> = e
+                .iter()
+                .map(String::as_str)
+                .filter(|p| p.contains(".wh."))
+                .collect();
+            format!(
+                "layer.tar: {} entries, .wh. ones: {}",
+                e.len(),
+                wh.join(" ")
+            )
+        }
+        Err(e) => e.clone(),
+    };
+    let export = "export the upper dir with wharf::layer::export_to_file";
+    vec![
+        verdict(
+            "the layer tar has etc/.wh.motd",
+            has("etc/.wh.motd"),
+            seen.clone(),
+            &format!("{export}: a 0/0 whiteout travels as an empty .wh.NAME file"),
+        ),
+        verdict(
+            "… and etc/config/.wh..wh..opq",
+            has("etc/config/.wh..wh..opq"),
+            seen,
+            &format!("{export}: an opaque dir travels with a .wh..wh..opq entry inside it"),
+        ),
+    ]
+}
+
+/// The entry paths of a layer tar, read with the tar crate (`./` and a
+/// directory's trailing `/` dropped).
+fn tar_entries(path: &Path) -> Result<Vec<String>, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut archive = tar::Archive::new(file);
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    entries
+        .map(|e| {
+            let e = e.map_err(|e| format!("{}: {e}", path.display()))?;
+            let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            Ok(p.trim_start_matches("./").trim_end_matches('/').to_string())
+        })
+        .collect()
 }
 
 /// Lab 07: a `-v` volume is a bind mount inside the container's mount
