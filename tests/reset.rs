@@ -127,6 +127,35 @@ fn reset_after_an_interrupted_run_leaves_nothing() {
 }
 
 #[test]
+fn reset_kills_a_chrooted_container() {
+    let t = TestRoot::new();
+    let rootfs = t.rootfs();
+    // No mount namespace: chapter 02 falls back to chroot, so the root
+    // mount of the orphaned sleep is the host's; only its root dir is ours.
+    let mut parent = t
+        .cmd("ch02-namespaces")
+        .args(["--uts", "--rootfs", rootfs.to_str().unwrap()])
+        .args(["--", "/bin/sleep", "300"])
+        .spawn()
+        .unwrap();
+    let container = wait_for_child(parent.id(), "sleep");
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let _container_guard = Killer(container);
+    let root_dir = std::fs::read_link(format!("/proc/{container}/root")).unwrap();
+    assert!(root_dir.starts_with(t.path()), "{}", root_dir.display());
+
+    let out = t.run("wharf", &["reset"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains(&format!("killed container process {container}")),
+        "{said}"
+    );
+    assert!(!alive(container), "container {container} still runs");
+}
+
+#[test]
 fn dry_run_changes_nothing() {
     let t = TestRoot::new();
     let mnt = t.path().join("m");

@@ -20,6 +20,9 @@ stage() {
 tests/setup.sh || exit 1
 stage "format" cargo fmt --all -- --check
 stage "lints" cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The integration tests run the chapter binaries, which cargo builds for a
+# test only when they belong to the same package: build them all first.
+stage "build every binary" cargo build --workspace --quiet
 stage "unit and integration tests (real kernel)" cargo nextest run --workspace --no-fail-fast
 stage "labs are generated from the current chapters" cargo run --quiet --bin wharf -- lab gen --check
 stage "the book builds" mdbook build book

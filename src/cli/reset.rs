@@ -98,45 +98,58 @@ fn refuse_dangerous(root: &Path) -> anyhow::Result<()> {
 /// Kill processes whose root is inside this state root: containers of an
 /// interrupted run. Their mount namespaces die with them.
 fn stop_containers(r: &mut Reset, root: &Path) -> anyhow::Result<()> {
-    let Some((dev, rel)) = host::fs_location(root)? else {
+    let Some(home) = host::fs_location(root)? else {
         return Ok(());
     };
     let me = std::process::id() as i32;
     let mut killed = Vec::new();
     for pid in host::pids()?.into_iter().filter(|p| *p != me) {
-        // A process may exit while we look: skip what cannot be read.
-        let Ok(Some(m)) = host::process_root_mount(pid) else {
+        let Some(proot) = root_inside(pid, root, &home) else {
             continue;
         };
-        let proot = PathBuf::from(&m.root);
-        let pivoted_here = m.device == dev && proot.starts_with(&rel) && proot != Path::new("/");
-        let overlay_here = m
-            .super_options
-            .split([',', '=', ':'])
-            .any(|o| Path::new(o).starts_with(root));
-        if pivoted_here || overlay_here {
-            r.act(
-                "kill",
-                format!("container process {pid} (its root is {})", proot.display()),
-                || {
-                    Ok(sys::kill(
-                        Pid::from_raw(pid),
-                        Signal::SIGKILL,
-                        "a container of an interrupted run still holds its mounts",
-                    )?)
-                },
-            );
-            killed.push(pid);
-        }
+        r.act(
+            "kill",
+            format!("container process {pid} (its root is {})", proot.display()),
+            || {
+                Ok(sys::kill(
+                    Pid::from_raw(pid),
+                    Signal::SIGKILL,
+                    "a container of an interrupted run still holds its mounts",
+                )?)
+            },
+        );
+        killed.push(pid);
     }
     if !r.dry_run {
         wait_until(|| {
             killed
                 .iter()
-                .all(|p| host::process_root_mount(*p).map_or(true, |m| m.is_none()))
+                .all(|p| root_inside(*p, root, &home).is_none())
         });
     }
     Ok(())
+}
+
+/// The root of `pid` when it lies inside the state root, whose filesystem
+/// location is `home` (device, path): pivoted into it, on an overlay of
+/// ours, or chrooted into it. `None` for the rest, and for a process that
+/// exited while we looked (a zombie has given its root back).
+fn root_inside(pid: i32, root: &Path, (dev, rel): &(String, PathBuf)) -> Option<PathBuf> {
+    // Without a mount namespace chapters 01 and 02 chroot: the root mount
+    // is the host's and may be hidden from the process's mountinfo, but
+    // its root directory is ours.
+    let dir = host::process_root_dir(pid).ok()?;
+    if dir.starts_with(root) {
+        return Some(dir);
+    }
+    let m = host::process_root_mount(pid).ok()??;
+    let proot = PathBuf::from(&m.root);
+    let pivoted_here = m.device == *dev && proot.starts_with(rel) && proot != Path::new("/");
+    let overlay_here = m
+        .super_options
+        .split([',', '=', ':'])
+        .any(|o| Path::new(o).starts_with(root));
+    (pivoted_here || overlay_here).then_some(proot)
 }
 
 /// Detach every mount at or below the state root, deepest first. A mount

@@ -20,7 +20,7 @@ pub fn bin(name: &str) -> PathBuf {
     let p = dir.join(name);
     assert!(
         p.exists(),
-        "{} is not built: run the tests with `cargo nextest run --workspace`",
+        "{} is not built: run `cargo build --workspace` first (tests/run.sh does)",
         p.display()
     );
     p
