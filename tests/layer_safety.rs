@@ -314,8 +314,10 @@ fn whiteout_deletes_the_lower_file_and_leaves_no_marker() {
 }
 
 #[test]
-fn whiteout_before_a_new_file_keeps_the_file_and_after_it_deletes_it() {
+fn a_whiteout_hides_only_what_the_layers_below_have() {
     let s = Scene::new();
+    // Before or after the layer's own file of that name: the lower `keep`
+    // goes, the layer's own stays (OCI: whiteouts apply to lower layers).
     applied(
         &s,
         &tar_of(&[E::File("etc/.wh.keep", b""), E::File("etc/keep", b"new\n")]),
@@ -325,7 +327,18 @@ fn whiteout_before_a_new_file_keeps_the_file_and_after_it_deletes_it() {
         &s,
         &tar_of(&[E::File("etc/late", b"x"), E::File("etc/.wh.late", b"")]),
     );
-    assert!(!s.target.join("etc/late").exists());
+    assert_eq!(std::fs::read(s.target.join("etc/late")).unwrap(), b"x");
+    // A directory this layer writes into: its own child stays, the lower
+    // child `x` goes.
+    applied(
+        &s,
+        &tar_of(&[
+            E::Dir("dir"),
+            E::File("dir/mine", b"m"),
+            E::File(".wh.dir", b""),
+        ]),
+    );
+    assert_eq!(names_below(&s.target.join("dir")), ["mine"]);
 }
 
 #[test]

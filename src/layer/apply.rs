@@ -336,23 +336,42 @@ impl<'o> Applier<'o> {
                 self.remove(dir, &name)?;
                 continue;
             }
-            let st = rustix::fs::statat(dir, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(errno)?;
-            if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                let sub = rustix::fs::openat(dir, name.as_slice(), flags, Mode::empty())
-                    .map_err(errno)?;
-                self.hide_lower(&sub, path)?;
-            }
+            self.hide_lower_below(dir, &name, path)?;
         }
         Ok(())
     }
 
+    /// [`Self::hide_lower`] inside `dir/name` when that is a directory
+    /// this layer wrote; nothing for a file (it is the layer's own).
+    fn hide_lower_below(
+        &mut self,
+        dir: &OwnedFd,
+        name: &[u8],
+        path: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(errno)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+            return Ok(());
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let sub = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(errno)?;
+        self.hide_lower(&sub, path)
+    }
+
     /// `.wh.NAME`: delete NAME, or in an overlay upper dir put overlay's
-    /// whiteout there.
+    /// whiteout there. A whiteout hides what the layers *below* have: an
+    /// entry this layer wrote itself stays (the OCI image spec's rule), and
+    /// of a directory it wrote only the lower children go.
     fn whiteout(&mut self, parents: &[&[u8]], hidden: &[u8], meta: &Meta) -> anyhow::Result<()> {
         self.stats.whiteouts += 1;
         let upper = self.opts.target == Target::OverlayUpper;
+        let path = child_path(&join(parents), hidden);
+        if self.written.contains(&path) {
+            return match self.dir(parents, false)? {
+                Some(dir) if !upper => self.hide_lower_below(&dir, hidden, path),
+                _ => Ok(()),
+            };
+        }
         let Some(dir) = self.dir(parents, upper)? else {
             return Ok(());
         };
