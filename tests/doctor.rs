@@ -35,6 +35,11 @@ fn json_has_every_check_with_a_verdict() {
         "ip_forward",
         "strace",
         "ip",
+        "nsenter",
+        "findmnt",
+        "setfattr",
+        "getfattr",
+        "cargo",
         "mdbook",
     ] {
         assert!(names.contains(&want), "missing check {want}: {names:?}");
@@ -121,6 +126,74 @@ fn values_match_the_kernel() {
         shared,
         "doctor {state:?}, mountinfo {line:?}"
     );
+}
+
+/// Each tool's row agrees with the shell: found exactly when `command -v`
+/// finds it, at the same path; when missing, the fix names the Debian
+/// package that provides it.
+#[test]
+fn tools_match_command_v() {
+    let (rows, _) = doctor_json();
+    for (tool, package) in [
+        ("strace", "strace"),
+        ("ip", "iproute2"),
+        ("nsenter", "util-linux"),
+        ("findmnt", "util-linux"),
+        ("setfattr", "attr"),
+        ("getfattr", "attr"),
+    ] {
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let found = stdout(&out).trim().to_string();
+        let r = row(&rows, tool);
+        if out.status.success() && found.starts_with('/') {
+            assert_eq!(r["status"], "ok", "{tool}: command -v says {found}: {r}");
+            assert_eq!(r["state"], found.as_str(), "{tool}: {r}");
+        } else {
+            assert_eq!(r["status"], "warn", "{tool}: command -v finds nothing: {r}");
+            let fix = r["fix"].as_str().unwrap();
+            assert!(
+                fix.contains(&format!("apt-get install {package} ")),
+                "{tool}: the fix must name the package {package}: {r}"
+            );
+        }
+    }
+}
+
+/// On a hybrid host the hint says what the cgroup2 tree really holds, as
+/// its root's cgroup.controllers lists it (hugetlb on some hosts), and
+/// never that it holds nothing when it holds something.
+#[test]
+fn hybrid_hint_names_the_unified_controllers() {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    let (rows, _) = doctor_json();
+    let r = row(&rows, "cgroup mode");
+    let fix = r["fix"].as_str().unwrap();
+    let v2 = statfs("/sys/fs/cgroup").unwrap().filesystem_type() == CGROUP2_SUPER_MAGIC;
+    let hybrid = !v2
+        && statfs("/sys/fs/cgroup/unified")
+            .is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC);
+    if !hybrid {
+        assert!(!fix.contains("unified"), "not hybrid, yet: {r}");
+        return;
+    }
+    let list: Vec<String> = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers")
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let want = if list.is_empty() {
+        "cgroup2 at /sys/fs/cgroup/unified holds no controllers".to_string()
+    } else {
+        format!(
+            "cgroup2 at /sys/fs/cgroup/unified holds {}",
+            list.join(", ")
+        )
+    };
+    assert!(fix.contains(&want), "want {want:?} in the hint: {r}");
+    assert!(!fix.contains("holds none"), "{r}");
 }
 
 #[test]

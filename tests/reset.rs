@@ -1,7 +1,9 @@
-//! `wharf reset` after a deliberately interrupted run: a container left
-//! running after its parent was killed, mounts under the state root, and a
-//! tagged cgroup with a process in it. Afterwards the kernel shows none of
-//! them (mountinfo, /sys/fs/cgroup, /proc), and a second reset is a no-op.
+//! `wharf reset` after a deliberately interrupted run: a chapter whose
+//! parent was SIGKILLed mid-run, mounts under the state root, a tagged
+//! cgroup with a process in it, a chrooted container nobody waits for, a
+//! network device with our prefix. Afterwards the kernel shows none of them
+//! (mountinfo, /sys/fs/cgroup, /proc, `ip link`), and a second reset is a
+//! no-op.
 
 mod common;
 use common::*;
@@ -48,27 +50,13 @@ fn alive(pid: u32) -> bool {
 fn reset_after_an_interrupted_run_leaves_nothing() {
     let t = TestRoot::new();
     let root = t.path().to_path_buf();
-    let rootfs = t.rootfs();
     let tag = tag_of(&t);
 
-    // A container whose parent is killed: its sleep lives on as PID 1 of a
-    // namespace nobody waits for, holding its mounts.
-    let mut parent = t
-        .cmd("ch02-namespaces")
-        .args([
-            "--rootfs",
-            rootfs.to_str().unwrap(),
-            "--",
-            "/bin/sleep",
-            "300",
-        ])
-        .spawn()
-        .unwrap();
-    let container = wait_for_child(parent.id(), "sleep");
-    parent.kill().unwrap();
-    parent.wait().unwrap();
-    let _container_guard = Killer(container);
-
+    // A container no longer outlives its chapter (the kernel kills the
+    // child with its parent: PR_SET_PDEATHSIG), so what does outlive an
+    // interrupted run is made here by hand; a real run is killed in
+    // `reset_after_a_killed_chapter_leaves_nothing`.
+    //
     // Host-visible mounts as a chapter makes them: one stacked on another.
     let mnt = root.join("mnt");
     std::fs::create_dir_all(&mnt).unwrap();
@@ -85,8 +73,9 @@ fn reset_after_an_interrupted_run_leaves_nothing() {
     // A tagged cgroup with a child cgroup holding a process.
     let cg = pids_hierarchy().join(&tag).join("c1");
     std::fs::create_dir_all(&cg).unwrap();
-    let mut member = Command::new("/bin/sleep").arg("300").spawn().unwrap();
-    std::fs::write(cg.join("cgroup.procs"), member.id().to_string()).unwrap();
+    let mut member = Reaped(Command::new("/bin/sleep").arg("300").spawn().unwrap());
+    let member_pid = member.0.id();
+    std::fs::write(cg.join("cgroup.procs"), member_pid.to_string()).unwrap();
     assert_eq!(mounts_below(&root).len(), 2);
 
     let out = t.run("wharf", &["reset"]);
@@ -103,18 +92,18 @@ fn reset_after_an_interrupted_run_leaves_nothing() {
     );
     assert!(said.contains("unmounted mount"), "{said}");
     assert!(
-        said.contains(&format!("killed container process {container}")),
+        said.contains(&format!("killed process {member_pid} (in cgroup")),
         "{said}"
     );
 
-    member.wait().unwrap();
+    member.0.wait().unwrap();
     assert!(
         mounts_below(&root).is_empty(),
         "mounts left: {:?}",
         mounts_below(&root)
     );
     assert!(!pids_hierarchy().join(&tag).exists(), "cgroup left");
-    assert!(!alive(container), "container {container} still runs");
+    assert!(!alive(member_pid), "cgroup member {member_pid} still runs");
     assert!(!root.exists(), "state dir left");
 
     let again = t.run("wharf", &["reset"]);
@@ -130,29 +119,41 @@ fn reset_after_an_interrupted_run_leaves_nothing() {
 fn reset_kills_a_chrooted_container() {
     let t = TestRoot::new();
     let rootfs = t.rootfs();
-    // No mount namespace: chapter 02 falls back to chroot, so the root
-    // mount of the orphaned sleep is the host's; only its root dir is ours.
-    let mut parent = t
-        .cmd("ch02-namespaces")
-        .args(["--uts", "--rootfs", rootfs.to_str().unwrap()])
+    // Chapter 01 chroots and becomes the command: a sleep whose root mount
+    // is the host's (and hidden from its own mountinfo), whose root
+    // directory is ours, and which no wharf process waits for.
+    let mut sleeper = t
+        .cmd("ch01-chroot")
+        .args(["--rootfs", rootfs.to_str().unwrap()])
         .args(["--", "/bin/sleep", "300"])
         .spawn()
         .unwrap();
-    let container = wait_for_child(parent.id(), "sleep");
-    parent.kill().unwrap();
-    parent.wait().unwrap();
-    let _container_guard = Killer(container);
-    let root_dir = std::fs::read_link(format!("/proc/{container}/root")).unwrap();
-    assert!(root_dir.starts_with(t.path()), "{}", root_dir.display());
+    let pid = sleeper.id();
+    let _guard = Killer(pid);
+    let chrooted =
+        || std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r.starts_with(t.path()));
+    let start = std::time::Instant::now();
+    while !chrooted() && start.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        chrooted(),
+        "ch01 did not chroot its sleep into the state root"
+    );
 
     let out = t.run("wharf", &["reset"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let said = stdout(&out);
     assert!(
-        said.contains(&format!("killed container process {container}")),
+        said.contains(&format!("killed container process {pid}")),
         "{said}"
     );
-    assert!(!alive(container), "container {container} still runs");
+    let status = sleeper.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "{status}"
+    );
 }
 
 #[test]
@@ -195,6 +196,160 @@ fn a_dangerous_state_root_is_refused() {
             stderr(&out)
         );
     }
+}
+
+/// The cgroup directories named after `tag` in any hierarchy, as
+/// `find /sys/fs/cgroup -maxdepth 3 -name TAG` lists them.
+fn tagged_cgroups(tag: &str) -> Vec<String> {
+    let out = Command::new("find")
+        .args(["/sys/fs/cgroup", "-maxdepth", "3", "-name", tag])
+        .output()
+        .expect("find");
+    stdout(&out).lines().map(str::to_string).collect()
+}
+
+/// Live processes whose root is inside `root`, as the kernel shows them:
+/// chrooted there (/proc/PID/root), or on a root mount made from it (an
+/// overlay whose layers the mount options name, in /proc/PID/mountinfo).
+fn rooted_below(root: &Path) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if !alive(pid) {
+            continue;
+        }
+        let chrooted =
+            std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r.starts_with(root));
+        let info = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+        let top = info.lines().rfind(|l| l.split(' ').nth(4) == Some("/"));
+        let mounted = top.is_some_and(|l| l.contains(&format!("{}/", root.display())));
+        if chrooted || mounted {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// A real interrupted run: chapter 05 with cgroup limits, its parent
+/// SIGKILLed while the container's sleep runs, so it never cleans up. What
+/// it leaves (cgroups under our tag, the container dir, and the container
+/// itself if it outlived its parent) is gone after reset, as the kernel
+/// shows: mountinfo, the cgroup hierarchies, /proc.
+#[test]
+fn reset_after_a_killed_chapter_leaves_nothing() {
+    let t = TestRoot::new();
+    let root = t.path().to_path_buf();
+    t.rootfs(); // chapter 05's default layer: the built-in rootfs
+    let tag = tag_of(&t);
+
+    let mut parent = Reaped(
+        t.cmd("ch05-union")
+            .args(["--cpus", "0.5", "--pids-limit", "20"])
+            .args(["--", "/bin/sleep", "300"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let container = wait_for_child(parent.0.id(), "sleep");
+    let _container_guard = Killer(container);
+    // The test's own views work: they see the running container.
+    assert!(
+        rooted_below(&root).contains(&container),
+        "container {container} not seen as rooted below {}",
+        root.display()
+    );
+    assert!(!tagged_cgroups(&tag).is_empty(), "ch05 made no cgroup");
+
+    parent.0.kill().unwrap(); // SIGKILL: no Drop, no cleanup
+    parent.0.wait().unwrap();
+    let left = tagged_cgroups(&tag);
+    assert!(!left.is_empty(), "the killed run left no cgroup to reset");
+    assert!(root.join("containers").read_dir().unwrap().next().is_some());
+
+    let out = t.run("wharf", &["reset"]);
+    assert!(
+        out.status.success(),
+        "reset failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let said = stdout(&out);
+    assert!(said.contains("removed cgroup"), "{said}");
+
+    assert!(
+        mounts_below(&root).is_empty(),
+        "mounts left: {:?}",
+        mounts_below(&root)
+    );
+    assert!(
+        tagged_cgroups(&tag).is_empty(),
+        "cgroups left: {:?} (before reset: {left:?})",
+        tagged_cgroups(&tag)
+    );
+    assert!(
+        rooted_below(&root).is_empty(),
+        "processes rooted below the state root: {:?}",
+        rooted_below(&root)
+    );
+    assert!(!alive(container), "container {container} still runs");
+    assert!(!root.exists(), "state dir left: {said}");
+}
+
+/// The names `ip -o link` lists (a veth's `@peer` dropped).
+fn links() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .expect("ip");
+    assert!(out.status.success(), "ip -o link: {}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect()
+}
+
+/// Deletes the link by its exact name when dropped, also on failure.
+struct Link(String);
+impl Drop for Link {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "delete", "dev", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn reset_removes_a_network_device_of_ours() {
+    let t = TestRoot::new();
+    let tag = tag_of(&t);
+    let name = format!("{}x", wharf::paths::net_prefix(&tag));
+    assert!(!links().contains(&name), "{name} exists before the test");
+    let _link = Link(name.clone());
+    let add = |kind: &str| {
+        Command::new("ip")
+            .args(["link", "add", &name, "type", kind])
+            .output()
+            .expect("ip link add")
+    };
+    let mut out = add("dummy");
+    // A kernel built without the dummy driver: a bridge is ours just as well.
+    if stderr(&out).contains("Unknown device type") {
+        out = add("bridge");
+    }
+    assert!(out.status.success(), "ip link add {name}: {}", stderr(&out));
+    assert!(links().contains(&name), "{name} not in ip -o link");
+
+    let out = t.run("wharf", &["reset"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains(&format!("removed network device {name}")),
+        "{said}"
+    );
+    assert!(!links().contains(&name), "{name} still in ip -o link");
 }
 
 /// Kill the container's process if the test fails before reset does.

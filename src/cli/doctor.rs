@@ -162,15 +162,30 @@ fn overlay() -> Check {
 }
 
 fn cgroup_mode() -> Check {
-    match crate::probe::cgroup::Cgroupfs::system().map(|fs| fs.mode) {
-        Ok(m @ CgroupMode::Hybrid) => row(
+    match crate::probe::cgroup::Cgroupfs::system() {
+        Ok(fs) if fs.mode == CgroupMode::Hybrid => row(
             "cgroup mode",
-            m.name(),
+            fs.mode.name(),
             Status::Ok,
-            "limits go to the v1 controllers; cgroup2 holds none here",
+            format!("limits go to the v1 controllers; {}", unified_holds(&fs)),
         ),
-        Ok(m) => row("cgroup mode", m.name(), Status::Ok, ""),
+        Ok(fs) => row("cgroup mode", fs.mode.name(), Status::Ok, ""),
         Err(e) => unreadable("cgroup mode", e),
+    }
+}
+
+/// What the cgroup2 tree of a hybrid host holds, as its root's
+/// `cgroup.controllers` lists it: usually nothing, sometimes a controller
+/// no v1 hierarchy claimed (hugetlb, rdma, misc).
+fn unified_holds(fs: &crate::probe::cgroup::Cgroupfs) -> String {
+    let Some(dir) = fs.unified() else {
+        return "there is no cgroup2 tree".into();
+    };
+    let at = dir.display();
+    match crate::probe::cgroup::controller_list(&dir, "cgroup.controllers") {
+        Ok(list) if list.is_empty() => format!("cgroup2 at {at} holds no controllers"),
+        Ok(list) => format!("cgroup2 at {at} holds {}", list.join(", ")),
+        Err(e) => format!("cgroup2 at {at}: cannot read cgroup.controllers: {e}"),
     }
 }
 
@@ -258,8 +273,8 @@ fn ip_forward() -> Check {
     }
 }
 
-/// Programs the labs and the book use, and how to get each.
-const TOOLS: [(&str, &str); 4] = [
+/// Programs the labs and the book use, and how to get each (on Debian).
+const TOOLS: [(&str, &str); 8] = [
     (
         "strace",
         "apt-get install strace (compare --explain with `strace -f`)",
@@ -267,6 +282,22 @@ const TOOLS: [(&str, &str); 4] = [
     (
         "ip",
         "apt-get install iproute2 (look inside network namespaces)",
+    ),
+    (
+        "nsenter",
+        "apt-get install util-linux (`wharf lab check` 02-04 read the container's hostname with it)",
+    ),
+    (
+        "findmnt",
+        "apt-get install util-linux (the book's exercises list mounts with it)",
+    ),
+    (
+        "setfattr",
+        "apt-get install attr (the book's exercises remove an overlay xattr with it)",
+    ),
+    (
+        "getfattr",
+        "apt-get install attr (the book's exercises read overlay xattrs with it)",
     ),
     (
         "cargo",

@@ -248,6 +248,15 @@ pub fn pids() -> io::Result<Vec<i32>> {
         .collect())
 }
 
+/// A file as process `pid` sees it, read through the kernel's view of its
+/// root (`/proc/PID/root/etc/hostname`): the file of a container that
+/// pivoted into an overlay, without entering its mount namespace. (A
+/// symlink inside resolves against the reader's root, so read regular files.)
+pub fn read_in_root(pid: i32, path: &Path) -> io::Result<String> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    std::fs::read_to_string(Path::new(&format!("/proc/{pid}/root")).join(rel))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

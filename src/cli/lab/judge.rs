@@ -750,7 +750,8 @@ fn tar_entries(path: &Path) -> Result<Vec<String>, String> {
 }
 
 /// Lab 07: a `-v` volume is a bind mount inside the container's mount
-/// namespace and nowhere in the host's.
+/// namespace and nowhere in the host's, and the init layer gives the
+/// container its own /etc/hostname and /etc/hosts naming `--hostname`.
 fn volumes(ctx: &Ctx) -> Vec<Verdict> {
     let src = ctx.state.join("lab07-volume");
     if let Err(e) = std::fs::create_dir_all(&src) {
@@ -762,7 +763,8 @@ fn volumes(ctx: &Ctx) -> Vec<Verdict> {
         )];
     }
     let spec = format!("{}:/data", src.display());
-    judged(ctx, &["-v", &spec, "--", "/bin/sleep", "60"], |pid| {
+    let args = ["--hostname", "lab07", "-v", &spec, "--", "/bin/sleep", "60"];
+    judged(ctx, &args, |pid| {
         let inside = mounts::rows(pid).unwrap_or_default();
         let at_data = inside.iter().find(|m| m.target == "/data");
         let want = host::fs_location(&src).ok().flatten();
@@ -788,5 +790,55 @@ fn volumes(ctx: &Ctx) -> Vec<Verdict> {
                 "mount volumes in the child, after CLONE_NEWNS and MS_PRIVATE",
             ),
         ]
+        .into_iter()
+        .chain(init_layer_checks(pid, "lab07"))
+        .collect()
     })
+}
+
+/// The init layer, read where the container reads it: its /etc/hostname is
+/// `name`, and a line of its /etc/hosts names `name`.
+fn init_layer_checks(pid: i32, name: &str) -> Vec<Verdict> {
+    let fix = "write the init layer for the container's hostname (--hostname, else its id): wharf::volume::initlayer::create(&dir.path, name, &image), and put it after the image's layers (topmost) in what Rootfs::prepare gets";
+    let read = |p: &str| host::read_in_root(pid, Path::new(p));
+    let (hostname_ok, hostname_seen) = match read("/etc/hostname") {
+        Ok(t) => (
+            t.trim() == name,
+            format!("/proc/{pid}/root/etc/hostname: {:?}", t.trim()),
+        ),
+        Err(e) => (false, format!("/proc/{pid}/root/etc/hostname: {e}")),
+    };
+    let (hosts_ok, hosts_seen) = match read("/etc/hosts") {
+        Ok(t) => match t.lines().find(|l| names_host(l, name)) {
+            Some(l) => (true, format!("/etc/hosts: {:?}", l.trim())),
+            None => (
+                false,
+                format!(
+                    "/etc/hosts has no line naming {name}: {}",
+                    t.lines().collect::<Vec<_>>().join(" | ")
+                ),
+            ),
+        },
+        Err(e) => (false, format!("/proc/{pid}/root/etc/hosts: {e}")),
+    };
+    vec![
+        verdict(
+            &format!("its /etc/hostname reads {name}"),
+            hostname_ok,
+            hostname_seen,
+            fix,
+        ),
+        verdict(
+            &format!("its /etc/hosts names {name}"),
+            hosts_ok,
+            hosts_seen,
+            fix,
+        ),
+    ]
+}
+
+/// Does this /etc/hosts line map an address to `name` (comments aside)?
+fn names_host(line: &str, name: &str) -> bool {
+    let line = line.split('#').next().unwrap_or_default();
+    line.split_whitespace().skip(1).any(|n| n == name)
 }
