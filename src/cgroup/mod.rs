@@ -159,8 +159,11 @@ impl Cgroup {
     /// Kill anything still inside, then remove the cgroup (deepest first)
     /// and the tag directory above it if no other cgroup of ours is there.
     pub fn remove(mut self) -> anyhow::Result<()> {
-        self.removed = true;
-        self.teardown()
+        // Marked removed only once it is: if teardown fails (or a panic
+        // unwinds through it), Drop tries again.
+        let done = self.teardown();
+        self.removed = done.is_ok();
+        done
     }
 
     fn teardown(&mut self) -> anyhow::Result<()> {
@@ -255,7 +258,8 @@ impl Drop for Cgroup {
         if !self.removed {
             self.removed = true;
             if let Err(e) = self.teardown() {
-                eprintln!("{}: warning: {e:#}", crate::cli::lesson::program_name());
+                let name = crate::cli::lesson::program_name();
+                crate::sys::journal::emit(&format!("{name}: warning: {e:#}\n"));
             }
         }
     }

@@ -44,7 +44,7 @@ impl Lesson {
                 (true, Some(before)) if !new_child => snap.diff(before),
                 _ => snap.render(),
             };
-            eprint!("{text}");
+            journal::emit(&text);
             *prev = Some(snap);
         }));
     }
@@ -56,7 +56,7 @@ pub fn finish(name: &str, result: anyhow::Result<i32>) -> ! {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("{name}: error: {}", one_line(&e));
+            journal::emit(&format!("{name}: error: {}\n", one_line(&e)));
             let code = e.downcast_ref::<ExitCode>().map(|c| c.0).unwrap_or(1);
             std::process::exit(code)
         }

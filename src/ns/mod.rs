@@ -33,6 +33,10 @@ pub struct Namespaces {
     /// New cgroup namespace: /proc/self/cgroup shows its cgroup as /.
     #[arg(long)]
     pub cgroup: bool,
+    /// From inside, once the root is set up, try chapter 01's chroot escape
+    /// and report where it lands.
+    #[arg(long)]
+    pub escape_demo: bool,
 }
 
 impl Namespaces {
@@ -51,6 +55,7 @@ impl Namespaces {
             mount: true,
             user: false,
             cgroup: true,
+            escape_demo: self.escape_demo,
         }
     }
 

@@ -58,12 +58,17 @@ pub fn check_rootfs(rootfs: &Path) -> anyhow::Result<()> {
 pub fn run(spec: &RunSpec, hooks: &mut dyn Hooks) -> anyhow::Result<ExitReport> {
     spec.ns.check(spec.hostname.as_deref())?;
     check_rootfs(&spec.rootfs)?;
+    // Where the host's root is, for the escape demo to compare with.
+    let host_root = match spec.ns.escape_demo {
+        true => Some(chroot::root_id()?),
+        false => None,
+    };
     let flags = spec.ns.clone_flags();
     let mut child = match sys::clone(
         flags,
         "start the child in fresh namespaces; it waits until we have set up its side",
     )? {
-        Fork::Child => child_main(spec, hooks),
+        Fork::Child => child_main(spec, hooks, host_root),
         Fork::Parent(c) => c,
     };
     if let Err(e) = parent_setup(spec, hooks, child.pid) {
@@ -92,12 +97,26 @@ pub fn abandon(pid: Pid) {
 }
 
 /// The child's part; it never returns: it becomes the command or exits.
-fn child_main(spec: &RunSpec, hooks: &mut dyn Hooks) -> ! {
-    let err = match enter(spec, hooks) {
-        Ok(()) => exec::exec(&spec.cmd, &exec::default_env(spec.hostname.as_deref())),
-        Err(e) => e,
-    };
-    crate::cli::lesson::finish(&crate::cli::lesson::program_name(), Err(err))
+fn child_main(spec: &RunSpec, hooks: &mut dyn Hooks, host_root: Option<(u64, u64)>) -> ! {
+    let name = crate::cli::lesson::program_name();
+    if let Err(e) = enter(spec, hooks) {
+        crate::cli::lesson::finish(&name, Err(e))
+    }
+    if let Some(host_root) = host_root {
+        // Chapter 01's escape, tried again from inside the new root.
+        match chroot::escape_attempt(host_root) {
+            Ok(report) => {
+                print!("{report}");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+            }
+            Err(e) => crate::cli::lesson::finish(&name, Err(e)),
+        }
+        if spec.cmd.is_empty() {
+            crate::cli::lesson::finish(&name, Ok(0))
+        }
+    }
+    let err = exec::exec(&spec.cmd, &exec::default_env(spec.hostname.as_deref()));
+    crate::cli::lesson::finish(&name, Err(err))
 }
 
 /// Private mounts, hostname, the root, /proc: the child's setup in order.

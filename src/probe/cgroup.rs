@@ -62,7 +62,7 @@ pub struct Cgroupfs {
 impl Cgroupfs {
     /// This host's `/sys/fs/cgroup`, its mode detected.
     pub fn system() -> io::Result<Cgroupfs> {
-        let root = PathBuf::from(SYSTEM_ROOT);
+        let root = super::cgroupns::reachable_root();
         Ok(Cgroupfs {
             mode: detect(&root)?,
             root,
@@ -93,7 +93,13 @@ impl Cgroupfs {
         if self.mode == CgroupMode::V2 {
             return None;
         }
-        std::fs::canonicalize(self.root.join(controller)).ok()
+        // Follow the symlink by hand: the root may be /proc/self/fd/N,
+        // which canonicalize would turn into a path we cannot reach.
+        let p = self.root.join(controller);
+        match std::fs::read_link(&p) {
+            Ok(target) => Some(self.root.join(target)),
+            Err(_) => p.is_dir().then_some(p),
+        }
     }
 
     /// Where the controllers of the cgroup `rel` (a path below each
@@ -369,9 +375,27 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<Membership> {
 
 /// The cgroup rows for `pid`: one per hierarchy that holds one of
 /// [`CONTROLLERS`], plus the cgroup2 tree.
+/// Read from inside a cgroup namespace, a path is shown as the kernel
+/// gives it and, where that differs, as the host path too.
 pub fn rows(pid: i32) -> io::Result<Vec<CgroupRow>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
-    Ok(rows_in(&Cgroupfs::system()?, &text))
+    let cgns = std::fs::read_link("/proc/self/ns/cgroup")?;
+    let cgns = super::ns::parse_link("cgroup", &cgns.to_string_lossy()).unwrap_or(0);
+    let is_self = super::proc_self() == Ok(pid);
+    let kernel = parse_proc_cgroup(&text);
+    let host = super::cgroupns::to_host(kernel.clone(), cgns, is_self).map_err(io::Error::other)?;
+    let fs = Cgroupfs::system()?;
+    Ok(kernel
+        .iter()
+        .zip(&host)
+        .filter_map(|(k, h)| {
+            let mut r = row(&fs, h)?;
+            if k.path != h.path {
+                r.path = format!("{} (host: {})", k.path, h.path);
+            }
+            Some(r)
+        })
+        .collect())
 }
 
 /// The rows for a process whose /proc/PID/cgroup reads `proc_cgroup`.

@@ -10,6 +10,7 @@
 //! journal step, and can be printed whole or as a diff against the one before.
 
 pub mod cgroup;
+mod cgroupns;
 pub mod host;
 pub mod mounts;
 pub mod ns;
@@ -120,6 +121,12 @@ impl Snapshot {
     /// of the process that made the step (the journal calls its observer in
     /// that very process).
     pub fn take_after(step: &Step, views: &[View]) -> Snapshot {
+        let joined_cgroupns = step.syscall == "setns"
+            && step.errno.is_none()
+            && step.args.iter().any(|a| a == "CLONE_NEWCGROUP");
+        if joined_cgroupns {
+            cgroupns::joined_other();
+        }
         match new_child(step) {
             Some(child) => Snapshot::take("new child".to_string(), visible(child), views),
             None => Snapshot::take(step.process.clone(), proc_self(), views),

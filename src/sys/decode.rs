@@ -123,7 +123,7 @@ pub fn hint(syscall: &str, errno: Errno) -> Option<String> {
         ("mount", ENOENT) => "the mount point (or the source) does not exist inside the current root",
         ("mount", ENODEV) => "the kernel has no such filesystem type: is the module loaded? (see /proc/filesystems)",
         ("mount", EINVAL) => {
-            "the kernel refused these mount options: an overlay lowerdir cannot be an overlay, and the upper and work dirs must be on one filesystem"
+            "the kernel refused these mount options: an overlay's upper dir cannot be on an overlay (a lower dir may be), and the upper and work dirs must be separate directories on one mount (dmesg says which)"
         }
         ("mount", EBUSY) => "something is already mounted there or the target is in use",
         ("umount2", EBUSY) => "a process still uses the mount: detach it lazily with MNT_DETACH",
@@ -192,5 +192,11 @@ mod tests {
             .unwrap()
             .contains("CAP_SYS_ADMIN"));
         assert!(hint("mount", Errno::EXDEV).is_none());
+        let overlay = hint("mount", Errno::EINVAL).unwrap();
+        assert!(
+            overlay.contains("upper dir cannot be on an overlay")
+                && !overlay.contains("lowerdir cannot"),
+            "{overlay}"
+        );
     }
 }

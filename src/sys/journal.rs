@@ -172,7 +172,9 @@ pub(crate) fn record(mut step: Step) -> Step {
 }
 
 /// Write in one `write(2)` so lines from parent and child never interleave.
-fn emit(text: &str) {
+/// Write to stderr, ignoring a reader that went away (`| head`): the
+/// lesson must go on to its cleanup rather than panic halfway through.
+pub fn emit(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 

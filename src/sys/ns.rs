@@ -25,9 +25,14 @@ pub struct Child {
 }
 
 impl Child {
-    /// Let the child go on.
+    /// Let the child go on: one byte through the gate. A gate closed with
+    /// no byte (we died, or gave up on the child) tells it to exit instead.
+    /// We keep our end open while this handle lives, so that the child can
+    /// tell whether we are still there once its parent-death signal is set.
     pub fn release(&mut self) {
-        self.gate.take();
+        if let Some(gate) = &self.gate {
+            let _ = nix::unistd::write(gate, b"1");
+        }
     }
 }
 
@@ -65,11 +70,13 @@ fn ns_effect(flags: CloneFlags) -> String {
 /// copy of our memory and returns here with 0, but it starts life inside the
 /// new namespaces chosen by `flags`. The child blocks until released.
 pub fn clone(flags: CloneFlags, why: &str) -> Result<Fork, SysError> {
-    let (gate_r, gate_w) = nix::unistd::pipe().map_err(|e| SysError {
-        call: "pipe()".into(),
-        errno: e,
-        hint: None,
-    })?;
+    // Close-on-exec: no program we start later inherits the gate.
+    let (gate_r, gate_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SysError {
+            call: "pipe()".into(),
+            errno: e,
+            hint: None,
+        })?;
     let call = Call::new(
         "clone",
         vec![
@@ -88,9 +95,19 @@ pub fn clone(flags: CloneFlags, why: &str) -> Result<Fork, SysError> {
         0 => {
             drop(gate_w);
             journal::set_process(&child_label());
-            // Wait for the parent: read returns 0 when it closes its end.
-            let mut b = [0u8; 1];
-            while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(gate_r.as_fd(), &mut b) {}
+            if !released(&gate_r) {
+                std::process::exit(1);
+            }
+            // If the parent dies from here on, the kernel kills us too: a
+            // container never outlives the process that cleans up after it.
+            // Had it died before the prctl, its end of the gate is closed.
+            let _ = super::process::set_pdeathsig(
+                Signal::SIGKILL,
+                "if the parent dies, the kernel kills this child too: no container outlives the process that cleans up after it",
+            );
+            if hung_up(&gate_r) {
+                std::process::exit(1);
+            }
             Ok(Fork::Child)
         }
         pid => {
@@ -103,6 +120,30 @@ pub fn clone(flags: CloneFlags, why: &str) -> Result<Fork, SysError> {
             }))
         }
     }
+}
+
+/// Block at the gate until the parent writes its byte (true), or until it
+/// closes the gate without one (false): it died or gave up on us, maybe
+/// before our parent-death signal was set.
+fn released(gate: &OwnedFd) -> bool {
+    let mut b = [0u8; 1];
+    loop {
+        match nix::unistd::read(gate.as_fd(), &mut b) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Ok(1) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Whether every write end of the gate is closed: the parent is gone.
+fn hung_up(gate: &OwnedFd) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(gate.as_fd(), PollFlags::POLLIN)];
+    let _ = poll(&mut fds, PollTimeout::ZERO);
+    fds[0]
+        .revents()
+        .is_some_and(|r| r.contains(PollFlags::POLLHUP))
 }
 
 /// "child" for the first generation, "grandchild" below it.

@@ -4,7 +4,9 @@ use std::ffi::CString;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::sys::signal::Signal;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
@@ -43,6 +45,13 @@ pub fn execve(path: &Path, argv: &[String], env: &[String], why: &str) -> SysErr
     call.fail(errno)
 }
 
+/// `prctl(PR_SET_PDEATHSIG, sig)`: the kernel sends `sig` to this process
+/// when the thread that created it exits. Kept across execve.
+pub fn set_pdeathsig(sig: Signal, why: &str) -> Result<(), SysError> {
+    let args = vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()];
+    Call::new("prctl", args, why).run(|| nix::sys::prctl::set_pdeathsig(sig))
+}
+
 /// `kill(pid, sig)`.
 pub fn kill(pid: Pid, sig: Signal, why: &str) -> Result<(), SysError> {
     Call::new("kill", vec![pid.to_string(), sig.as_str().into()], why)
@@ -75,7 +84,46 @@ impl ExitReport {
     }
 }
 
-/// `wait4(pid, …)`: reap a child and learn how it ended.
+/// The last stop signal (SIGINT, SIGTERM, SIGHUP) that reached us while
+/// we waited for a container; 0 when none did.
+static STOP_ASKED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn note_stop(sig: libc::c_int) {
+    STOP_ASKED.store(sig, Ordering::SeqCst);
+}
+
+/// While we wait for a container, a stop signal is noted instead of ending
+/// us, so the cleanup after the wait (cgroup, mounts, state) still runs.
+/// Without SA_RESTART the kernel interrupts the wait with EINTR, and we
+/// pass the signal on.
+fn catch_stop_signals() {
+    let act = SigAction::new(
+        SigHandler::Handler(note_stop),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores into an atomic.
+        let _ = unsafe { sigaction(sig, &act) };
+    }
+}
+
+/// Pass a noted stop signal on to `pid`: the first as it came, as `docker
+/// run` does, any after it as SIGKILL.
+fn pass_on_stop(pid: Pid, passed: &mut u32) {
+    let Ok(sig) = Signal::try_from(STOP_ASKED.swap(0, Ordering::SeqCst)) else {
+        return;
+    };
+    *passed += 1;
+    let (sig, why) = match *passed {
+        1 => (sig, "pass the stop signal on to the container; as PID 1 of a pid namespace it ignores any signal it has no handler for"),
+        _ => (Signal::SIGKILL, "asked again: SIGKILL, which even PID 1 of a pid namespace cannot ignore"),
+    };
+    let _ = kill(pid, sig, why);
+}
+
+/// `wait4(pid, …)`: reap a child and learn how it ended. A stop signal
+/// that reaches us meanwhile goes on to the child (see [`pass_on_stop`]).
 pub fn wait(pid: Pid, why: &str) -> Result<ExitReport, SysError> {
     let call = Call::new(
         "wait4",
@@ -87,9 +135,11 @@ pub fn wait(pid: Pid, why: &str) -> Result<ExitReport, SysError> {
         ],
         why,
     );
+    catch_stop_signals();
+    let mut passed = 0;
     loop {
         match waitpid(pid, None) {
-            Err(Errno::EINTR) => continue,
+            Err(Errno::EINTR) => pass_on_stop(pid, &mut passed),
             Err(e) => return Err(call.fail(e)),
             Ok(WaitStatus::Exited(_, code)) => {
                 return finish(

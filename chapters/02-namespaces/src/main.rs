@@ -33,10 +33,6 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
 
-    /// From inside, try chapter 01's chroot escape and report where it lands.
-    #[arg(long)]
-    escape_demo: bool,
-
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
     cmd: Vec<String>,
@@ -51,7 +47,7 @@ fn main() {
 fn chapter(args: &Args) -> anyhow::Result<i32> {
     lesson::require_root("ch02-namespaces")?;
     args.ns.check(args.hostname.as_deref())?;
-    if args.cmd.is_empty() && !args.escape_demo {
+    if args.cmd.is_empty() && !args.ns.escape_demo {
         anyhow::bail!("no command given: add one after `--`, e.g. `ch02-namespaces -- /bin/sh`");
     }
     let root = rootfs::choose(args.rootfs.as_deref())?;
@@ -117,7 +113,7 @@ fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32
     }
     // ANCHOR_END: inside
 
-    if args.escape_demo {
+    if args.ns.escape_demo {
         print!("{}", chroot::escape_attempt(host_root)?);
         if args.cmd.is_empty() {
             return Ok(0);
