@@ -374,3 +374,77 @@ fn explain_transcript() {
     insta::assert_snapshot!(format!("ch04_explain_{mode}"), text);
     assert_no_cgroup_left(&tag);
 }
+
+#[test]
+fn a_stop_signal_reaches_the_container_and_cleanup_still_runs() {
+    let t = TestRoot::new();
+    let tag = tag(&t);
+    let mut run = Running::start(&t, &["--pids-limit", "20", "--", "/bin/sleep", "30"]);
+    let sleep = wait_for_child(run.pid(), "sleep");
+    let parent = Pid::from_raw(run.pid() as i32);
+    // The first SIGTERM is passed on as it is; PID 1 of the pid namespace
+    // has no handler for it and ignores it. The second becomes SIGKILL.
+    kill(parent, Signal::SIGTERM).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(run.running(), "ch04 ended on the first SIGTERM");
+    assert!(
+        std::path::Path::new(&format!("/proc/{sleep}")).exists(),
+        "the container's sleep died of a signal it should ignore"
+    );
+    kill(parent, Signal::SIGTERM).unwrap();
+    let end = run.end();
+    assert_eq!(end.code, Some(137), "{}", end.err);
+    assert!(
+        end.err.contains("killed by SIGKILL"),
+        "ch04 did not report the kill: {}",
+        end.err
+    );
+    assert_no_cgroup_left(&tag);
+}
+
+#[test]
+fn a_killed_lesson_takes_its_container_with_it() {
+    let t = TestRoot::new();
+    let run = Running::start(&t, &["--pids-limit", "20", "--", "/bin/sleep", "30"]);
+    let sleep = wait_for_child(run.pid(), "sleep");
+    // SIGKILL leaves ch04 no time to clean up; the kernel sends its child
+    // the parent-death signal the child asked for (prctl PR_SET_PDEATHSIG).
+    kill(Pid::from_raw(run.pid() as i32), Signal::SIGKILL).unwrap();
+    let end = run.end();
+    assert_eq!(end.code, None, "ch04 should have died of SIGKILL");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{sleep}/stat")).is_ok_and(|s| !s.contains(") Z "))
+    };
+    while alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !alive(),
+        "the container's sleep {sleep} outlived its lesson"
+    );
+    // The cgroup is what an interrupted run leaves: `wharf reset` (run by
+    // the TestRoot guard) removes it.
+}
+
+#[test]
+fn the_chroot_escape_fails_here_too() {
+    let t = TestRoot::new();
+    let rootfs = t.rootfs();
+    let run = Running::start(&t, &["--escape-demo", "--", "/bin/true"]);
+    let end = run.end();
+    assert_eq!(end.code, Some(0), "{}", end.err);
+    let (host, own) = (
+        std::fs::metadata("/").unwrap(),
+        std::fs::metadata(&rootfs).unwrap(),
+    );
+    use std::os::unix::fs::MetadataExt;
+    let landed = format!("/ is now dev={} ino={}", own.dev(), own.ino());
+    assert!(end.out.contains(&landed), "{}", end.out);
+    assert!(
+        !end.out
+            .contains(&format!("dev={} ino={}\n", host.dev(), host.ino())),
+        "{}",
+        end.out
+    );
+}

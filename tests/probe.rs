@@ -323,3 +323,62 @@ fn show_diff_follows_a_lesson_step_by_step() {
         "{pivot}"
     );
 }
+
+/// Inside a cgroup namespace, after pivot_root, the child's cgroup view is
+/// still the kernel's: `/` for its own cgroup, the host path beside it,
+/// and the limits read from the cgroup's files.
+#[test]
+fn show_cgroup_sees_through_the_cgroup_namespace_and_pivot_root() {
+    let root = TestRoot::new();
+    let rootfs = root.rootfs();
+    let out = root.run(
+        "ch04-cgroups",
+        &[
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            "--pids-limit",
+            "40",
+            "--explain",
+            "--show",
+            "cgroup",
+            "--",
+            "/bin/true",
+        ],
+    );
+    let text = stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text.contains("(cannot read") && !text.contains("has exited)"),
+        "{text}"
+    );
+    let steps = steps(&text);
+    let after = |call: &str| -> &String {
+        steps
+            .iter()
+            .find(|s| s.lines().next().is_some_and(|l| l.contains(call)))
+            .unwrap_or_else(|| panic!("no {call} in\n{text}"))
+    };
+    let pid = parent_pid(&text);
+    let host_path = format!("/{}/ch04-{pid}", wharf::paths::host_tag_for(root.path()));
+    for call in ["unshare(CLONE_NEWCGROUP)", "pivot_root("] {
+        let block = after(call);
+        let pids_row = block
+            .lines()
+            .find(|l| l.contains("pids 40"))
+            .unwrap_or_else(|| panic!("no row with the pids limit after {call}:\n{block}"));
+        assert!(
+            pids_row.contains(&format!("/ (host: {host_path})")),
+            "after {call}: {pids_row}"
+        );
+    }
+}
+
+/// The lesson's own pid, from the heading of its views: `cgroup of
+/// parent, pid 4212:` (ch04 names its cgroup after itself).
+fn parent_pid(transcript: &str) -> String {
+    let at = transcript
+        .find("cgroup of parent, pid ")
+        .expect("a view of the parent");
+    let rest = &transcript[at + "cgroup of parent, pid ".len()..];
+    rest.chars().take_while(char::is_ascii_digit).collect()
+}
