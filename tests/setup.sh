@@ -8,6 +8,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have strace || need_apt+=(strace)
 have ip || need_apt+=(iproute2)
 have setpriv || need_apt+=(util-linux)
+# setfattr/getfattr: the whiteout exercises read and set overlay xattrs.
+have setfattr || need_apt+=(attr)
 have tar || need_apt+=(tar)
 # busybox-static: so the rootfs tests cover the busybox path too.
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
