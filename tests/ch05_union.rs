@@ -262,6 +262,93 @@ fn the_copy_driver_gives_the_same_view_from_a_full_copy() {
     assert_eq!(trees(&layers), before, "a lower layer changed");
 }
 
+/// A layer for the top of chapter 06's demo layers with what a layer dir
+/// can hold besides files: overlay's whiteout (0/0) and opaque mark, a
+/// symlink, a hard link, an xattr.
+fn top_layer(dir: &Path) -> PathBuf {
+    let l = dir.join("top");
+    for d in ["etc/config", "srv", "usr/share/doc"] {
+        std::fs::create_dir_all(l.join(d)).unwrap();
+    }
+    for gone in ["etc/motd", "usr/share/doc/README.link"] {
+        nix::sys::stat::mknod(
+            &l.join(gone),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::empty(),
+            0,
+        )
+        .unwrap();
+    }
+    let opaque = rustix::fs::XattrFlags::empty();
+    rustix::fs::lsetxattr(l.join("etc/config"), "trusted.overlay.opaque", b"y", opaque).unwrap();
+    std::fs::write(l.join("etc/config/new.conf"), "new\n").unwrap();
+    std::fs::write(l.join("srv/one"), "shared\n").unwrap();
+    std::fs::hard_link(l.join("srv/one"), l.join("srv/two")).unwrap();
+    rustix::fs::lsetxattr(l.join("srv/one"), "user.note", b"top", opaque).unwrap();
+    std::os::unix::fs::symlink("usr/bin", l.join("bin")).unwrap();
+    l
+}
+
+#[test]
+fn the_copy_driver_builds_the_tree_the_overlay_merges() {
+    use wharf::layer;
+    use wharf::union::{Driver, Mounted, Rootfs};
+    let t = TestRoot::new();
+    let mut lowers = layer::demo::build(&t.path().join("layers")).unwrap();
+    lowers.push(top_layer(&t.path().join("layers")));
+    let before: Vec<layer::Manifest> = lowers.iter().map(|l| layer::manifest(l).unwrap()).collect();
+
+    let ovl = Rootfs::prepare(Driver::Overlay, &lowers, &t.path().join("ovl")).unwrap();
+    let mounted = Mounted::new(&ovl).unwrap();
+    let merged = layer::manifest(&ovl.root()).unwrap();
+    mounted.unmount().unwrap();
+    let copy = Rootfs::prepare(Driver::Copy, &lowers, &t.path().join("copy")).unwrap();
+    let copied = layer::manifest(&copy.root()).unwrap();
+
+    let diff = merged.diff(&copied);
+    assert!(
+        diff.is_empty(),
+        "overlay (-) and copy (+) differ:\n{}",
+        diff.join("\n")
+    );
+    let n = |p: &str| {
+        copied
+            .nodes
+            .get(Path::new(p))
+            .unwrap_or_else(|| panic!("{p} missing from the copy"))
+    };
+    let caps = n("usr/bin/hello")
+        .xattrs
+        .iter()
+        .find(|x| x.0 == "security.capability");
+    assert_eq!(
+        caps.map(|x| x.1.as_slice()),
+        Some(&layer::demo::CAP_NET_BIND_SERVICE_EP[..]),
+        "the file capability was lost"
+    );
+    assert_eq!(n("bin").kind, layer::tree::Kind::Symlink("usr/bin".into()));
+    assert_eq!(
+        n("srv/one").xattrs,
+        [("user.note".to_string(), b"top".to_vec())]
+    );
+    for gone in [
+        "etc/motd",
+        "usr/share/doc/README.link",
+        "etc/config/base.conf",
+    ] {
+        assert!(
+            !copied.nodes.contains_key(Path::new(gone)),
+            "{gone} should be hidden"
+        );
+    }
+    assert!(copied.nodes.contains_key(Path::new("etc/config/new.conf")));
+    let ino = |p: &str| std::fs::metadata(copy.root().join(p)).unwrap().ino();
+    assert_eq!(ino("srv/one"), ino("srv/two"), "the hard link was split");
+    assert!(!copy.dir.join("upper").exists());
+    let after: Vec<layer::Manifest> = lowers.iter().map(|l| layer::manifest(l).unwrap()).collect();
+    assert_eq!(after, before, "a lower layer changed");
+}
+
 /// A refusal: non-zero exit, one line naming the problem, no container left.
 fn refused(t: &TestRoot, root: &Path, args: &[String]) -> String {
     let out = t
@@ -329,6 +416,33 @@ fn a_filesystem_without_xattrs_is_refused_as_upper() {
 }
 
 #[test]
+fn an_upper_dir_on_a_read_only_mount_is_refused_before_mounting() {
+    use wharf::union::{Driver, Rootfs};
+    let t = TestRoot::new();
+    let layers = image(&t);
+    // A container dir made while the filesystem was writable, then the
+    // filesystem remounted read-only under it.
+    let ro = mount_at(&t, "ro", "tmpfs", None);
+    let dir = ro.join("containers/c1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let remount = nix::mount::MsFlags::MS_REMOUNT | nix::mount::MsFlags::MS_RDONLY;
+    nix::mount::mount(None::<&str>, &ro, None::<&str>, remount, None::<&str>).unwrap();
+    let err = Rootfs::prepare(Driver::Overlay, &layers, &dir)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("read-only mount") && err.contains("upper dir"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "something was made"
+    );
+}
+
+#[test]
 fn more_layers_than_the_kernel_stacks_are_refused() {
     let t = TestRoot::new();
     let many = t.path().join("many");
@@ -386,9 +500,50 @@ fn the_demo_shows_copy_on_write_and_leaves_no_container_behind() {
         text.contains("B:   /app/b.txt") && !text.contains("B:   /app/config"),
         "{text}"
     );
-    assert!(text.contains("copy / overlay:"), "{text}");
+    let overlay = demo_bytes(&text, "overlay");
+    let copy = demo_bytes(&text, "copy");
+    assert!(
+        copy > overlay,
+        "copy ({copy} B) should take more disk than overlay ({overlay} B):\n{text}"
+    );
+    // Each copy holds the whole image; the rounding of "4.0 MiB" aside.
+    let image = wharf::union::disk_usage(&t.path().join("rootfs")).unwrap();
+    assert!(
+        copy as f64 >= 0.9 * 2.0 * image as f64,
+        "2 copies take {copy} B, the base layer alone {image} B:\n{text}"
+    );
+    let ratio: f64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("copy / overlay:"))
+        .and_then(|l| {
+            l.split(", ")
+                .nth(1)?
+                .strip_suffix("x the bytes")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no bytes ratio in:\n{text}"));
+    assert!(ratio > 1.0, "{text}");
     let left = std::fs::read_dir(t.path().join("containers"))
         .unwrap()
         .count();
     assert_eq!(left, 0, "the demo left container dirs behind");
+}
+
+/// The demo's "on disk" column for `driver`: `  copy  0.15 s  4.0 MiB  2.0 MiB`.
+fn demo_bytes(text: &str, driver: &str) -> u64 {
+    let row: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|w| w.len() == 7 && w[0] == driver && w[2] == "s")
+        .unwrap_or_else(|| panic!("no {driver} row in:\n{text}"));
+    let n: f64 = row[3].parse().unwrap();
+    let unit = match row[4] {
+        "B" => 1u64,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        u => panic!("unknown unit {u} in {row:?}"),
+    };
+    (n * unit as f64) as u64
 }

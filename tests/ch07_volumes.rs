@@ -76,6 +76,55 @@ fn a_read_only_volume_refuses_writes_with_erofs() {
     assert!(!host.join("out").exists());
 }
 
+/// Mount a tmpfs at `dir` with `flags` (TestRoot unmounts it).
+fn tmpfs_at(dir: &Path, flags: nix::mount::MsFlags) {
+    std::fs::create_dir_all(dir).unwrap();
+    nix::mount::mount(Some("tmpfs"), dir, Some("tmpfs"), flags, None::<&str>).unwrap();
+}
+
+#[test]
+fn a_read_only_volume_is_read_only_in_its_submounts_and_keeps_their_locks() {
+    use nix::mount::MsFlags;
+    let t = TestRoot::new();
+    // The host dir is a nosuid,nodev mount with a noexec tmpfs inside.
+    let host = t.path().join("ro-tree");
+    tmpfs_at(&host, MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
+    tmpfs_at(&host.join("sub"), MsFlags::MS_NOEXEC);
+    std::fs::write(host.join("sub/in"), "seen\n").unwrap();
+    let spec = format!("{}:/data:ro", host.display());
+    let out = ch07(
+        &t,
+        &["-v", &spec],
+        "cat /data/sub/in; cat /proc/self/mountinfo; echo x > /data/sub/out",
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "the write succeeded: {err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert!(!host.join("sub/out").exists(), "the write reached the host");
+    let text = stdout(&out);
+    let (seen, info) = text.split_once('\n').unwrap();
+    assert_eq!(seen, "seen");
+    let rows = wharf::probe::mounts::parse(info).unwrap();
+    let options = |target: &str| -> Vec<String> {
+        let row = rows.iter().rev().find(|r| r.target == target);
+        let row = row.unwrap_or_else(|| panic!("no mount at {target}:\n{info}"));
+        row.options.split(',').map(str::to_string).collect()
+    };
+    for (target, kept) in [
+        ("/data", ["nosuid", "nodev"]),
+        ("/data/sub", ["noexec", "ro"]),
+    ] {
+        let o = options(target);
+        assert!(
+            o.contains(&"ro".to_string()),
+            "{target} is not read-only: {o:?}"
+        );
+        for k in kept {
+            assert!(o.contains(&k.to_string()), "{target} lost {k}: {o:?}");
+        }
+    }
+}
+
 #[test]
 fn volume_content_is_not_in_the_upper_dir() {
     let t = TestRoot::new();
@@ -133,28 +182,42 @@ fn the_host_never_sees_the_volume_mounts() {
         .args([
             "--id", "h1", "-v", &spec, "-v", "/anon", "--", "/bin/sh", "-c",
         ])
-        .arg("cat /proc/self/mountinfo; echo READY; read x")
+        .arg("echo READY; read x")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut g = Reaped(child);
-    let inside: Vec<String> = out
-        .lines()
-        .map(Result::unwrap)
-        .take_while(|l| l != "READY")
-        .collect();
-    let targets: Vec<&str> = inside.iter().filter_map(|l| l.split(' ').nth(4)).collect();
+    let mut ready = String::new();
+    out.read_line(&mut ready).unwrap();
+    assert_eq!(ready, "READY\n", "the container did not start");
+    // The container's shell, seen from the host, and its mount table.
+    let pid = wait_for_child(g.0.id(), "sh") as i32;
+    let inside = wharf::probe::mounts::rows(pid).unwrap();
+    let at = |target: &str| inside.iter().find(|r| r.target == target);
+    let data = at("/data").unwrap_or_else(|| panic!("no /data inside: {inside:#?}"));
     assert!(
-        targets.contains(&"/data") && targets.contains(&"/anon"),
-        "inside: {inside:?}"
+        data.root.ends_with("/src"),
+        "/data is not the host dir: {data:?}"
     );
+    assert!(at("/anon").is_some(), "no /anon inside: {inside:#?}");
+    // Our own mount table: nothing of the container, nothing on the host dir.
     let mine = t.path().join("containers/h1");
-    let host_info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let ours = wharf::probe::mounts::rows(std::process::id() as i32).unwrap();
+    let leaked: Vec<_> = ours
+        .iter()
+        .filter(|r| Path::new(&r.target).starts_with(&mine) || Path::new(&r.target) == host)
+        .collect();
     assert!(
-        !host_info.contains(mine.to_str().unwrap()),
-        "the host sees a container mount:\n{host_info}"
+        leaked.is_empty(),
+        "the host sees container mounts: {leaked:#?}"
+    );
+    assert!(
+        !ours
+            .iter()
+            .any(|r| r.target == "/data" || r.target == "/anon"),
+        "a volume mount reached the host's table"
     );
     g.0.stdin.take().unwrap().write_all(b"\n").unwrap();
     assert!(g.0.wait().unwrap().success());

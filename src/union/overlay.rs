@@ -100,10 +100,22 @@ fn check_upper_fs(dir: &Path) -> anyhow::Result<()> {
         .unwrap_or(Path::new("/"));
     let fs = nix::sys::statfs::statfs(existing)
         .with_context(|| format!("statfs {}", existing.display()))?;
-    let magic = fs.filesystem_type().0 as i64;
+    let read_only = fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY);
+    refuse_upper(existing, fs.filesystem_type().0 as i64, read_only)
+}
+
+/// The verdict on what statfs said about `existing`: its filesystem type
+/// (magic) and whether it is mounted read-only (`ST_RDONLY`).
+fn refuse_upper(existing: &Path, magic: i64, read_only: bool) -> anyhow::Result<()> {
     if let Some((_, name, why)) = BAD_UPPER.iter().find(|(m, _, _)| *m == magic) {
         anyhow::bail!(
             "{} is on {name} (statfs type {magic:#x}), which cannot hold an overlay upper dir: {why}; set WHARF_ROOT to a directory on ext4, xfs, btrfs or tmpfs, or use --driver copy",
+            existing.display()
+        );
+    }
+    if read_only {
+        anyhow::bail!(
+            "{} is on a read-only mount (statfs reports ST_RDONLY), which cannot hold an overlay upper dir: every write in the container lands there; remount it read-write or set WHARF_ROOT to a writable directory",
             existing.display()
         );
     }
@@ -192,6 +204,25 @@ mod tests {
         assert!(check_lowers(MAX_LOWERS).is_ok());
         let e = check_lowers(MAX_LOWERS + 1).unwrap_err().to_string();
         assert!(e.contains("OVL_MAX_STACK"), "{e}");
+    }
+
+    #[test]
+    fn a_read_only_upper_fs_is_refused_in_one_line() {
+        const EXT4: i64 = 0xef53;
+        assert!(refuse_upper(Path::new("/s"), EXT4, false).is_ok());
+        let e = refuse_upper(Path::new("/s"), EXT4, true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/s is on a read-only mount"), "{e}");
+        assert!(
+            e.contains("remount it read-write") && !e.contains('\n'),
+            "{e}"
+        );
+        // A filesystem that is bad anyway is named for what it is.
+        let e = refuse_upper(Path::new("/s"), 0x7371_7368, true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is on squashfs"), "{e}");
     }
 
     #[test]
