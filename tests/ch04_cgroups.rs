@@ -448,3 +448,68 @@ fn the_chroot_escape_fails_here_too() {
         end.out
     );
 }
+
+#[test]
+fn exec_joins_the_containers_cgroups_and_namespaces() {
+    let t = TestRoot::new();
+    let tag = tag(&t);
+    let run = Running::start(&t, &["--pids-limit", "30", "--", "/bin/sleep", "30"]);
+    let target = wait_for_child(run.pid(), "sleep");
+    // The exec'd sleep, seen from the host: in the target's cgroup (so its
+    // pids count against the limit) and in each of the target's namespaces.
+    let exec = t
+        .cmd("ch04-cgroups")
+        .args(["exec", &target.to_string(), "--", "/bin/sleep", "31"])
+        .spawn()
+        .unwrap();
+    let exec_parent = exec.id();
+    let _exec = Reaped(exec);
+    let joined = wait_for_child(exec_parent, "sleep");
+    let cgroup_of = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let ours = format!("/{tag}/ch04-{}", run.pid());
+    let pids_line = |text: &str| {
+        text.lines()
+            .find(|l| l.contains(":pids:") || l.starts_with("0::"))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        pids_line(&cgroup_of(joined)).ends_with(&ours),
+        "{}",
+        cgroup_of(joined)
+    );
+    let procs = dirs_of(&tag, run.pid()).pids.unwrap().join("pids.current");
+    let current: u32 = std::fs::read_to_string(procs)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        current >= 3,
+        "pids.current {current}: the target, ch04 exec and its child"
+    );
+    for kind in ["mnt", "pid", "uts", "ipc", "net", "cgroup"] {
+        assert_eq!(
+            ns_link(&joined.to_string(), kind),
+            ns_link(&target.to_string(), kind),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn exec_with_flags_for_a_new_container_is_refused() {
+    let t = TestRoot::new();
+    for args in [
+        &["--cpus", "1", "exec", "1", "--", "/bin/true"][..],
+        &["--hostname", "x", "exec", "1", "--", "/bin/true"],
+        &["exec", "999999999", "--", "/bin/true"],
+    ] {
+        let out = t.run("ch04-cgroups", args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("ch04-cgroups: error: "), "{err}");
+    }
+    assert_no_cgroup_left(&tag(&t));
+}

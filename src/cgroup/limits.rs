@@ -59,6 +59,19 @@ pub struct Limits {
 }
 
 impl LimitArgs {
+    /// Whether any limit was given on the command line.
+    pub fn given(&self) -> bool {
+        [
+            &self.cpus,
+            &self.cpu_quota,
+            &self.cpu_period,
+            &self.memory,
+            &self.pids_limit,
+        ]
+        .iter()
+        .any(|f| f.is_some())
+    }
+
     /// Check every flag and turn them into [`Limits`].
     pub fn parse(&self) -> anyhow::Result<Limits> {
         Ok(Limits {

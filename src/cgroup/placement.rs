@@ -1,6 +1,7 @@
 //! Chapter 04's additions to chapter 02's sequence, as [`Hooks`] that wrap
 //! those of a later chapter: the child goes into the cgroup before it may
-//! go on, and gets a cgroup namespace rooted at that cgroup.
+//! go on, and gets a cgroup namespace rooted at that cgroup. And to chapter
+//! 03's exec: a process entering a container joins its cgroups first.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -59,4 +60,22 @@ impl Hooks for Placement<'_> {
         }
         self.inner.build_root(rootfs)
     }
+}
+
+/// Move this process into the cgroups of the running process `target`
+/// (every hierarchy with a controller of ours), as `docker exec` does: what
+/// we run inside the container then counts against its limits. Done
+/// before joining its namespaces, while the paths are the host's.
+pub fn join_cgroups_of(target: Pid) -> anyhow::Result<()> {
+    let dirs = crate::probe::cgroup::dirs_of(target.as_raw())
+        .map_err(|e| anyhow::anyhow!("cannot read the cgroups of pid {target}: {e}"))?;
+    let me = std::process::id().to_string();
+    for dir in dirs {
+        sys::write(
+            &dir.join("cgroup.procs"),
+            &me,
+            "join the container's cgroup: from now on its limits count what we run inside",
+        )?;
+    }
+    Ok(())
 }

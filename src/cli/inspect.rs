@@ -2,7 +2,6 @@
 //! process, the same tables `--show` prints during a lesson.
 
 use std::io;
-use std::path::Path;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
@@ -42,7 +41,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
             args.pid
         );
     }
-    if !Path::new(&format!("/proc/{}", args.pid)).exists() {
+    if !crate::probe::procs::exists(args.pid) {
         bail!(
             "no process with pid {}: check the number with `ps -e`",
             args.pid

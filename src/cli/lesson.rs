@@ -11,15 +11,15 @@ use crate::sys::journal::{self, Mode};
 pub struct Lesson {
     /// Print every syscall as it is made, decoded, with why it is needed
     /// (`--explain=json` for one JSON object per step).
-    #[arg(long, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "text")]
+    #[arg(long, global = true, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "text")]
     pub explain: Option<Mode>,
 
     /// After every step, print the kernel's view: any of ns, mounts, cgroup.
-    #[arg(long, value_delimiter = ',', value_name = "VIEWS")]
+    #[arg(long, global = true, value_delimiter = ',', value_name = "VIEWS")]
     pub show: Vec<View>,
 
     /// With --show: print only what changed since the step before.
-    #[arg(long, requires = "show")]
+    #[arg(long, global = true, requires = "show")]
     pub show_diff: bool,
 }
 

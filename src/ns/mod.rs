@@ -42,9 +42,7 @@ pub struct Namespaces {
 impl Namespaces {
     /// The flags as chosen, or the default set when none was chosen.
     pub fn effective(&self) -> Namespaces {
-        let any =
-            self.pid || self.uts || self.ipc || self.net || self.mount || self.user || self.cgroup;
-        if any {
+        if self.chosen() {
             return self.clone();
         }
         Namespaces {
@@ -57,6 +55,11 @@ impl Namespaces {
             cgroup: true,
             escape_demo: self.escape_demo,
         }
+    }
+
+    /// Whether any namespace was chosen on the command line.
+    pub fn chosen(&self) -> bool {
+        self.pid || self.uts || self.ipc || self.net || self.mount || self.user || self.cgroup
     }
 
     pub fn clone_flags(&self) -> CloneFlags {

@@ -21,8 +21,10 @@ use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
 use super::idmap;
+use crate::cli::lesson;
 use crate::probe::ns::{inodes, Inodes};
-use crate::sys;
+use crate::rootfs::exec;
+use crate::sys::{self, Child, Fork};
 
 /// The namespace kinds, in the order they are joined, and what joining
 /// each one changes.
@@ -64,7 +66,7 @@ fn open_dir_or_file(path: &PathBuf) -> anyhow::Result<OwnedFd> {
 /// namespace is an error, and the others would be no-ops).
 pub fn open_target(pid: Pid) -> anyhow::Result<Target> {
     let proc = PathBuf::from(format!("/proc/{pid}"));
-    if !proc.exists() {
+    if !crate::probe::procs::exists(pid.as_raw()) {
         anyhow::bail!("no process with pid {pid}: is the container still running? (start one with `ch03-setns run -- sleep 1000`)");
     }
     let theirs = inodes(&proc.join("ns"))?;
@@ -128,4 +130,32 @@ pub fn compare_with_target(target: &Target) -> anyhow::Result<String> {
         ));
     }
     Ok(out)
+}
+
+/// After [`join`]: run `cmd` inside, and wait for it. Joining a pid
+/// namespace changed only where our children are born, so we fork; the
+/// child shows its namespaces beside the target's, then becomes `cmd`.
+pub fn run_forked(target: &Target, cmd: &[String]) -> anyhow::Result<i32> {
+    // ANCHOR: fork
+    let mut child: Child = match sys::clone(
+        CloneFlags::empty(),
+        "fork: only a child of ours is born inside the target's pid namespace",
+    )? {
+        Fork::Child => {
+            let name = lesson::program_name();
+            let compared = compare_with_target(target);
+            if let Ok(table) = &compared {
+                sys::journal::emit(table);
+            }
+            let err = compared
+                .err()
+                .unwrap_or_else(|| exec::exec(cmd, &exec::default_env(None)));
+            lesson::finish(&name, Err(err))
+        }
+        Fork::Parent(child) => child,
+    };
+    // ANCHOR_END: fork
+    child.release();
+    let why = "wait for the command we ran inside the container";
+    Ok(sys::wait(child.pid, why)?.exit_code())
 }

@@ -406,7 +406,43 @@ pub fn rows_in(fs: &Cgroupfs, proc_cgroup: &str) -> Vec<CgroupRow> {
         .collect()
 }
 
+/// The directories of `pid`'s cgroups that hold [`CONTROLLERS`] (on v2
+/// the one tree, on hybrid not the controller-less unified one): where a
+/// process joining its container, as `docker exec` does, must go.
+pub fn dirs_of(pid: i32) -> io::Result<Vec<PathBuf>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    let fs = Cgroupfs::system()?;
+    let mut out = Vec::new();
+    for m in parse_proc_cgroup(&text) {
+        if fs.mode == CgroupMode::Hybrid && m.controllers.is_empty() {
+            continue;
+        }
+        for d in membership_dirs(&fs, &m)
+            .map(|(_, d)| d.unique())
+            .unwrap_or_default()
+        {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn row(fs: &Cgroupfs, m: &Membership) -> Option<CgroupRow> {
+    let (hierarchy, dirs) = membership_dirs(fs, m)?;
+    let s = stats(&dirs);
+    Some(CgroupRow {
+        hierarchy,
+        path: m.path.clone(),
+        limits: s.limits_text(),
+        usage: s.usage_text(),
+    })
+}
+
+/// One line of /proc/PID/cgroup as its hierarchy's name and the cgroup's
+/// directories there; `None` for hierarchies without our controllers.
+fn membership_dirs(fs: &Cgroupfs, m: &Membership) -> Option<(String, Dirs)> {
     let rel = Path::new(m.path.trim_start_matches('/'));
     let (hierarchy, dirs) = if m.controllers.is_empty() {
         let dir = fs.unified()?.join(rel);
@@ -441,13 +477,7 @@ fn row(fs: &Cgroupfs, m: &Membership) -> Option<CgroupRow> {
             },
         )
     };
-    let s = stats(&dirs);
-    Some(CgroupRow {
-        hierarchy,
-        path: m.path.clone(),
-        limits: s.limits_text(),
-        usage: s.usage_text(),
-    })
+    Some((hierarchy, dirs))
 }
 
 /// One row of the cgroup table for a process: a hierarchy and what the

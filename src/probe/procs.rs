@@ -3,6 +3,11 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+/// Whether this /proc lists a process `pid`.
+pub fn exists(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// The children of `pid`'s main thread, from /proc/PID/task/PID/children.
 pub fn children(pid: u32) -> io::Result<Vec<u32>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))?;

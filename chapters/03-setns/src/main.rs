@@ -11,8 +11,7 @@ use nix::unistd::Pid;
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, Hooks, RunSpec};
 use wharf::ns::{setns, Namespaces};
-use wharf::rootfs::{self, exec};
-use wharf::sys::{self, Child, Fork};
+use wharf::rootfs;
 
 /// Start a container, or join the namespaces of a running one.
 #[derive(Debug, Parser)]
@@ -98,22 +97,8 @@ fn exec_into(pid: Pid, cmd: &[String]) -> anyhow::Result<i32> {
     // ANCHOR_END: join
 
     // ANCHOR: fork
-    // setns into a pid namespace applies to our children only: fork.
-    let mut child: Child = match sys::clone(
-        nix::sched::CloneFlags::empty(),
-        "fork: only a child of ours is born inside the target's pid namespace",
-    )? {
-        Fork::Child => {
-            eprint!("{}", setns::compare_with_target(&target)?);
-            lesson::finish("ch03-setns", Err(exec::exec(cmd, &exec::default_env(None))))
-        }
-        Fork::Parent(child) => child,
-    };
+    // setns into a pid namespace applies to our children only: fork, and
+    // run the command in the child (wharf::ns::setns::run_forked).
+    setns::run_forked(&target, cmd)
     // ANCHOR_END: fork
-    child.release();
-    Ok(sys::wait(
-        child.pid,
-        "wait for the command we ran inside the container",
-    )?
-    .exit_code())
 }

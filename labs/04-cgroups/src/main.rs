@@ -3,24 +3,27 @@
 // `sudo wharf lab check 4`. Stuck? `wharf lab hint 4`.
 #![allow(unused, unreachable_code)]
 
-//! Chapter 04 — cgroups: everything chapter 02 does, plus limits on what
-//! the container may consume.
+//! Chapter 04 — cgroups: everything chapters 02 and 03 do, plus limits on
+//! what the container may consume.
 //!
 //! Namespaces decide what a process can *see*; cgroups decide how much it
 //! may *use*. A cgroup is a directory in a cgroup filesystem: mkdir creates
 //! it, its files hold the limits, writing a pid to `cgroup.procs` moves a
 //! process in (its children are born inside), rmdir removes it. The kernel
 //! then throttles the CPU, refuses forks, and OOM-kills inside it.
+//! `ch04-cgroups exec PID -- CMD` is chapter 03's exec, in the container's
+//! cgroups too: what it runs counts against the container's limits.
 
 use std::path::PathBuf;
 
 use anyhow::bail;
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use nix::unistd::Pid;
 use wharf::cgroup::demo::Demo;
-use wharf::cgroup::{Cgroup, LimitArgs, Placement};
+use wharf::cgroup::{self, Cgroup, LimitArgs, Placement};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, NoHooks, RunSpec};
-use wharf::ns::Namespaces;
+use wharf::ns::{setns, Namespaces};
 use wharf::rootfs;
 
 /// Run a command in new namespaces and a fresh cgroup with limits.
@@ -29,6 +32,9 @@ use wharf::rootfs;
 struct Args {
     #[command(flatten)]
     lesson: Lesson,
+
+    #[command(subcommand)]
+    exec: Option<Exec>,
 
     /// Which namespaces to create (default: all but --user).
     #[command(flatten)]
@@ -54,6 +60,17 @@ struct Args {
     cmd: Vec<String>,
 }
 
+#[derive(Debug, Subcommand)]
+enum Exec {
+    /// Run CMD inside the running container PID: its cgroups, namespaces
+    /// and root (chapter 03's exec, plus the cgroups).
+    Exec {
+        pid: i32,
+        #[arg(last = true, required = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
+}
+
 fn main() {
     let args = Args::parse();
     args.lesson.start();
@@ -62,6 +79,13 @@ fn main() {
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
     lesson::require_root("ch04-cgroups")?;
+    if let Some(Exec::Exec { pid, cmd }) = &args.exec {
+        let run_flags = args.ns.chosen() || args.ns.escape_demo || args.limits.given();
+        if run_flags || args.hostname.is_some() || args.rootfs.is_some() || args.demo.is_some() {
+            bail!("exec enters a running container, with its namespaces and limits: give the flags for a new one without `exec`");
+        }
+        return exec_into(Pid::from_raw(*pid), cmd);
+    }
     // Check everything the learner typed before anything is created.
     let mut limits = args.limits.parse()?;
     let cmd = match (args.demo, args.cmd.is_empty()) {
@@ -108,4 +132,14 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         eprintln!("ch04-cgroups: the command was {}", exit.describe());
     }
     Ok(exit.exit_code())
+}
+
+/// Chapter 03's exec, with the container's cgroups joined first: while our
+/// view is still the host's, and before the fork, so the child is born in
+/// them.
+fn exec_into(pid: Pid, cmd: &[String]) -> anyhow::Result<i32> {
+    let target = setns::open_target(pid)?;
+    cgroup::join_cgroups_of(pid)?;
+    setns::join(&target)?;
+    setns::run_forked(&target, cmd)
 }
