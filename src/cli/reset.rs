@@ -20,6 +20,7 @@ use nix::unistd::Pid;
 
 use crate::cli::lesson::Lesson;
 use crate::paths;
+use crate::probe::cgroup as probe_cgroup;
 use crate::probe::host;
 use crate::sys;
 
@@ -188,33 +189,23 @@ fn is_ours(name: &str, tag: &str) -> bool {
 const CGROUP_SEARCH_DEPTH: usize = 3;
 
 fn find_ours(dir: &Path, tag: &str, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        if !e.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let path = e.path();
-        if is_ours(&e.file_name().to_string_lossy(), tag) {
-            out.push(path);
+    for child in probe_cgroup::children(dir).unwrap_or_default() {
+        let name = child.file_name().unwrap_or_default().to_string_lossy();
+        if is_ours(&name, tag) {
+            out.push(child);
         } else if depth > 1 {
-            find_ours(&path, tag, depth - 1, out);
+            find_ours(&child, tag, depth - 1, out);
         }
     }
 }
 
 /// A cgroup and every cgroup below it, children before parents.
 fn subtree(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        {
-            out.extend(subtree(&e.path()));
-        }
-    }
+    let mut out: Vec<PathBuf> = probe_cgroup::children(dir)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|c| subtree(c))
+        .collect();
     out.push(dir.to_path_buf());
     out
 }

@@ -143,7 +143,7 @@ fn enter(spec: &RunSpec, hooks: &mut dyn Hooks) -> anyhow::Result<()> {
     if ns.mount {
         pivot::pivot_into(&root)?;
     } else {
-        chroot::enter(&root)?;
+        chroot::fall_back(&root)?;
     }
     Ok(())
 }

@@ -255,6 +255,30 @@ fn cells(r: &MountRow, target: String) -> Vec<String> {
     ]
 }
 
+/// Whether `path` is the root of a mount, bind mounts included: statx(2)
+/// reports it as STATX_ATTR_MOUNT_ROOT (Linux 5.8 and later).
+pub fn is_mount_root(path: &Path) -> io::Result<bool> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: a NUL-terminated path and a buffer of the size statx writes.
+    let r = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_BASIC_STATS,
+            stx.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statx succeeded and filled the buffer.
+    let stx = unsafe { stx.assume_init() };
+    let bit = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    Ok(stx.stx_attributes_mask & bit != 0 && stx.stx_attributes & bit != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,10 +18,21 @@ use crate::sys;
 
 /// Make `root` this process's root directory and step into it.
 pub fn enter(root: &Path) -> anyhow::Result<()> {
-    sys::chroot(
+    enter_because(
         root,
         "from now on, paths starting with / resolve inside the new root",
-    )?;
+    )
+}
+
+/// Chapter 02 without a mount namespace: pivot_root would swap the host's
+/// own root mount, so the child falls back to chapter 01's chroot, and
+/// the escape of chapter 01 works again.
+pub fn fall_back(root: &Path) -> anyhow::Result<()> {
+    enter_because(root, "no mount namespace, so no pivot_root (it would swap the host's own root): fall back to chroot, which a root process can escape (see --escape-demo)")
+}
+
+fn enter_because(root: &Path, why: &str) -> anyhow::Result<()> {
+    sys::chroot(root, why)?;
     sys::chdir(
         Path::new("/"),
         "our cwd is still outside the new root; move it inside",

@@ -200,7 +200,9 @@ fn parent_of(dir: &Path) -> PathBuf {
 /// statx(2) reports that as STATX_ATTR_MOUNT_ROOT, bind mounts included;
 /// deleting the old tree must never descend into one (a volume, a /proc).
 fn mount_inside(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
-    if is_mount_root(dir)? {
+    let root = crate::probe::mounts::is_mount_root(dir)
+        .with_context(|| format!("cannot stat {}", dir.display()))?;
+    if root {
         return Ok(Some(dir.to_path_buf()));
     }
     for entry in fs::read_dir(dir)? {
@@ -212,26 +214,6 @@ fn mount_inside(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
         }
     }
     Ok(None)
-}
-
-fn is_mount_root(path: &Path) -> anyhow::Result<bool> {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
-    let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
-    // SAFETY: a NUL-terminated path and a buffer of the size statx writes.
-    let r = unsafe {
-        libc::statx(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-            libc::STATX_BASIC_STATS,
-            stx.as_mut_ptr(),
-        )
-    };
-    Errno::result(r).with_context(|| format!("cannot stat {}", path.display()))?;
-    // SAFETY: statx succeeded and filled the buffer.
-    let stx = unsafe { stx.assume_init() };
-    let bit = libc::STATX_ATTR_MOUNT_ROOT as u64;
-    Ok(stx.stx_attributes_mask & bit != 0 && stx.stx_attributes & bit != 0)
 }
 
 /// Which host files become which commands.
@@ -831,7 +813,7 @@ mod tests {
 
     #[test]
     fn statx_knows_a_mount_root() {
-        assert!(is_mount_root(Path::new("/proc")).unwrap());
+        assert!(crate::probe::mounts::is_mount_root(Path::new("/proc")).unwrap());
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("sub")).unwrap();
         assert_eq!(mount_inside(dir.path()).unwrap(), None);

@@ -107,9 +107,7 @@ fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32
         pivot::pivot_into(root)?;
         // lab:solution-end
     } else {
-        // Without a mount namespace pivot_root would swap the host's root:
-        // fall back to chapter 01's chroot.
-        chroot::enter(root)?;
+        chroot::fall_back(root)?;
     }
     // ANCHOR_END: inside
 

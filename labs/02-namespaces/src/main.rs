@@ -104,9 +104,7 @@ fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32
         // TODO(lab 02): bind-mount the rootfs on itself, pivot_root into it, detach the old root (wharf::rootfs::pivot)
         todo!("bind-mount the rootfs on itself, pivot_root into it, detach the old root (wharf::rootfs::pivot)");
     } else {
-        // Without a mount namespace pivot_root would swap the host's root:
-        // fall back to chapter 01's chroot.
-        chroot::enter(root)?;
+        chroot::fall_back(root)?;
     }
 
     if args.ns.escape_demo {
