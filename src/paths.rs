@@ -25,6 +25,12 @@ pub fn host_tag() -> String {
     host_tag_for(&state_root())
 }
 
+/// The state root `wharf lab check` runs a learner's binary in: below
+/// ours, with a host tag of its own, so its cgroups never mix with ours.
+pub fn lab_check_root(root: &std::path::Path) -> PathBuf {
+    root.join("lab-check")
+}
+
 /// The host tag of a given state root (FNV-1a of its path).
 pub fn host_tag_for(root: &std::path::Path) -> String {
     let mut h: u32 = 2166136261;

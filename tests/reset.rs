@@ -367,3 +367,26 @@ impl Drop for Killer {
         );
     }
 }
+
+#[test]
+fn reset_removes_what_an_interrupted_lab_check_left() {
+    let t = TestRoot::new();
+    // `wharf lab check` runs the learner's binary with its own state root
+    // below ours, so its cgroups carry another tag.
+    let lab_root = wharf::paths::lab_check_root(t.path());
+    let lab_tag = wharf::paths::host_tag_for(&lab_root);
+    let cg = pids_hierarchy().join(&lab_tag).join("ch04-1");
+    std::fs::create_dir_all(&cg).unwrap();
+    let mut member = Command::new("/bin/sleep").arg("300").spawn().unwrap();
+    std::fs::write(cg.join("cgroup.procs"), member.id().to_string()).unwrap();
+
+    let out = t.run("wharf", &["reset"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    member.wait().unwrap();
+    assert!(
+        stdout(&out).contains(&format!("removed cgroup {}", cg.display())),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!pids_hierarchy().join(&lab_tag).exists(), "cgroup left");
+}

@@ -69,8 +69,13 @@ pub fn run(args: ResetArgs) -> anyhow::Result<i32> {
     };
     stop_containers(&mut r, &root)?;
     unmount_all(&mut r, &root)?;
-    remove_cgroups(&mut r, &tag)?;
-    remove_net_devices(&mut r, &tag)?;
+    // `wharf lab check` runs in a state root below ours, tagged by its own
+    // path: an interrupted check leaves cgroups under that tag.
+    let lab_tag = paths::host_tag_for(&paths::lab_check_root(&root));
+    for t in [&tag, &lab_tag] {
+        remove_cgroups(&mut r, t)?;
+        remove_net_devices(&mut r, t)?;
+    }
     remove_state_dir(&mut r, &root)?;
     println!("reset {} (host tag {tag}):", root.display());
     if r.done.is_empty() {

@@ -95,8 +95,8 @@ extern "C" fn note_stop(sig: libc::c_int) {
 /// While we wait for a container, a stop signal is noted instead of ending
 /// us, so the cleanup after the wait (cgroup, mounts, state) still runs.
 /// Without SA_RESTART the kernel interrupts the wait with EINTR, and we
-/// pass the signal on.
-fn catch_stop_signals() {
+/// pass the signal on. (`wharf lab check` polls [`stop_requested`].)
+pub fn catch_stop_signals() {
     let act = SigAction::new(
         SigHandler::Handler(note_stop),
         SaFlags::empty(),
@@ -106,6 +106,11 @@ fn catch_stop_signals() {
         // SAFETY: the handler only stores into an atomic.
         let _ = unsafe { sigaction(sig, &act) };
     }
+}
+
+/// Whether a stop signal arrived since [`catch_stop_signals`].
+pub fn stop_requested() -> bool {
+    STOP_ASKED.load(Ordering::SeqCst) != 0
 }
 
 /// Pass a noted stop signal on to `pid`: the first as it came, as `docker

@@ -41,8 +41,14 @@ pub fn run(repo: &Repo, args: &CheckArgs) -> anyhow::Result<i32> {
         },
     };
     let ctx = Ctx::new(bin)?;
+    // Ctrl-C ends the judging, not us: the binary and what it made are
+    // cleaned up below before we exit.
+    crate::sys::catch_stop_signals();
     let verdicts = judge::judge(num, &ctx);
     ctx.clean_up();
+    if crate::sys::stop_requested() {
+        bail!("interrupted: the check stopped, and what it had started is cleaned up");
+    }
     let verdicts = verdicts?;
     print_verdicts(num, &dir_name, &verdicts);
     let passed = verdicts.iter().all(|v| v.pass);

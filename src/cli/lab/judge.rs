@@ -48,13 +48,17 @@ impl Ctx {
     pub fn new(bin: PathBuf) -> anyhow::Result<Ctx> {
         let rootfs = crate::rootfs::ensure_builtin()
             .context("building the built-in rootfs the labs run in")?;
-        let state = crate::paths::state_root().join("lab-check");
-        std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
-        Ok(Ctx {
+        let state = crate::paths::lab_check_root(&crate::paths::state_root());
+        let ctx = Ctx {
             bin: std::path::absolute(bin)?,
             rootfs,
             state,
-        })
+        };
+        // A check that was interrupted may have left something: start clean.
+        ctx.clean_up();
+        let state = &ctx.state;
+        std::fs::create_dir_all(state).with_context(|| format!("creating {}", state.display()))?;
+        Ok(ctx)
     }
 
     /// Remove whatever the runs left (mounts, cgroups, the state dir), as
@@ -71,6 +75,17 @@ impl Ctx {
     fn rootfs_arg(&self) -> String {
         self.rootfs.display().to_string()
     }
+}
+
+/// The verdict when Ctrl-C stopped the check: the binary is killed (its
+/// process group) and the check's state root reset before we exit.
+fn interrupted() -> Verdict {
+    verdict(
+        "the check ran to its end",
+        false,
+        "interrupted by a stop signal (Ctrl-C)",
+        "run `wharf lab check` again",
+    )
 }
 
 /// The judge for lab `num`.
@@ -129,6 +144,9 @@ impl Running {
     fn find(&mut self, comm: &str) -> Result<i32, Verdict> {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
+            if sys::stop_requested() {
+                return Err(interrupted());
+            }
             if let Some(pid) = descendants(self.child.id())
                 .into_iter()
                 .find(|p| procs::comm(*p).is_ok_and(|c| c == comm))
@@ -182,7 +200,7 @@ impl Running {
     /// left running); `None` if it is still going after `limit`.
     fn ended(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let start = Instant::now();
-        while start.elapsed() < limit {
+        while start.elapsed() < limit && !sys::stop_requested() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Some(status);
             }
@@ -608,6 +626,9 @@ fn whiteouts(ctx: &Ctx) -> Vec<Verdict> {
 fn ran_to_the_end(run: &mut Running) -> Verdict {
     let ended = run.ended(Duration::from_secs(120));
     let finished = matches!(ended, Some(s) if s.success());
+    if ended.is_none() && sys::stop_requested() {
+        return interrupted();
+    }
     let said = match ended {
         Some(_) if finished => "exit 0".to_string(),
         Some(s) => format!("`{}` ended ({s}): {}", run.shown, run.last_words()),
