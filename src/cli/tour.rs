@@ -22,6 +22,24 @@ pub struct TourArgs {
     pub pause: bool,
 }
 
+/// The tour needs root (namespaces, mounts, cgroups): as a user, run it
+/// again through sudo, as the README's command promises. Returns only if
+/// that cannot be done.
+fn again_with_sudo(exe: &std::path::Path) -> anyhow::Error {
+    let Some(sudo) = crate::cli::doctor::find_on_path("sudo") else {
+        return anyhow::anyhow!("wharf tour needs root to create namespaces, mounts and cgroups, and there is no sudo: run it as root");
+    };
+    let mut argv = vec![
+        "sudo".to_string(),
+        "--preserve-env=WHARF_ROOT,NO_COLOR".to_string(),
+        exe.display().to_string(),
+    ];
+    argv.extend(std::env::args().skip(1));
+    let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    let why = "the tour needs root: run it again through sudo";
+    crate::sys::execve(&sudo, &argv, &env, why).into()
+}
+
 /// One stop: a title, what to look for, and the chapter runs that show it.
 struct Stop {
     title: &'static str,
@@ -166,8 +184,10 @@ impl Tour {
 }
 
 pub fn run(args: TourArgs) -> anyhow::Result<i32> {
-    crate::cli::lesson::require_root("wharf tour")?;
     let exe = std::env::current_exe().context("locating the wharf binary")?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(again_with_sudo(&exe));
+    }
     let tour = Tour {
         bin_dir: exe.parent().map(PathBuf::from).unwrap_or_default(),
     };
