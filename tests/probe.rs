@@ -235,6 +235,31 @@ fn steps(transcript: &str) -> Vec<String> {
     out
 }
 
+/// A lesson run with --explain --show: it succeeded, every view could be
+/// read; its transcript and the transcript cut into steps.
+fn read_views(out: &std::process::Output) -> (String, Vec<String>) {
+    let text = stderr(out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text.contains("(cannot read") && !text.contains("has exited)"),
+        "{text}"
+    );
+    let cut = steps(&text);
+    (text, cut)
+}
+
+/// The step whose first line is the call `call`, with the views after it.
+fn step_of<'a>(steps: &'a [String], call: &str, text: &str) -> &'a String {
+    steps
+        .iter()
+        .find(|s| {
+            s.lines()
+                .next()
+                .is_some_and(|l| l.starts_with('#') && l.contains(call))
+        })
+        .unwrap_or_else(|| panic!("no {call} in\n{text}"))
+}
+
 #[test]
 fn show_diff_follows_a_lesson_step_by_step() {
     let root = TestRoot::new();
@@ -252,23 +277,8 @@ fn show_diff_follows_a_lesson_step_by_step() {
             "/bin/true",
         ],
     );
-    let text = stderr(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        !text.contains("(cannot read") && !text.contains("has exited)"),
-        "{text}"
-    );
-    let steps = steps(&text);
-    let step = |call: &str| -> &String {
-        steps
-            .iter()
-            .find(|s| {
-                s.lines()
-                    .next()
-                    .is_some_and(|l| l.starts_with('#') && l.contains(call))
-            })
-            .unwrap_or_else(|| panic!("no {call} in\n{text}"))
-    };
+    let (text, steps) = read_views(&out);
+    let step = |call: &str| step_of(&steps, call, &text);
 
     // After clone: the new child's namespaces in full, judged against our own.
     let clone = step(" clone(");
@@ -345,19 +355,8 @@ fn show_cgroup_sees_through_the_cgroup_namespace_and_pivot_root() {
             "/bin/true",
         ],
     );
-    let text = stderr(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        !text.contains("(cannot read") && !text.contains("has exited)"),
-        "{text}"
-    );
-    let steps = steps(&text);
-    let after = |call: &str| -> &String {
-        steps
-            .iter()
-            .find(|s| s.lines().next().is_some_and(|l| l.contains(call)))
-            .unwrap_or_else(|| panic!("no {call} in\n{text}"))
-    };
+    let (text, steps) = read_views(&out);
+    let after = |call: &str| step_of(&steps, call, &text);
     let pid = parent_pid(&text);
     let host_path = format!("/{}/ch04-{pid}", wharf::paths::host_tag_for(root.path()));
     for call in ["unshare(CLONE_NEWCGROUP)", "pivot_root("] {
