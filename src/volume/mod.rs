@@ -211,6 +211,33 @@ impl Attached {
     }
 }
 
+/// What chapter 07 says after the container ends: where the root came
+/// from, where each volume came from, where the writes went, and what is
+/// kept (`keep`: the container dir; anonymous volumes with `keep_anonymous`).
+pub fn report(root: &Rootfs, vols: &Attached, id: &str, keep: bool) -> anyhow::Result<Vec<String>> {
+    let image = root.lowers.len() - 1;
+    let init = root.dir.join("init");
+    let files = initlayer::FILES.join(", /etc/");
+    let mut out = vec![format!(
+        "container {id}: {image} image layer(s) + its init layer {} (/etc/{files})",
+        init.display()
+    )];
+    out.extend(vols.describe());
+    out.extend(crate::union::changes::report(root)?);
+    if !vols.mounts.is_empty() {
+        out.push("(a volume leaves only its empty mount point in the upper dir; its files stay in the volume)".into());
+    }
+    let fate = |kept: bool| if kept { "kept" } else { "removed" };
+    out.push(format!("{} {}", fate(keep), root.dir.display()));
+    if vols.mounts.iter().any(|m| m.anonymous) {
+        out.push(format!(
+            "anonymous volumes {} with it; named volumes and host paths keep their data",
+            fate(vols.keep_anonymous)
+        ));
+    }
+    Ok(out)
+}
+
 impl Drop for Attached {
     fn drop(&mut self) {
         if let Err(e) = self.release() {

@@ -18,7 +18,7 @@ use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, RunSpec};
 use wharf::ns::Namespaces;
 use wharf::rootfs;
-use wharf::union::{changes, ContainerDir, LayerArgs, Rootfs};
+use wharf::union::{ContainerDir, LayerArgs, Rootfs};
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 
 const NAME: &str = "ch07-volumes";
@@ -122,35 +122,8 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     eprint!("{}", cgroup.report(&status, wall));
     cgroup.remove()?;
 
-    report(&root, &vols, &dir.id, args)?;
+    for line in volume::report(&root, &vols, &dir.id, args.union.keep)? {
+        eprintln!("{NAME}: {line}");
+    }
     Ok(status.exit_code())
-}
-
-/// Where everything came from and where the writes went.
-fn report(root: &Rootfs, vols: &Attached, id: &str, args: &Args) -> anyhow::Result<()> {
-    let image = root.lowers.len() - 1;
-    eprintln!(
-        "{NAME}: container {id}: {image} image layer(s) + its init layer {} (/etc/{})",
-        root.dir.join("init").display(),
-        initlayer::FILES.join(", /etc/")
-    );
-    for line in vols.describe() {
-        eprintln!("{NAME}: {line}");
-    }
-    for line in changes::report(root)? {
-        eprintln!("{NAME}: {line}");
-    }
-    if !vols.mounts.is_empty() {
-        eprintln!("{NAME}: (a volume leaves only its empty mount point in the upper dir; its files stay in the volume)");
-    }
-    let fate = |kept: bool| if kept { "kept" } else { "removed" };
-    let anonymous = vols.mounts.iter().any(|m| m.anonymous);
-    eprintln!("{NAME}: {} {}", fate(args.union.keep), root.dir.display());
-    if anonymous {
-        eprintln!(
-            "{NAME}: anonymous volumes {} with it; named volumes and host paths keep their data",
-            fate(args.keep_volumes)
-        );
-    }
-    Ok(())
 }
