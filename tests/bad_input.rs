@@ -95,22 +95,79 @@ fn unknown_flag() {
     assert!(stderr(&out).contains("--bogus"));
 }
 
-#[test]
-fn not_root_is_refused_with_how_to_run() {
+/// Run `name ARGS…` as nobody (uid/gid 65534, no groups) with a state root
+/// that nobody owns, so that anything made before the root check would
+/// show up there. It must fail with one line saying how to run it, and
+/// leave the state root empty.
+fn refused_without_root(name: &str, args: &[&str]) {
     let t = TestRoot::new();
+    std::os::unix::fs::chown(t.path(), Some(65534), Some(65534)).expect("chown state root");
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(bin("ch02-namespaces"))
-        .args(["--", "/bin/true"])
+        .arg(bin(name))
+        .args(args)
         .env("WHARF_ROOT", t.path())
+        .env("NO_COLOR", "1")
         .output()
         .expect("setpriv (util-linux)");
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("needs root") && err.contains("sudo"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert!(
-        std::fs::read_dir(t.path()).unwrap().next().is_none(),
-        "nothing created"
+        !out.status.success(),
+        "{name} {args:?} succeeded without root (stdout {:?}) and created {left:?}",
+        stdout(&out)
     );
+    assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+    assert_eq!(err.lines().count(), 1, "{name}: one line:\n{err}");
+    assert!(
+        err.contains("needs root") && err.contains("sudo"),
+        "{name}: the line must say it needs root and to run it with sudo: {err}"
+    );
+    assert!(stdout(&out).is_empty(), "{name}: {}", stdout(&out));
+    assert!(left.is_empty(), "{name} created {left:?}");
+}
+
+#[test]
+fn not_root_is_refused_with_how_to_run() {
+    refused_without_root("ch02-namespaces", &["--", "/bin/true"]);
+}
+
+#[test]
+fn not_root_ch01() {
+    refused_without_root("ch01-chroot", &["--", "/bin/true"]);
+}
+
+#[test]
+fn not_root_ch03_run_and_exec() {
+    refused_without_root("ch03-setns", &["run", "--", "/bin/true"]);
+    // pid 1 exists: the refusal must come before any look at the target.
+    refused_without_root("ch03-setns", &["exec", "1", "--", "/bin/true"]);
+}
+
+#[test]
+fn not_root_ch04() {
+    refused_without_root("ch04-cgroups", &["--pids-limit", "20", "--", "/bin/true"]);
+}
+
+#[test]
+fn not_root_ch05() {
+    refused_without_root("ch05-union", &["--", "/bin/true"]);
+}
+
+#[test]
+fn not_root_ch06() {
+    refused_without_root("ch06-whiteouts", &[]);
+}
+
+#[test]
+fn not_root_ch07() {
+    refused_without_root("ch07-volumes", &["--", "/bin/true"]);
+}
+
+#[test]
+fn not_root_volume_create() {
+    refused_without_root("wharf", &["volume", "create", "data"]);
 }

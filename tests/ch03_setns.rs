@@ -102,3 +102,94 @@ fn explain_transcript() {
     let text = redact(&stderr(&out), t.path()).replace(&target, "[PID]");
     insta::assert_snapshot!("ch03_explain", text);
 }
+
+/// A target in a user namespace of its own: `exec` must join that first
+/// (it grants the capabilities the other joins are checked against) and
+/// become root inside. Judged from the host: the joined process's user
+/// namespace is the target's, and the kernel reports its uid as the one
+/// that uid 0 inside maps to.
+#[test]
+fn exec_joins_a_user_namespace_first_and_is_root_inside() {
+    use std::io::{BufRead, BufReader};
+    let t = TestRoot::new();
+    let rootfs = t.rootfs();
+    let child = t
+        .cmd("ch03-setns")
+        .args(["run", "--user", "--pid", "--mount", "--uts"])
+        .args([
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            "--",
+            "/bin/sleep",
+            "30",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let parent = child.id();
+    let _target_guard = Reaped(child);
+    let target = wait_for_child(parent, "sleep").to_string();
+    assert_ne!(
+        ns_link(&target, "user"),
+        ns_link("self", "user"),
+        "run --user made no user namespace"
+    );
+    let map = std::fs::read_to_string(format!("/proc/{target}/uid_map")).unwrap();
+    let map: Vec<String> = map.split_whitespace().map(String::from).collect();
+    assert_eq!(map.len(), 3, "one uid_map line: {map:?}");
+    assert_eq!(map[0], "0", "uid 0 inside is mapped: {map:?}");
+    assert_ne!(map[1], "0", "root inside must not be root outside: {map:?}");
+
+    let errlog = t.path().join("exec.err");
+    let exec = t
+        .cmd("ch03-setns")
+        .args(["--explain", "exec", &target, "--", "/bin/sh", "-c"])
+        .arg("id -u; cat /proc/self/uid_map; exec /bin/sleep 30")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&errlog).unwrap())
+        .spawn()
+        .unwrap();
+    let exec_pid = exec.id();
+    let mut exec = Reaped(exec);
+    let mut out = BufReader::new(exec.0.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        lines.push(l.trim().to_string());
+    }
+    let explain = || std::fs::read_to_string(&errlog).unwrap_or_default();
+    assert_eq!(lines[0], "0", "id -u inside: {lines:?}\n{}", explain());
+    let inside: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(inside, map, "uid_map seen inside\n{}", explain());
+
+    // The kernel's side: the joined command, seen from the host.
+    let joined = wait_for_child(exec_pid, "sleep").to_string();
+    for kind in ["user", "pid", "mnt", "uts"] {
+        assert_eq!(
+            ns_link(&joined, kind),
+            ns_link(&target, kind),
+            "{kind} of the joined process must be the target's"
+        );
+    }
+    assert_ne!(ns_link(&joined, "user"), ns_link("self", "user"));
+    let status = std::fs::read_to_string(format!("/proc/{joined}/status")).unwrap();
+    let uids: Vec<&str> = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .expect("Uid: line")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        uids,
+        [map[1].as_str(); 4],
+        "real, effective, saved and fs uid are root inside = {} outside",
+        map[1]
+    );
+    let text = explain();
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("#1 setns(") && first.contains("CLONE_NEWUSER"),
+        "the user namespace is joined first:\n{text}"
+    );
+}

@@ -10,13 +10,26 @@ const TRACED: &str =
 
 /// Run a chapter under strace; return (syscall names strace saw, steps).
 fn trace(t: &TestRoot, chapter: &str, args: &[&str]) -> (Vec<String>, Vec<serde_json::Value>) {
+    let (lines, steps) = trace_only(t, TRACED, chapter, args);
+    (names_of(&lines), steps)
+}
+
+/// Run a chapter under `strace -f -e trace=<set>`; return the calls strace
+/// saw (one line each, without the pid, strace's own execve of the chapter
+/// left out) and the `--explain=json` steps.
+fn trace_only(
+    t: &TestRoot,
+    set: &str,
+    chapter: &str,
+    args: &[&str],
+) -> (Vec<String>, Vec<serde_json::Value>) {
     let log = t.path().join("strace.log");
     let out = std::process::Command::new("strace")
         .args([
             "-f",
             "-qq",
             "-e",
-            &format!("trace={TRACED}"),
+            &format!("trace={set}"),
             "-o",
             log.to_str().unwrap(),
         ])
@@ -28,15 +41,12 @@ fn trace(t: &TestRoot, chapter: &str, args: &[&str]) -> (Vec<String>, Vec<serde_
         .expect("strace is installed (apt-get install strace)");
     assert!(out.status.success(), "{}", stderr(&out));
     let seen = std::fs::read_to_string(&log).unwrap();
-    let calls: Vec<String> = seen
+    let lines: Vec<String> = seen
         .lines()
         .filter(|l| !l.contains("resumed>") && !l.contains("+++") && !l.contains("---"))
         .filter_map(|l| {
-            l.split_whitespace()
-                .nth(1)?
-                .split('(')
-                .next()
-                .map(str::to_string)
+            l.split_once(char::is_whitespace)
+                .map(|(_, c)| c.trim_start().to_string())
         })
         .skip(1) // strace's own execve of the chapter binary
         .collect();
@@ -45,11 +55,24 @@ fn trace(t: &TestRoot, chapter: &str, args: &[&str]) -> (Vec<String>, Vec<serde_
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
-    (calls, steps)
+    (lines, steps)
+}
+
+/// `setns(3, CLONE_NEWIPC) = 0` -> `setns`.
+fn names_of(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| l.split('(').next().map(str::to_string))
+        .collect()
 }
 
 fn step_names(steps: &[serde_json::Value]) -> Vec<String> {
-    let traced: Vec<&str> = TRACED.split(',').collect();
+    step_names_in(TRACED, steps)
+}
+
+/// The journal's steps whose syscall is in the traced `set`.
+fn step_names_in(set: &str, steps: &[serde_json::Value]) -> Vec<String> {
+    let traced: Vec<&str> = set.split(',').collect();
     steps
         .iter()
         .map(|s| s["syscall"].as_str().unwrap().to_string())
@@ -178,4 +201,122 @@ fn a_failed_step_has_errno_and_hint() {
         1,
         "one error line"
     );
+}
+
+/// ch03 `exec` into a running target: the same calls strace sees, in order
+/// — one setns per namespace the target does not share with us (in the
+/// chapter's join order), fchdir + chroot to its root, the fork, execve.
+#[test]
+fn every_traced_call_of_ch03_exec_is_journaled() {
+    let t = TestRoot::new();
+    let rootfs = t.rootfs();
+    let child = t
+        .cmd("ch03-setns")
+        .args([
+            "run",
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            "--",
+            "/bin/sleep",
+            "30",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let parent = child.id();
+    let _target_guard = Reaped(child);
+    let target = wait_for_child(parent, "sleep").to_string();
+
+    // fchdir is journaled too (the step into the target's root): trace it.
+    let set = format!("{TRACED},fchdir");
+    let (lines, steps) = trace_only(
+        &t,
+        &set,
+        "ch03-setns",
+        &["exec", &target, "--", "/bin/true"],
+    );
+    let calls = names_of(&lines);
+    assert_eq!(step_names_in(&set, &steps), calls, "journal vs strace -f");
+
+    // Judged from the kernel: one setns per namespace that differs.
+    let kinds: Vec<&str> = wharf::ns::setns::JOIN_ORDER
+        .iter()
+        .map(|(k, ..)| *k)
+        .filter(|k| ns_link(&target, k) != ns_link("self", k))
+        .collect();
+    assert!(
+        kinds.len() >= 5,
+        "the target shares too much with us: {kinds:?}"
+    );
+    let mut want: Vec<String> = kinds.iter().map(|_| "setns".to_string()).collect();
+    want.extend(["fchdir", "chroot", "clone", "execve"].map(String::from));
+    assert_eq!(calls, want, "{lines:#?}");
+
+    // Each setns names the same namespace type in strace and in the journal.
+    let strace_types: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("setns("))
+        .map(|l| l.split([',', ')']).nth(1).unwrap().trim())
+        .collect();
+    let journal_types: Vec<&str> = steps
+        .iter()
+        .filter(|s| s["syscall"] == "setns")
+        .map(|s| s["args"][1].as_str().unwrap())
+        .collect();
+    assert_eq!(strace_types, journal_types);
+    assert_eq!(
+        journal_types.last(),
+        Some(&"CLONE_NEWNS"),
+        "mnt is joined last"
+    );
+    let exec = steps.iter().find(|s| s["syscall"] == "execve").unwrap();
+    assert_eq!(
+        exec["process"], "child",
+        "the command runs in the forked child"
+    );
+}
+
+/// ch04: the cgroup work happens in files, the container in syscalls —
+/// clone, the cgroup namespace rooted after the move, mounts, pivot_root,
+/// the old root detached, execve — and strace sees exactly those.
+#[test]
+fn every_traced_call_of_ch04_is_journaled() {
+    let t = TestRoot::new();
+    let rootfs = t.rootfs();
+    let (lines, steps) = trace_only(
+        &t,
+        TRACED,
+        "ch04-cgroups",
+        &[
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            "--pids-limit",
+            "20",
+            "--",
+            "/bin/true",
+        ],
+    );
+    let calls = names_of(&lines);
+    assert_eq!(step_names(&steps), calls, "journal vs strace -f");
+    let order = [
+        "clone",
+        "unshare",
+        "mount",
+        "pivot_root",
+        "umount2",
+        "execve",
+    ];
+    let mut at = 0;
+    for want in order {
+        at += calls[at..]
+            .iter()
+            .position(|c| c == want)
+            .unwrap_or_else(|| panic!("no {want} after #{at} in {calls:?}"));
+    }
+    let unshare = lines.iter().find(|l| l.starts_with("unshare(")).unwrap();
+    assert!(unshare.starts_with("unshare(CLONE_NEWCGROUP)"), "{unshare}");
+    let step = steps.iter().find(|s| s["syscall"] == "unshare").unwrap();
+    assert_eq!(step["args"][0], "CLONE_NEWCGROUP");
+    assert_eq!(step["process"], "child");
+    assert_eq!(calls.iter().filter(|c| *c == "execve").count(), 1);
 }

@@ -381,3 +381,67 @@ fn parent_pid(transcript: &str) -> String {
     let rest = &transcript[at + "cgroup of parent, pid ".len()..];
     rest.chars().take_while(char::is_ascii_digit).collect()
 }
+
+/// `wharf inspect cgroup` on a container that ch04 started with a pids
+/// limit: table and JSON name the container's cgroup by its host path
+/// (`/<tag>/ch04-<pid of ch04>`) and its limit, as the kernel has them.
+#[test]
+fn inspect_cgroup_names_a_ch04_container_and_its_pids_limit() {
+    let root = TestRoot::new();
+    let rootfs = root.rootfs();
+    let child = root
+        .cmd("ch04-cgroups")
+        .args(["--rootfs", rootfs.to_str().unwrap(), "--pids-limit", "25"])
+        .args(["--", "/bin/sleep", "30"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ch04-cgroups");
+    let parent = child.id();
+    let _guard = Reaped(child);
+    let pid = common::wait_for_child(parent, "sleep").to_string();
+    let host_path = format!("/{}/ch04-{parent}", wharf::paths::host_tag_for(root.path()));
+
+    // The kernel's own word first: the container is in that cgroup.
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        own.lines().any(|l| l.ends_with(&format!(":{host_path}"))),
+        "{host_path} not in /proc/{pid}/cgroup:\n{own}"
+    );
+    let v2 = wharf::probe::cgroup::detect(std::path::Path::new("/sys/fs/cgroup")).unwrap()
+        == wharf::probe::cgroup::CgroupMode::V2;
+    let limits_of = |l: &str| -> bool { l.split(", ").any(|x| x == "pids 25") };
+
+    let rows = inspect_json(&root, &["cgroup", &pid]);
+    let rows = rows.as_array().expect("a list of hierarchies");
+    let limited: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| limits_of(r["limits"].as_str().unwrap()))
+        .collect();
+    assert_eq!(limited.len(), 1, "one row with the pids limit: {rows:#?}");
+    assert_eq!(limited[0]["path"], host_path.as_str(), "{rows:#?}");
+    assert_eq!(
+        limited[0]["hierarchy"],
+        if v2 { "unified" } else { "pids" },
+        "{rows:#?}"
+    );
+    // Every hierarchy ch04 placed it in shows the same path (on hybrid
+    // the controller-less unified tree is not one of them).
+    for r in rows {
+        let h = r["hierarchy"].as_str().unwrap();
+        if v2 || h != "unified" {
+            assert_eq!(r["path"], host_path.as_str(), "{h}: {rows:#?}");
+        }
+    }
+
+    let out = root.run("wharf", &["inspect", "cgroup", &pid]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("HIERARCHY"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("pids 25"))
+        .unwrap_or_else(|| panic!("no row with the limit in\n{text}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[0], if v2 { "unified" } else { "pids" }, "{text}");
+    assert_eq!(cols[1], host_path, "{text}");
+}

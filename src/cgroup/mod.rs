@@ -174,7 +174,9 @@ impl Cgroup {
                 "an empty cgroup is removed with rmdir; its control files go with it",
             )?;
         }
-        for dir in &self.made {
+        // The tag dirs may be there even when no cgroup below them was made
+        // (a failure right after make_tag_dir).
+        for dir in self.dirs.unique() {
             let tag_dir = dir.parent().expect("tag/id has a parent");
             if probe::exists(tag_dir) && probe::children(tag_dir)?.is_empty() {
                 match sys::rmdir(

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 
 use super::limits::Limits;
 use crate::probe::cgroup as probe;
@@ -17,14 +17,18 @@ pub const NEEDED: [&str; 3] = ["cpu", "memory", "pids"];
 /// Make sure `parent` hands cpu, memory and pids to its children, writing
 /// `+cpu +memory +pids` (only those not enabled yet) to its subtree_control.
 pub fn enable_controllers(parent: &Path) -> anyhow::Result<()> {
-    let available = probe::controller_list(parent, "cgroup.controllers")?;
+    let read = |file: &str| {
+        probe::controller_list(parent, file)
+            .with_context(|| format!("reading {}", parent.join(file).display()))
+    };
+    let available = read("cgroup.controllers")?;
     if let Some(missing) = NEEDED.iter().find(|c| !available.iter().any(|a| a == *c)) {
         bail!(
             "the {missing} controller is not available in {}: it is bound to a v1 hierarchy or disabled on the kernel command line",
             parent.display()
         );
     }
-    let enabled = probe::controller_list(parent, "cgroup.subtree_control")?;
+    let enabled = read("cgroup.subtree_control")?;
     let add: Vec<String> = NEEDED
         .iter()
         .filter(|c| !enabled.iter().any(|e| e == *c))

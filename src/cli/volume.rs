@@ -34,6 +34,14 @@ pub enum VolumeCommand {
 }
 
 pub fn run(args: VolumeArgs) -> anyhow::Result<i32> {
+    // Volumes are wharf's state, shared by every container: changing them
+    // takes root, as the containers that mount them do.
+    if matches!(
+        args.command,
+        VolumeCommand::Create { .. } | VolumeCommand::Rm { .. }
+    ) {
+        crate::cli::lesson::require_root("wharf volume")?;
+    }
     match args.command {
         VolumeCommand::Create { name } => println!("{}", named::create(name.as_deref())?.name),
         VolumeCommand::Ls => println!("{}", table(&named::list()?)),

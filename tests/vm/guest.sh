@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs INSIDE the VM that tests/vm/run.sh boots: a pure cgroup v2 kernel
 # (cgroup_no_v1=all) seeing the host's files read-only. Runs chapter 04's
-# integration tests and its three demos, then checks nothing was left.
+# integration tests, its three demos and the cgroup limit-file tests,
+# then checks nothing was left.
 # Writes one line per check to $OUT/summary and exits non-zero on failure.
 set -uo pipefail
-repo=$1 testbin=$2 out=$3
+repo=$1 testbin=$2 out=$3 limitsbin=$4
 bin=$repo/target/debug
 export NO_COLOR=1 INSTA_UPDATE=${INSTA_UPDATE:-no} RUST_BACKTRACE=0
 cd "$repo"
@@ -48,7 +49,10 @@ unset WHARF_ROOT
 # 3. Chapter 04's integration tests (one thread: each sets WHARF_ROOT).
 check ch04-tests "$testbin" --test-threads=1 --nocapture
 
-# 4. Nothing of ours is left in the cgroup tree.
+# 4. The limit files' bytes as the v2 kernel holds them.
+check cgroup-limit-files "$limitsbin" --test-threads=1
+
+# 5. Nothing of ours is left in the cgroup tree.
 no_leftovers() { ! find /sys/fs/cgroup -maxdepth 2 -type d -name 'wharf-*' | grep .; }
 check no-leftover-cgroups no_leftovers
 

@@ -22,15 +22,22 @@ done
 kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
 [ -n "$kernel" ] || { echo "vm lane: no kernel in /boot: apt-get install linux-image-amd64"; exit 1; }
 
-# Build on the host: the chapter binaries and the ch04 test binary.
+# Build on the host: the chapter binaries and the test binaries the guest
+# runs (chapter 04's, and the cgroup limit files on a real v2 kernel).
 cargo build --quiet -p wharf -p ch04-cgroups --bins
-testbin=$(cargo test --quiet -p wharf --test ch04_cgroups --no-run --message-format=json 2>/dev/null |
-    python3 -c 'import json,sys
+test_binary() { # test_binary NAME: build tests/NAME.rs, print its executable
+    cargo test --quiet -p wharf --test "$1" --no-run --message-format=json 2>/dev/null |
+        python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "ch04_cgroups" and m.get("executable"):
-        print(m["executable"])')
-[ -x "$testbin" ] || { echo "vm lane: could not build the ch04_cgroups test binary"; exit 1; }
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
+        print(m["executable"])' "$1"
+}
+testbin=$(test_binary ch04_cgroups)
+limitsbin=$(test_binary cgroup_limits)
+for b in "$testbin" "$limitsbin"; do
+    [ -x "$b" ] || { echo "vm lane: could not build the test binaries (ch04_cgroups, cgroup_limits)"; exit 1; }
+done
 
 out=$(mktemp -d /tmp/wharf-vm-XXXXXX)
 trap 'rm -rf "$out"' EXIT
@@ -44,7 +51,7 @@ echo "vm lane: booting $(basename "$kernel") with cgroup_no_v1=all (software emu
 vm_rc=0
 timeout 420 vng --run "$kernel" --disable-kvm --cpus 2 --memory 1G \
     --append cgroup_no_v1=all --rwdir "$out" "${extra[@]}" \
-    --exec "INSTA_UPDATE=${INSTA_UPDATE:-no} $repo/tests/vm/guest.sh $repo $testbin $out" \
+    --exec "INSTA_UPDATE=${INSTA_UPDATE:-no} $repo/tests/vm/guest.sh $repo $testbin $out $limitsbin" \
     >"$out/console.log" 2>&1 || vm_rc=$?
 
 echo "== pure cgroup v2 lane ($(($(date +%s) - started)) s)"
