@@ -328,7 +328,13 @@ fn whiteouts_sharing_one_inode_stay_whiteouts() {
         .collect();
     assert_eq!(
         shown,
-        ["Regular .wh.a", "Regular .wh.b", "Regular c", "Link d"]
+        [
+            "Directory ./",
+            "Regular .wh.a",
+            "Regular .wh.b",
+            "Regular c",
+            "Link d"
+        ]
     );
 }
 
@@ -401,4 +407,117 @@ fn a_layer_made_by_gnu_tar_applies_to_the_same_tree() {
         .xattrs
         .iter()
         .any(|(k, _)| k == "security.capability"));
+}
+
+/// Mode, owner, mtime and `user.where` of a directory itself.
+fn root_of(dir: &Path) -> (u32, u32, u32, i64, Option<Vec<u8>>) {
+    let m = std::fs::symlink_metadata(dir).unwrap();
+    let mut buf = [0u8; 64];
+    let x = rustix::fs::lgetxattr(dir, "user.where", &mut buf[..])
+        .ok()
+        .map(|n| buf[..n].to_vec());
+    (m.mode() & 0o7777, m.uid(), m.gid(), m.mtime(), x)
+}
+
+#[test]
+fn a_chmod_and_chown_of_the_root_travels_in_the_layer() {
+    let root = TestRoot::new();
+    let dir = root.path().to_path_buf();
+    let lowers = demo::build(&dir.join("layers")).unwrap();
+    let upper = dir.join("upper");
+    {
+        let ov = Overlay::mount(&lowers, &upper, &dir.join("ov1"));
+        std::os::unix::fs::lchown(&ov.0, Some(1234), Some(1234)).unwrap();
+        std::fs::set_permissions(&ov.0, std::fs::Permissions::from_mode(0o700)).unwrap();
+        set_xattr(&ov.0, "user.where", b"root");
+        let t = rustix::fs::Timespec {
+            tv_sec: 1_600_000_000,
+            tv_nsec: 0,
+        };
+        let times = rustix::fs::Timestamps {
+            last_access: t,
+            last_modification: t,
+        };
+        rustix::fs::utimensat(rustix::fs::CWD, &ov.0, &times, rustix::fs::AtFlags::empty())
+            .unwrap();
+    }
+    let want = (0o700, 1234, 1234, 1_600_000_000, Some(b"root".to_vec()));
+    assert_eq!(
+        root_of(&upper),
+        want,
+        "overlay kept the root's change in the upper dir"
+    );
+    let tar = dir.join("layer.tar");
+    layer::export_to_file(&upper, &tar).unwrap();
+    let entries = layer::list(std::fs::File::open(&tar).unwrap()).unwrap();
+    let first = entries
+        .first()
+        .expect("an empty layer: the root's change was lost");
+    assert_eq!(
+        (
+            first.path.as_str(),
+            first.kind,
+            first.mode,
+            first.uid,
+            first.gid
+        ),
+        ("./", tar::EntryType::Directory, 0o700, 1234, 1234),
+        "the root is not the first entry"
+    );
+    assert_eq!(first.xattrs, ["user.where"]);
+    assert_eq!(entries.iter().filter(|e| e.path == "./").count(), 1);
+
+    // Back into an overlay upper dir: the root is the upper dir itself,
+    // and the merged root shows it.
+    let restored = dir.join("restored");
+    layer::apply_file(&tar, &restored, &ApplyOptions::overlay_upper()).unwrap();
+    assert_eq!(root_of(&restored), want, "the root lost its change");
+    {
+        let ov = Overlay::mount(&lowers, &restored, &dir.join("ov2"));
+        let merged = root_of(&ov.0);
+        assert_eq!((merged.0, merged.1, merged.2), (0o700, 1234, 1234));
+    }
+
+    // Onto a plain directory holding the lowers: its root takes them too.
+    let copy = dir.join("copy");
+    layer::flatten(&lowers, &copy).unwrap();
+    assert_ne!(root_of(&copy), want);
+    layer::apply_file(&tar, &copy, &ApplyOptions::default()).unwrap();
+    assert_eq!(
+        root_of(&copy),
+        want,
+        "the plain target's root lost the change"
+    );
+}
+
+#[test]
+fn a_target_directory_keeps_a_non_utf8_xattr_name_through_an_apply() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let root = TestRoot::new();
+    let target = root.path().join("target");
+    std::fs::create_dir_all(target.join("d")).unwrap();
+    let name = OsStr::from_bytes(b"user.caf\xff");
+    rustix::fs::lsetxattr(
+        target.join("d"),
+        name,
+        b"v",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    let src = root.path().join("src");
+    std::fs::create_dir_all(src.join("e")).unwrap();
+    std::fs::write(src.join("e/new"), "new\n").unwrap();
+    let mut tar = Vec::new();
+    layer::export(&src, &mut tar).unwrap();
+    // The staging copy rebuilds every directory of the target.
+    layer::apply(&tar[..], &target, &ApplyOptions::default()).unwrap();
+    assert!(target.join("e/new").exists());
+    let mut buf = [0u8; 8];
+    let got = rustix::fs::lgetxattr(target.join("d"), name, &mut buf[..]);
+    assert_eq!(
+        got.map(|n| buf[..n].to_vec()).ok(),
+        Some(b"v".to_vec()),
+        "the staging copy dropped the xattr user.caf\\xff"
+    );
 }

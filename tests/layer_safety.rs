@@ -384,3 +384,193 @@ fn apply_into_a_missing_target_creates_it() {
     .unwrap();
     assert_eq!(names_below(&fresh), ["a", "a/b"]);
 }
+
+// A hostile process racing the staging copy of the target.
+
+/// Stops the racing thread and waits for it, also when the test fails,
+/// before the scene's directory is removed.
+struct Racer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl Racer {
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.take().unwrap().join().expect("racer panicked")
+    }
+}
+
+impl Drop for Racer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `renameat2(a, b, RENAME_EXCHANGE)`: both names exist at every instant.
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(Into::into)
+}
+
+/// Every non-directory below `root` (not following symlinks), with its
+/// inode and, for a regular file, its bytes.
+fn files_below(root: &Path, out: &mut Vec<(PathBuf, u64, Option<Vec<u8>>)>) {
+    use std::os::unix::fs::MetadataExt;
+    for e in std::fs::read_dir(root).unwrap() {
+        let p = e.unwrap().path();
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        if m.is_dir() {
+            files_below(&p, out);
+        } else {
+            let bytes = m.is_file().then(|| std::fs::read(&p).unwrap());
+            out.push((p, m.ino(), bytes));
+        }
+    }
+}
+
+#[test]
+fn directory_swapped_for_a_symlink_while_staging_never_leaks() {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let s = Scene::new();
+    let victim = s.target.join("victim");
+    std::fs::create_dir_all(victim.join("sub")).unwrap();
+    // Enough entries that the staging copy takes a while in there.
+    for i in 0..200 {
+        std::fs::write(victim.join(format!("f{i:03}")), "lower\n").unwrap();
+    }
+    std::fs::write(victim.join("sub/y"), "y\n").unwrap();
+    let park = s.target.parent().unwrap().join("park");
+    std::fs::create_dir(&park).unwrap();
+    let decoy = park.join("decoy");
+    let secret = s.outside.join("secret");
+    let secret_ino = std::fs::metadata(&secret).unwrap().ino();
+    let outside_before = layer::manifest(&s.outside).unwrap();
+
+    // The racer swaps `victim` with a symlink to `outside` and back, over
+    // and over. While it holds `gate`, the target may show the symlink;
+    // between swaps `victim` is the real directory again.
+    let gate = Arc::new(Mutex::new(()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let racer = Racer {
+        stop: stop.clone(),
+        thread: Some(std::thread::spawn({
+            let (gate, victim, decoy, outside) = (
+                gate.clone(),
+                victim.clone(),
+                decoy.clone(),
+                s.outside.clone(),
+            );
+            move || {
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    let held = gate.lock().unwrap_or_else(|e| e.into_inner());
+                    // A commit between our two swaps leaves a directory
+                    // parked here: make the decoy a symlink again.
+                    match std::fs::symlink_metadata(&decoy) {
+                        Ok(m) if m.file_type().is_symlink() => {}
+                        // A commit may be removing it too: errors are fine.
+                        Ok(_) => {
+                            let _ = std::fs::remove_dir_all(&decoy);
+                        }
+                        Err(_) => {}
+                    }
+                    if std::fs::symlink_metadata(&decoy).is_err() {
+                        let _ = std::os::unix::fs::symlink(&outside, &decoy);
+                    }
+                    if exchange(&victim, &decoy).is_ok() {
+                        swaps += 1;
+                        std::thread::sleep(Duration::from_micros(50));
+                        // May fail when a commit swapped the whole target
+                        // meanwhile; the next round repairs the decoy.
+                        let _ = exchange(&victim, &decoy);
+                    }
+                    drop(held);
+                    std::thread::sleep(Duration::from_micros(20));
+                }
+                swaps
+            }
+        })),
+    };
+
+    let tar = tar_of(&[E::File("etc/new", b"new\n"), E::File("victim/z", b"z\n")]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut applied, mut refused) = (0, 0);
+    for round in 0..300 {
+        if Instant::now() > deadline {
+            break;
+        }
+        let (root_before, tree_before) = {
+            let _paused = gate.lock().unwrap();
+            let ino = std::fs::symlink_metadata(&s.target).unwrap().ino();
+            (ino, layer::manifest(&s.target).unwrap())
+        };
+        let result = layer::apply(&tar[..], &s.target, &plain());
+        let _paused = gate.lock().unwrap();
+        let mut files = Vec::new();
+        files_below(&s.target, &mut files);
+        for (p, ino, bytes) in &files {
+            assert!(
+                *ino != secret_ino && bytes.as_deref() != Some(b"secret\n".as_slice()),
+                "round {round}: the secret from outside is in the target at {}",
+                p.display()
+            );
+        }
+        assert_eq!(
+            std::fs::metadata(&secret).unwrap().nlink(),
+            1,
+            "round {round}"
+        );
+        assert_eq!(layer::manifest(&s.outside).unwrap(), outside_before);
+        let mut beside: Vec<String> = std::fs::read_dir(s.target.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into())
+            .collect();
+        beside.sort();
+        assert_eq!(
+            beside,
+            ["outside", "park", "target"],
+            "round {round}: staging left"
+        );
+        let root_after = std::fs::symlink_metadata(&s.target).unwrap().ino();
+        match result {
+            Ok(_) => {
+                applied += 1;
+                assert_ne!(root_after, root_before, "round {round}: applied in place?");
+                assert_eq!(std::fs::read(s.target.join("etc/new")).unwrap(), b"new\n");
+            }
+            Err(e) => {
+                refused += 1;
+                let msg = format!("{e:#}");
+                assert!(!msg.contains('\n'), "round {round}: not one line: {msg}");
+                assert!(
+                    msg.contains("victim"),
+                    "round {round}: entry not named: {msg}"
+                );
+                assert_eq!(
+                    root_after, root_before,
+                    "round {round}: target replaced: {msg}"
+                );
+                assert_eq!(
+                    layer::manifest(&s.target).unwrap(),
+                    tree_before,
+                    "round {round}: a failed apply changed the target: {msg}"
+                );
+            }
+        }
+    }
+    let swaps = racer.finish();
+    eprintln!("{applied} applied, {refused} refused, {swaps} swaps");
+    assert!(
+        swaps > 0,
+        "the racer never swapped: the test proved nothing"
+    );
+    assert!(applied + refused >= 20, "too few rounds ran");
+}

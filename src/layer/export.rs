@@ -2,6 +2,8 @@
 //!
 //! The upper dir holds exactly what a container changed, but in overlay's
 //! private spelling. A layer tar must be readable by any runtime, so:
+//! - the root comes first as `./`, with its mode, owner, mtime and xattrs
+//!   (a chmod or chown of the container's `/` is a change too);
 //! - a whiteout (char device 0/0) becomes an empty file `.wh.NAME`;
 //! - an opaque directory (`trusted.overlay.opaque=y`) is written as the
 //!   directory plus an empty `.wh..wh..opq` inside it;
@@ -47,7 +49,20 @@ pub fn export(upper: &Path, out: impl Write) -> anyhow::Result<ExportStats> {
         seen: HashMap::new(),
         stats: ExportStats::default(),
     };
-    ex.dir(upper, Path::new(""))?;
+    // The root first, as `./` (GNU tar and the OCI layer tools do the
+    // same): a chmod or chown of the container's `/` lives only there.
+    let meta = std::fs::symlink_metadata(upper)
+        .with_context(|| format!("cannot export {}", upper.display()))?;
+    if !meta.is_dir() {
+        bail!(
+            "cannot export {}: not a directory (a symlink is not followed)",
+            upper.display()
+        );
+    }
+    let root = Path::new("");
+    ex.dir_entry(upper, root, &meta)
+        .with_context(|| format!("cannot export {}", upper.display()))?;
+    ex.dir(upper, root)?;
     let buf = ex.tar.into_inner().context("finishing the layer tar")?;
     buf.into_inner()
         .map_err(|e| e.into_error())
@@ -102,18 +117,11 @@ impl<W: Write> Exporter<W> {
         if ft.is_socket() {
             return Ok(());
         }
-        let (x, opaque) = exported_xattrs(path)?;
         if ft.is_dir() {
-            let mut h = header(&meta, EntryType::Directory);
-            self.append(&mut h, rel, &x, io::empty())?;
-            if opaque {
-                let mut m = header(&meta, EntryType::Regular);
-                m.set_mode(0o644);
-                self.stats.opaque_dirs += 1;
-                self.append(&mut m, &rel.join(OPAQUE_MARKER), &[], io::empty())?;
-            }
+            self.dir_entry(path, rel, &meta)?;
             return self.dir(path, rel);
         }
+        let x = exported_xattrs(path)?.0;
         if ft.is_symlink() {
             let target = std::fs::read_link(path)?;
             let mut h = header(&meta, EntryType::Symlink);
@@ -136,6 +144,21 @@ impl<W: Write> Exporter<W> {
             return self.append(&mut h, rel, &x, exact(path, meta.len())?);
         }
         self.node(&meta, rel, &x)
+    }
+
+    /// The entry of the directory `path` itself (`./` for the root), and
+    /// `.wh..wh..opq` inside it when overlay marked it opaque.
+    fn dir_entry(&mut self, path: &Path, rel: &Path, meta: &Metadata) -> anyhow::Result<()> {
+        let (x, opaque) = exported_xattrs(path)?;
+        let mut h = header(meta, EntryType::Directory);
+        self.append(&mut h, rel, &x, io::empty())?;
+        if opaque {
+            let mut m = header(meta, EntryType::Regular);
+            m.set_mode(0o644);
+            self.stats.opaque_dirs += 1;
+            self.append(&mut m, &rel.join(OPAQUE_MARKER), &[], io::empty())?;
+        }
+        Ok(())
     }
 
     /// A device node or a named pipe.
@@ -241,8 +264,12 @@ impl<R: io::Read> io::Read for Exact<R> {
     }
 }
 
-/// `dir/`: GNU tar and Docker write directories with a trailing slash.
+/// `dir/`: GNU tar and Docker write directories with a trailing slash;
+/// the root is `./`.
 fn dir_path(rel: &Path) -> PathBuf {
+    if rel.as_os_str().is_empty() {
+        return PathBuf::from("./");
+    }
     let mut s = rel.as_os_str().to_os_string();
     s.push("/");
     PathBuf::from(s)
