@@ -5,32 +5,10 @@
 mod common;
 use common::*;
 
-fn start_target(t: &TestRoot) -> (Reaped, String) {
-    let rootfs = t.rootfs();
-    let child = t
-        .cmd("ch03-setns")
-        .args([
-            "run",
-            "--hostname",
-            "target",
-            "--rootfs",
-            rootfs.to_str().unwrap(),
-            "--",
-            "/bin/sleep",
-            "30",
-        ])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let parent = child.id();
-    let guard = Reaped(child);
-    (guard, wait_for_child(parent, "sleep").to_string())
-}
-
 #[test]
 fn exec_joins_every_namespace_of_the_target() {
     let t = TestRoot::new();
-    let (_g, target) = start_target(&t);
+    let (_g, target) = start_target(&t, &["--hostname", "target"]);
     let kinds = ["mnt", "pid", "uts", "ipc", "net", "cgroup"];
     let script = kinds
         .map(|k| format!("readlink /proc/self/ns/{k}"))
@@ -70,7 +48,7 @@ fn exec_joins_every_namespace_of_the_target() {
 #[test]
 fn exec_sees_the_target_root() {
     let t = TestRoot::new();
-    let (_g, target) = start_target(&t);
+    let (_g, target) = start_target(&t, &["--hostname", "target"]);
     std::fs::write(t.rootfs().join("only-in-rootfs"), "yes\n").unwrap();
     let out = t.run(
         "ch03-setns",
@@ -93,7 +71,7 @@ fn exec_into_a_missing_pid_is_one_clear_line() {
 #[test]
 fn explain_transcript() {
     let t = TestRoot::new();
-    let (_g, target) = start_target(&t);
+    let (_g, target) = start_target(&t, &["--hostname", "target"]);
     let out = t.run(
         "ch03-setns",
         &["--explain", "exec", &target, "--", "/bin/true"],
@@ -112,23 +90,7 @@ fn explain_transcript() {
 fn exec_joins_a_user_namespace_first_and_is_root_inside() {
     use std::io::{BufRead, BufReader};
     let t = TestRoot::new();
-    let rootfs = t.rootfs();
-    let child = t
-        .cmd("ch03-setns")
-        .args(["run", "--user", "--pid", "--mount", "--uts"])
-        .args([
-            "--rootfs",
-            rootfs.to_str().unwrap(),
-            "--",
-            "/bin/sleep",
-            "30",
-        ])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let parent = child.id();
-    let _target_guard = Reaped(child);
-    let target = wait_for_child(parent, "sleep").to_string();
+    let (_target_guard, target) = start_target(&t, &["--user", "--pid", "--mount", "--uts"]);
     assert_ne!(
         ns_link(&target, "user"),
         ns_link("self", "user"),

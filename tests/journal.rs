@@ -209,23 +209,7 @@ fn a_failed_step_has_errno_and_hint() {
 #[test]
 fn every_traced_call_of_ch03_exec_is_journaled() {
     let t = TestRoot::new();
-    let rootfs = t.rootfs();
-    let child = t
-        .cmd("ch03-setns")
-        .args([
-            "run",
-            "--rootfs",
-            rootfs.to_str().unwrap(),
-            "--",
-            "/bin/sleep",
-            "30",
-        ])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let parent = child.id();
-    let _target_guard = Reaped(child);
-    let target = wait_for_child(parent, "sleep").to_string();
+    let (_target_guard, target) = start_target(&t, &[]);
 
     // fchdir is journaled too (the step into the target's root): trace it.
     let set = format!("{TRACED},fchdir");

@@ -22,6 +22,14 @@ fn tag_of(t: &TestRoot) -> String {
         .to_string()
 }
 
+/// `wharf reset` for this state root, which must succeed: what it said.
+fn reset(t: &TestRoot) -> String {
+    let out = t.run("wharf", &["reset"]);
+    let said = stdout(&out);
+    assert!(out.status.success(), "reset failed: {said}{}", stderr(&out));
+    said
+}
+
 /// Where a chapter would make the pids cgroup of this state root.
 fn pids_hierarchy() -> PathBuf {
     let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
@@ -78,14 +86,7 @@ fn reset_after_an_interrupted_run_leaves_nothing() {
     std::fs::write(cg.join("cgroup.procs"), member_pid.to_string()).unwrap();
     assert_eq!(mounts_below(&root).len(), 2);
 
-    let out = t.run("wharf", &["reset"]);
-    assert!(
-        out.status.success(),
-        "reset failed: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let said = stdout(&out);
+    let said = reset(&t);
     assert!(
         said.contains(&format!("removed cgroup {}", cg.display())),
         "{said}"
@@ -268,14 +269,7 @@ fn reset_after_a_killed_chapter_leaves_nothing() {
     assert!(!left.is_empty(), "the killed run left no cgroup to reset");
     assert!(root.join("containers").read_dir().unwrap().next().is_some());
 
-    let out = t.run("wharf", &["reset"]);
-    assert!(
-        out.status.success(),
-        "reset failed: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let said = stdout(&out);
+    let said = reset(&t);
     assert!(said.contains("removed cgroup"), "{said}");
 
     assert!(

@@ -151,6 +151,29 @@ pub fn wait_for_child(parent: u32, comm: &str) -> u32 {
     wharf::probe::procs::wait_for_child_comm(parent, comm).expect("container command started")
 }
 
+/// `ch03-setns run RUN_ARGS --rootfs <built-in> -- /bin/sleep 30`: a
+/// container to exec into, and the host pid of its sleep.
+pub fn start_target(t: &TestRoot, run_args: &[&str]) -> (Reaped, String) {
+    let rootfs = t.rootfs();
+    let child = t
+        .cmd("ch03-setns")
+        .arg("run")
+        .args(run_args)
+        .args([
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            "--",
+            "/bin/sleep",
+            "30",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let parent = child.id();
+    let guard = Reaped(child);
+    (guard, wait_for_child(parent, "sleep").to_string())
+}
+
 /// A child process killed and reaped when the guard drops (also on panic).
 pub struct Reaped(pub std::process::Child);
 
