@@ -547,3 +547,42 @@ fn demo_bytes(text: &str, driver: &str) -> u64 {
     };
     (n * unit as f64) as u64
 }
+
+/// Chapter 04's exec is still here: a process exec'd into a ch05 container
+/// reads what the container wrote into its overlay (seen nowhere on the
+/// host but in the upper dir), and runs in its cgroup.
+#[test]
+fn exec_enters_the_containers_overlay_and_cgroup() {
+    let t = TestRoot::new();
+    let mut args = layer_args(&image(&t));
+    args.extend(["--id", "ex", "--pids-limit", "20", "--"].map(String::from));
+    args.extend(["/bin/sh", "-c", "echo inside > /made; exec sleep 30"].map(String::from));
+    let run = t.cmd("ch05-union").args(&args).spawn().unwrap();
+    let parent = run.id();
+    let _run = Reaped(run);
+    let target = wait_for_child(parent, "sleep");
+    let upper = t.path().join("containers/ex/upper/made");
+    let start = std::time::Instant::now();
+    while !upper.exists() && start.elapsed().as_secs() < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = t.run(
+        "ch05-union",
+        &[
+            "exec",
+            &target.to_string(),
+            "--",
+            "/bin/sh",
+            "-c",
+            "cat /made; cat /proc/self/cgroup",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().next(), Some("inside"), "{text}");
+    // In the container's cgroup namespace, its own cgroup is `/`.
+    assert!(text.lines().skip(1).all(|l| l.ends_with(":/")), "{text}");
+    let refused = t.run("ch05-union", &["--keep", "exec", "1", "--", "/bin/true"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(stderr(&refused).lines().count(), 1, "{}", stderr(&refused));
+}

@@ -23,7 +23,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 pub use limits::{CpuMax, LimitArgs, Limits};
-pub use placement::{join_cgroups_of, Placement};
+pub use placement::{join_cgroups_of, Exec, Placement};
 pub use report::Report;
 
 use crate::paths;

@@ -11,6 +11,7 @@ use nix::unistd::Pid;
 
 use super::Cgroup;
 use crate::ns::run::Hooks;
+use crate::ns::setns;
 use crate::sys;
 
 /// Place the child in `cgroup`, then do what `inner` does.
@@ -78,4 +79,41 @@ pub fn join_cgroups_of(target: Pid) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `exec PID -- CMD`: enter a running container, as `docker exec` does.
+/// Chapter 04 adds it, and every chapter after it keeps it.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Exec {
+    /// Run CMD inside the running container PID: its cgroups, namespaces
+    /// and root (chapter 03's exec, plus the cgroups).
+    Exec {
+        pid: i32,
+        #[arg(last = true, required = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
+}
+
+impl Exec {
+    /// Run it. `new_container_flags`: whether flags for starting a new
+    /// container were given too; they cannot apply to a running one.
+    pub fn run(&self, new_container_flags: bool) -> anyhow::Result<i32> {
+        if new_container_flags {
+            anyhow::bail!("exec enters a running container, with its namespaces and limits: give the flags for a new one without `exec`");
+        }
+        let Exec::Exec { pid, cmd } = self;
+        exec_into(Pid::from_raw(*pid), cmd)
+    }
+}
+
+/// Chapter 03's exec, with the container's cgroups joined first: while our
+/// view is still the host's, and before the fork, so the child is born in
+/// them.
+pub fn exec_into(pid: Pid, cmd: &[String]) -> anyhow::Result<i32> {
+    // ANCHOR: exec
+    let target = setns::open_target(pid)?;
+    join_cgroups_of(pid)?;
+    setns::join(&target)?;
+    setns::run_forked(&target, cmd)
+    // ANCHOR_END: exec
 }

@@ -72,6 +72,12 @@ pub struct LayerArgs {
 }
 
 impl LayerArgs {
+    /// Whether any of these flags was given on the command line.
+    pub fn given(&self) -> bool {
+        let chosen = !self.layer.is_empty() || self.layers.is_some() || self.id.is_some();
+        chosen || self.keep || self.driver != Driver::default()
+    }
+
     /// The layers, lowest first, as absolute paths; `fallback` gives the one
     /// layer to use when none was named (the built-in rootfs).
     pub fn lowers(

@@ -12,13 +12,12 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use clap::{Parser, Subcommand};
-use nix::unistd::Pid;
+use clap::Parser;
 use wharf::cgroup::demo::Demo;
-use wharf::cgroup::{self, Cgroup, LimitArgs, Placement};
+use wharf::cgroup::{Cgroup, Exec, LimitArgs, Placement};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, NoHooks, RunSpec};
-use wharf::ns::{setns, Namespaces};
+use wharf::ns::Namespaces;
 use wharf::rootfs;
 
 /// Run a command in new namespaces and a fresh cgroup with limits.
@@ -55,17 +54,6 @@ struct Args {
     cmd: Vec<String>,
 }
 
-#[derive(Debug, Subcommand)]
-enum Exec {
-    /// Run CMD inside the running container PID: its cgroups, namespaces
-    /// and root (chapter 03's exec, plus the cgroups).
-    Exec {
-        pid: i32,
-        #[arg(last = true, required = true, value_name = "CMD")]
-        cmd: Vec<String>,
-    },
-}
-
 fn main() {
     let args = Args::parse();
     args.lesson.start();
@@ -74,12 +62,11 @@ fn main() {
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
     lesson::require_root("ch04-cgroups")?;
-    if let Some(Exec::Exec { pid, cmd }) = &args.exec {
+    // Chapter 03's exec, in the container's cgroups too (wharf::cgroup::exec_into).
+    if let Some(exec) = &args.exec {
         let run_flags = args.ns.chosen() || args.ns.escape_demo || args.limits.given();
-        if run_flags || args.hostname.is_some() || args.rootfs.is_some() || args.demo.is_some() {
-            bail!("exec enters a running container, with its namespaces and limits: give the flags for a new one without `exec`");
-        }
-        return exec_into(Pid::from_raw(*pid), cmd);
+        let more = args.hostname.is_some() || args.rootfs.is_some() || args.demo.is_some();
+        return exec.run(run_flags || more || !args.cmd.is_empty());
     }
     // Check everything the learner typed before anything is created.
     let mut limits = args.limits.parse()?;
@@ -134,16 +121,4 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         eprintln!("ch04-cgroups: the command was {}", exit.describe());
     }
     Ok(exit.exit_code())
-}
-
-/// Chapter 03's exec, with the container's cgroups joined first: while our
-/// view is still the host's, and before the fork, so the child is born in
-/// them.
-fn exec_into(pid: Pid, cmd: &[String]) -> anyhow::Result<i32> {
-    // ANCHOR: exec
-    let target = setns::open_target(pid)?;
-    cgroup::join_cgroups_of(pid)?;
-    setns::join(&target)?;
-    setns::run_forked(&target, cmd)
-    // ANCHOR_END: exec
 }

@@ -13,7 +13,7 @@
 //! the image is never modified, and every container gets its own copies.
 
 use clap::Parser;
-use wharf::cgroup::{Cgroup, LimitArgs, Placement};
+use wharf::cgroup::{Cgroup, Exec, LimitArgs, Placement};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, RunSpec};
 use wharf::ns::Namespaces;
@@ -29,6 +29,10 @@ const NAME: &str = "ch07-volumes";
 struct Args {
     #[command(flatten)]
     lesson: Lesson,
+
+    /// `exec PID -- CMD`: enter a running container (chapter 04's exec).
+    #[command(subcommand)]
+    exec: Option<Exec>,
 
     /// Which namespaces to create (default: all but --user).
     #[command(flatten)]
@@ -66,6 +70,14 @@ fn main() {
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
     lesson::require_root(NAME)?;
+    if let Some(exec) = &args.exec {
+        let new = args.ns.chosen() || args.ns.escape_demo || args.limits.given();
+        let more = args.hostname.is_some()
+            || args.union.given()
+            || !args.volume.is_empty()
+            || args.keep_volumes;
+        return exec.run(new || more);
+    }
     args.ns.check(args.hostname.as_deref())?;
     if !args.ns.effective().mount {
         anyhow::bail!("{NAME} needs a mount namespace (--mount): the overlay and the volumes are mounted inside it, where the host cannot see them");

@@ -22,7 +22,7 @@
 //! mainline Linux, and left us its `.wh.` whiteout names in layer tars.
 
 use clap::Parser;
-use wharf::cgroup::{Cgroup, LimitArgs, Placement};
+use wharf::cgroup::{Cgroup, Exec, LimitArgs, Placement};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, RunSpec};
 use wharf::ns::Namespaces;
@@ -38,6 +38,10 @@ const NAME: &str = "ch05-union";
 struct Args {
     #[command(flatten)]
     lesson: Lesson,
+
+    /// `exec PID -- CMD`: enter a running container (chapter 04's exec).
+    #[command(subcommand)]
+    exec: Option<Exec>,
 
     /// Which namespaces to create (default: all but --user).
     #[command(flatten)]
@@ -76,6 +80,11 @@ fn main() {
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
     lesson::require_root(NAME)?;
+    if let Some(exec) = &args.exec {
+        let new = args.ns.chosen() || args.ns.escape_demo || args.limits.given();
+        let more = args.hostname.is_some() || args.union.given() || args.demo;
+        return exec.run(new || more);
+    }
     if args.demo {
         return demo::run(args.union.driver, args.containers);
     }
