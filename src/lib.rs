@@ -2,18 +2,22 @@
 //!
 //! Layers, imports pointing down only:
 //! - faces: `src/main.rs`, [`cli`], and the chapter binaries in `chapters/`
-//! - mechanism: [`ns`], [`rootfs`], [`cgroup`], [`union`], [`layer`], [`volume`]
+//! - runtime: [`container`] turns one OCI runtime spec into a container.
+//! - mechanism: [`ns`], [`rootfs`], [`cgroup`], [`union`], [`layer`], [`volume`],
+//!   [`security`]
 //! - kernel: [`sys`] makes every container-building syscall and journals it;
 //!   [`probe`] reads every view the kernel gives of itself.
 //! - [`paths`]: where wharf keeps its state.
 
 pub mod cgroup;
 pub mod cli;
+pub mod container;
 pub mod layer;
 pub mod ns;
 pub mod paths;
 pub mod probe;
 pub mod rootfs;
+pub mod security;
 pub mod sys;
 pub mod union;
 pub mod volume;

@@ -1,0 +1,1 @@
+//! One container from one OCI runtime spec: create, start, state, kill, delete.

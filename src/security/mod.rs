@@ -1,0 +1,1 @@
+//! Hardening: what stops root in a container (chapter 08).
