@@ -57,6 +57,15 @@ fn not_found(name: &str) -> ExitCode {
     )
 }
 
+/// What the command must not inherit from us: ignored signals, a blocked
+/// mask, and open descriptors beyond 0–2.
+pub fn clean_slate() -> Result<(), sys::SysError> {
+    sys::reset_signals("every signal back to its default and none blocked, so the command starts as if from a fresh init")?;
+    sys::cloexec_from_3(
+        "no descriptor beyond stdin, stdout and stderr may cross into the container",
+    )
+}
+
 /// Replace this process with `cmd`. Returns only on failure.
 pub fn exec(cmd: &[String], env: &[String]) -> anyhow::Error {
     let Some(first) = cmd.first() else {
@@ -66,6 +75,9 @@ pub fn exec(cmd: &[String], env: &[String]) -> anyhow::Error {
         Ok(p) => p,
         Err(e) => return e.into(),
     };
+    if let Err(e) = clean_slate() {
+        return e.into();
+    }
     let err = sys::execve(
         &path,
         cmd,

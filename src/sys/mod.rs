@@ -19,7 +19,10 @@ pub use creds::{setgroups_empty, setresgid, setresuid};
 pub use kfile::{mkdir, rmdir, write};
 pub use mount::{chdir, chroot, fchdir, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
 pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
-pub use process::{catch_stop_signals, execve, kill, stop_requested, wait, ExitReport};
+pub use process::{
+    catch_stop_signals, cloexec_from_3, execve, kill, reset_signals, stop_requested, wait,
+    ExitReport,
+};
 
 use journal::Step;
 use nix::errno::Errno;

@@ -45,6 +45,59 @@ pub fn execve(path: &Path, argv: &[String], env: &[String], why: &str) -> SysErr
     call.fail(errno)
 }
 
+/// `rt_sigaction(SIG, SIG_DFL)` for every signal, then `rt_sigprocmask`
+/// to an empty mask. execve resets caught signals to their default but
+/// keeps ignored ones and the mask: without this the command would inherit
+/// the SIGPIPE that the Rust runtime ignores, and `seq … | head -1` inside
+/// would end with EPIPE errors instead of dying quietly of SIGPIPE.
+pub fn reset_signals(why: &str) -> Result<(), SysError> {
+    let args = vec![
+        "1..64".into(),
+        "{sa_handler=SIG_DFL}".into(),
+        "SIG_SETMASK []".into(),
+    ];
+    Call::new("rt_sigaction", args, why).run(|| {
+        let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+            // SAFETY: SIG_DFL installs no handler of ours.
+            unsafe { sigaction(sig, &dfl) }?;
+        }
+        // Real-time signals (SIGRTMIN..SIGRTMAX) have no nix name; glibc
+        // keeps the first two for itself and refuses them, so skip errors.
+        for raw in libc::SIGRTMIN()..=libc::SIGRTMAX() {
+            // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask.
+            unsafe {
+                let act: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(raw, &act, std::ptr::null_mut());
+            }
+        }
+        nix::sys::signal::sigprocmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&SigSet::empty()),
+            None,
+        )
+    })
+}
+
+/// `close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)`: mark every descriptor above
+/// stderr close-on-exec, so none of ours, and none that whoever started us
+/// left open, reaches the container's command (runc does the same).
+pub fn cloexec_from_3(why: &str) -> Result<(), SysError> {
+    let args = vec!["3".into(), "~0U".into(), "CLOSE_RANGE_CLOEXEC".into()];
+    Call::new("close_range", args, why).run(|| {
+        // SAFETY: close_range with CLOEXEC only sets a flag on descriptors.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        };
+        Errno::result(r).map(drop)
+    })
+}
+
 /// `prctl(PR_SET_PDEATHSIG, sig)`: the kernel sends `sig` to this process
 /// when the thread that created it exits. Kept across execve.
 pub fn set_pdeathsig(sig: Signal, why: &str) -> Result<(), SysError> {
