@@ -73,6 +73,34 @@ impl Cgroup {
         Ok(cg)
     }
 
+    /// The cgroup `<host tag>/<id>` that an earlier process created and
+    /// left in place with [`Cgroup::persist`]; `None` if there is none.
+    pub fn open(id: &str) -> anyhow::Result<Option<Cgroup>> {
+        let fs = Cgroupfs::system()?;
+        let dirs = fs.dirs(&Path::new(&paths::host_tag()).join(id));
+        let made: Vec<PathBuf> = dirs
+            .unique()
+            .into_iter()
+            .filter(|d| probe::exists(d))
+            .collect();
+        if made.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Cgroup {
+            fs,
+            dirs,
+            limits: Limits::default(),
+            made,
+            removed: false,
+        }))
+    }
+
+    /// Leave the cgroup in place when this handle goes: a created container
+    /// outlives the process that made it, and [`Cgroup::open`] finds it again.
+    pub fn persist(mut self) {
+        self.removed = true;
+    }
+
     /// The cgroup's directory per controller.
     pub fn dirs(&self) -> &Dirs {
         &self.dirs

@@ -42,3 +42,29 @@ pub fn wait_for_child_comm(parent: u32, name: &str) -> io::Result<u32> {
         format!("no child of {parent} ran {name} within 10 s"),
     ))
 }
+
+/// When `pid` started, in clock ticks since boot (field 22 of
+/// /proc/PID/stat): with the pid it names one process for good, because a
+/// pid the kernel hands out again belongs to a process that started later.
+pub fn start_time(pid: i32) -> io::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces and ')': fields after it
+    // start after the last ')'. Field 3 is then the first one.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    after
+        .split_whitespace()
+        .nth(19)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("/proc/{pid}/stat has no start time")))
+}
+
+/// Whether `pid` is alive: listed, and not a zombie waiting to be reaped.
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next().map(|st| st != "Z" && st != "X"))
+        })
+        .unwrap_or(false)
+}

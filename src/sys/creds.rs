@@ -9,6 +9,18 @@ pub fn setgroups_empty(why: &str) -> Result<(), SysError> {
     Call::new("setgroups", vec!["0".into(), "[]".into()], why).run(|| nix::unistd::setgroups(&[]))
 }
 
+/// `setgroups(n, [gids])`: the supplementary groups the spec asks for.
+pub fn setgroups(gids: &[u32], why: &str) -> Result<(), SysError> {
+    let shown: Vec<String> = gids.iter().map(u32::to_string).collect();
+    let list: Vec<Gid> = gids.iter().map(|g| Gid::from_raw(*g)).collect();
+    Call::new(
+        "setgroups",
+        vec![gids.len().to_string(), format!("[{}]", shown.join(", "))],
+        why,
+    )
+    .run(|| nix::unistd::setgroups(&list))
+}
+
 /// `setresgid(gid, gid, gid)`.
 pub fn setresgid(gid: u32, why: &str) -> Result<(), SysError> {
     let g = Gid::from_raw(gid);

@@ -8,6 +8,7 @@
 
 mod creds;
 pub mod decode;
+pub mod fifo;
 pub mod journal;
 mod kfile;
 mod mount;
@@ -15,13 +16,13 @@ mod ns;
 mod process;
 pub mod xattr_fs;
 
-pub use creds::{setgroups_empty, setresgid, setresuid};
+pub use creds::{setgroups, setgroups_empty, setresgid, setresuid};
 pub use kfile::{mkdir, rmdir, write};
 pub use mount::{chdir, chroot, fchdir, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
 pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
 pub use process::{
-    catch_stop_signals, cloexec_from_3, execve, kill, reset_signals, stop_requested, wait,
-    ExitReport,
+    catch_stop_signals, clear_pdeathsig, cloexec_from_3, execve, kill, reset_signals,
+    stop_requested, wait, ExitReport,
 };
 
 use journal::Step;
@@ -60,6 +61,11 @@ pub(crate) trait Ret {
 impl Ret for () {
     fn ret(&self) -> i64 {
         0
+    }
+}
+impl Ret for i32 {
+    fn ret(&self) -> i64 {
+        *self as i64
     }
 }
 impl Ret for nix::unistd::Pid {

@@ -105,6 +105,13 @@ pub fn set_pdeathsig(sig: Signal, why: &str) -> Result<(), SysError> {
     Call::new("prctl", args, why).run(|| nix::sys::prctl::set_pdeathsig(sig))
 }
 
+/// `prctl(PR_SET_PDEATHSIG, 0)`: undo [`set_pdeathsig`], for a container
+/// that must outlive the process that created it.
+pub fn clear_pdeathsig(why: &str) -> Result<(), SysError> {
+    let args = vec!["PR_SET_PDEATHSIG".into(), "0".into()];
+    Call::new("prctl", args, why).run(|| nix::sys::prctl::set_pdeathsig(None))
+}
+
 /// `kill(pid, sig)`.
 pub fn kill(pid: Pid, sig: Signal, why: &str) -> Result<(), SysError> {
     Call::new("kill", vec![pid.to_string(), sig.as_str().into()], why)

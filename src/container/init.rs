@@ -1,0 +1,175 @@
+//! The container's init, from clone to execve: the steps of chapters 02 to
+//! 07, in the order the kernel needs them, driven by the plan. It never
+//! returns: it becomes the command, or reports its failure to the parent
+//! and exits. It never prints a lesson or exits through a face.
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+
+use super::create::Detach;
+use super::plan::Plan;
+use crate::ns::idmap;
+use crate::ns::run::Hooks;
+use crate::rootfs::{exec, pivot};
+use crate::sys;
+
+pub fn main(
+    plan: &Plan,
+    hooks: &mut dyn Hooks,
+    mut report: UnixStream,
+    fifo: OwnedFd,
+    joins: &[(CloneFlags, OwnedFd, String)],
+    detach: Detach,
+) -> ! {
+    let program = match setup(plan, hooks, joins, detach) {
+        Ok(p) => p,
+        Err(e) => fail(&mut report, &e),
+    };
+    // From here on `create` has returned; `start` lets us go.
+    let _ = report.write_all(b"ok\n");
+    drop(report);
+    if let Err(e) = sys::fifo::wait_for_start(
+        &fifo,
+        "wait here, before execve, until `start` opens the exec FIFO",
+    ) {
+        eprintln!("container init: {e}");
+        exit(1);
+    }
+    drop(fifo);
+    if let Err(e) = exec::clean_slate() {
+        eprintln!("container init: {e}");
+        exit(1);
+    }
+    let err = sys::execve(
+        &program,
+        &plan.process.args,
+        &plan.process.env,
+        "replace the init with the container's command; its pid, namespaces and root stay",
+    );
+    eprintln!("container init: {}: {err}", plan.process.args[0]);
+    exit(if err.errno == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    })
+}
+
+fn fail(report: &mut UnixStream, e: &anyhow::Error) -> ! {
+    let line = format!("{e:#}").replace('\n', " ");
+    let _ = writeln!(report, "{line}");
+    exit(1)
+}
+
+/// `_exit`: leave without running the parent's exit handlers or flushing
+/// its buffers a second time (this process is a copy of it).
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit ends the process at once; nothing is left to run.
+    unsafe { libc::_exit(code) }
+}
+
+/// Everything up to the FIFO; returns the program to execve.
+fn setup(
+    plan: &Plan,
+    hooks: &mut dyn Hooks,
+    joins: &[(CloneFlags, OwnedFd, String)],
+    detach: Detach,
+) -> anyhow::Result<PathBuf> {
+    if detach == Detach::Yes {
+        sys::clear_pdeathsig(
+            "this container outlives `create`: start, kill and delete find it by its state",
+        )?;
+    }
+    join_namespaces(joins)?;
+    if plan.new_ns.contains(CloneFlags::CLONE_NEWUSER) {
+        idmap::become_root()?;
+    }
+    if plan.new_cgroupns {
+        sys::unshare(CloneFlags::CLONE_NEWCGROUP, "root the cgroup namespace at the container's own cgroup, now that we are in it: inside, it is `/`")?;
+    }
+    pivot::make_private()?;
+    if let Some(h) = &plan.hostname {
+        sys::sethostname(
+            h,
+            "the UTS namespace gives the container a hostname of its own",
+        )?;
+    }
+    let root = hooks
+        .build_root(&plan.root)
+        .context("building the container's root")?;
+    for m in &plan.mounts {
+        m.mount_in(&root)
+            .with_context(|| format!("mounting {}", m.dest.display()))?;
+    }
+    pivot::pivot_into(&root)?;
+    if plan.readonly_root {
+        readonly_root()?;
+    }
+    become_user(plan)?;
+    enter_cwd(&plan.process.cwd)?;
+    find_program(plan)
+}
+
+/// The user namespace first: joining it changes what we may do in the rest.
+fn join_namespaces(joins: &[(CloneFlags, OwnedFd, String)]) -> anyhow::Result<()> {
+    let (user, rest): (Vec<_>, Vec<_>) = joins
+        .iter()
+        .partition(|(f, ..)| *f == CloneFlags::CLONE_NEWUSER);
+    for (flag, fd, shown) in user.into_iter().chain(rest) {
+        sys::setns(
+            fd,
+            shown,
+            *flag,
+            "join the namespace the spec names by path instead of making a new one",
+        )?;
+    }
+    Ok(())
+}
+
+/// root.readonly: the root mount itself becomes read-only.
+fn readonly_root() -> anyhow::Result<()> {
+    sys::mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+        None,
+        "root.readonly: the container may not write to its root filesystem",
+    )?;
+    Ok(())
+}
+
+/// Groups before the gid, the gid before the uid: once the uid is not 0,
+/// the kernel would refuse to change the others.
+fn become_user(plan: &Plan) -> anyhow::Result<()> {
+    let p = &plan.process;
+    sys::setgroups(
+        &p.groups,
+        "the supplementary groups of process.user.additionalGids, and none of the host's",
+    )?;
+    sys::setresgid(p.gid, "act as the spec's group")?;
+    sys::setresuid(p.uid, "act as the spec's user")?;
+    Ok(())
+}
+
+fn enter_cwd(cwd: &Path) -> anyhow::Result<()> {
+    if !cwd.is_dir() {
+        anyhow::bail!(
+            "process.cwd {} is not a directory in the container",
+            cwd.display()
+        );
+    }
+    sys::chdir(cwd, "start the command in process.cwd, inside the new root")?;
+    Ok(())
+}
+
+/// Find the program now, so a missing one fails `create` with a clear line
+/// instead of failing after `start`, when nobody is there to see it.
+fn find_program(plan: &Plan) -> anyhow::Result<PathBuf> {
+    exec::resolve(&plan.process.args[0]).map_err(|e| anyhow::anyhow!("{}", e.1))
+}

@@ -1,0 +1,241 @@
+//! From a spec to a plan: everything the child will do, worked out and
+//! checked in the parent, so a bad spec is refused before any namespace,
+//! cgroup or mount exists.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, LinuxResources, Spec};
+
+use super::mounts::MountPlan;
+use crate::cgroup::{CpuMax, Limits};
+
+/// The command and who runs it.
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+/// What `create` will build.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub root: PathBuf,
+    pub readonly_root: bool,
+    /// Namespaces the clone creates (a new cgroup namespace is made later,
+    /// once the init is in its cgroup).
+    pub new_ns: CloneFlags,
+    pub new_cgroupns: bool,
+    /// Namespaces to join, by path (`/proc/PID/ns/net`, a bind-mounted one).
+    pub join: Vec<(CloneFlags, PathBuf)>,
+    pub hostname: Option<String>,
+    pub mounts: Vec<MountPlan>,
+    pub process: Process,
+    pub uid_map: Vec<LinuxIdMapping>,
+    pub gid_map: Vec<LinuxIdMapping>,
+    pub limits: Limits,
+    pub masked: Vec<String>,
+    pub readonly: Vec<String>,
+}
+
+impl Plan {
+    pub fn from_spec(spec: &Spec, bundle: &Path) -> anyhow::Result<Plan> {
+        let root = spec
+            .root()
+            .as_ref()
+            .context("the spec has no root: set root.path to the container's root filesystem")?;
+        let root_path = bundle.join(root.path());
+        if !root_path.is_dir() {
+            bail!("root.path {} is not a directory", root_path.display());
+        }
+        let linux = spec.linux().clone().unwrap_or_default();
+        let (new_ns, new_cgroupns, join) = namespaces(&linux)?;
+        let mounts = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .map(MountPlan::from_spec)
+            .collect::<anyhow::Result<_>>()?;
+        let plan = Plan {
+            root: root_path
+                .canonicalize()
+                .with_context(|| format!("resolving {}", root_path.display()))?,
+            readonly_root: root.readonly().unwrap_or(false),
+            new_ns,
+            new_cgroupns,
+            join,
+            hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
+            mounts,
+            process: process(spec)?,
+            uid_map: linux.uid_mappings().clone().unwrap_or_default(),
+            gid_map: linux.gid_mappings().clone().unwrap_or_default(),
+            limits: limits(linux.resources().as_ref())?,
+            masked: linux.masked_paths().clone().unwrap_or_default(),
+            readonly: linux.readonly_paths().clone().unwrap_or_default(),
+        };
+        plan.check()?;
+        Ok(plan)
+    }
+
+    /// Combinations the kernel would refuse half-way, refused up front.
+    fn check(&self) -> anyhow::Result<()> {
+        let has = |f| self.new_ns.contains(f) || self.join.iter().any(|(t, _)| *t == f);
+        if self.hostname.is_some() && !has(CloneFlags::CLONE_NEWUTS) {
+            bail!("the spec sets a hostname but no uts namespace: it would rename the host");
+        }
+        if !has(CloneFlags::CLONE_NEWNS) {
+            bail!("the spec has no mount namespace: the container's mounts would land on the host");
+        }
+        if self.new_ns.contains(CloneFlags::CLONE_NEWUSER) && self.uid_map.is_empty() {
+            bail!("a new user namespace needs linux.uidMappings and linux.gidMappings");
+        }
+        Ok(())
+    }
+}
+
+fn ns_flag(t: LinuxNamespaceType) -> anyhow::Result<CloneFlags> {
+    Ok(match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        other => bail!("namespace type {other:?} is not supported"),
+    })
+}
+
+type Namespaces = (CloneFlags, bool, Vec<(CloneFlags, PathBuf)>);
+
+fn namespaces(linux: &oci_spec::runtime::Linux) -> anyhow::Result<Namespaces> {
+    let mut new = CloneFlags::empty();
+    let mut cgroupns = false;
+    let mut join = Vec::new();
+    for ns in linux.namespaces().iter().flatten() {
+        let flag = ns_flag(ns.typ())?;
+        match ns.path() {
+            Some(p) => {
+                if !p.exists() {
+                    bail!("namespace path {} does not exist", p.display());
+                }
+                join.push((flag, p.clone()));
+            }
+            None if flag == CloneFlags::CLONE_NEWCGROUP => cgroupns = true,
+            None => new |= flag,
+        }
+    }
+    Ok((new, cgroupns, join))
+}
+
+fn process(spec: &Spec) -> anyhow::Result<Process> {
+    let p = spec
+        .process()
+        .as_ref()
+        .context("the spec has no process: nothing to run")?;
+    let args = p.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        bail!("process.args is empty: nothing to run");
+    }
+    if !p.cwd().is_absolute() {
+        bail!("process.cwd {} is not absolute", p.cwd().display());
+    }
+    let user = p.user();
+    Ok(Process {
+        args,
+        env: p.env().clone().unwrap_or_default(),
+        cwd: p.cwd().clone(),
+        uid: user.uid(),
+        gid: user.gid(),
+        groups: user.additional_gids().clone().unwrap_or_default(),
+    })
+}
+
+/// linux.resources → chapter 04's limits (cpu quota/period, memory, pids).
+fn limits(res: Option<&LinuxResources>) -> anyhow::Result<Limits> {
+    let Some(res) = res else {
+        return Ok(Limits::default());
+    };
+    let cpu = res.cpu().as_ref().and_then(|c| {
+        let quota = c.quota().filter(|q| *q > 0)?;
+        Some(CpuMax {
+            quota_us: quota as u64,
+            period_us: c.period().unwrap_or(100_000),
+        })
+    });
+    let memory = match res.memory().as_ref().and_then(|m| m.limit()) {
+        Some(m) if m > 0 => Some(m as u64),
+        Some(-1) | None => None,
+        Some(m) => bail!("linux.resources.memory.limit {m} is not a size in bytes"),
+    };
+    let pids = match res.pids().as_ref().map(|p| p.limit()) {
+        Some(p) if p > 0 => Some(p as u64),
+        _ => None,
+    };
+    Ok(Limits { cpu, memory, pids })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::SpecBuilder;
+
+    fn bundle() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("rootfs")).unwrap();
+        t
+    }
+
+    #[test]
+    fn a_default_spec_plans_runc_s_namespaces_and_limits() {
+        let b = bundle();
+        let spec = SpecBuilder::new("rootfs", ["/bin/true"])
+            .memory(64 << 20)
+            .pids(32)
+            .build();
+        let plan = Plan::from_spec(&spec, b.path()).unwrap();
+        assert!(plan.new_ns.contains(
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET
+        ));
+        assert!(!plan.new_ns.contains(CloneFlags::CLONE_NEWUSER));
+        assert_eq!(plan.limits.memory, Some(64 << 20));
+        assert_eq!(plan.limits.pids, Some(32));
+        assert_eq!(plan.process.args, ["/bin/true"]);
+    }
+
+    #[test]
+    fn bad_specs_are_refused_with_what_is_wrong() {
+        let b = bundle();
+        let cases: Vec<(Spec, &str)> = vec![
+            (
+                SpecBuilder::new("nope", ["/bin/true"]).build(),
+                "is not a directory",
+            ),
+            (
+                SpecBuilder::new("rootfs", Vec::<String>::new()).build(),
+                "process.args is empty",
+            ),
+            (
+                SpecBuilder::new("rootfs", ["/bin/true"])
+                    .join("network", "/proc/self/ns/nope")
+                    .build(),
+                "does not exist",
+            ),
+            (
+                SpecBuilder::new("rootfs", ["/bin/true"])
+                    .mount("tmpfs", "relative/dir", "tmpfs", &[])
+                    .build(),
+                "not absolute",
+            ),
+        ];
+        for (spec, want) in cases {
+            let err = format!("{:#}", Plan::from_spec(&spec, b.path()).unwrap_err());
+            assert!(err.contains(want), "{err:?} lacks {want:?}");
+        }
+    }
+}

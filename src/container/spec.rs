@@ -1,0 +1,176 @@
+//! A small builder over the OCI runtime spec, for the chapters and the
+//! tests: start from runc's defaults (the namespaces, mounts, masked and
+//! read-only paths of `runc spec`) and change what a lesson's flags say.
+//! `--print-spec` prints what it builds: the config.json of the lesson.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use oci_spec::runtime::{
+    LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, RootBuilder,
+    Spec,
+};
+
+pub struct SpecBuilder {
+    spec: Spec,
+}
+
+fn ns_type(name: &str) -> LinuxNamespaceType {
+    match name {
+        "pid" => LinuxNamespaceType::Pid,
+        "network" | "net" => LinuxNamespaceType::Network,
+        "ipc" => LinuxNamespaceType::Ipc,
+        "uts" => LinuxNamespaceType::Uts,
+        "user" => LinuxNamespaceType::User,
+        "cgroup" => LinuxNamespaceType::Cgroup,
+        _ => LinuxNamespaceType::Mount,
+    }
+}
+
+impl SpecBuilder {
+    /// runc's default spec, with this root and command.
+    pub fn new<S: Into<String>>(
+        root: impl Into<PathBuf>,
+        args: impl IntoIterator<Item = S>,
+    ) -> SpecBuilder {
+        let mut spec = Spec::default();
+        spec.set_hostname(None);
+        spec.set_root(Some(
+            RootBuilder::default()
+                .path(root.into())
+                .readonly(false)
+                .build()
+                .expect("root"),
+        ));
+        if let Some(p) = spec.process_mut() {
+            p.set_args(Some(args.into_iter().map(Into::into).collect()));
+        }
+        SpecBuilder { spec }
+    }
+
+    pub fn hostname(mut self, h: Option<&str>) -> Self {
+        self.spec.set_hostname(h.map(str::to_string));
+        self
+    }
+
+    /// Exactly these new namespaces (`pid`, `network`, `ipc`, `uts`,
+    /// `mount`, `user`, `cgroup`), replacing the defaults.
+    pub fn namespaces(mut self, names: &[&str]) -> Self {
+        let list: Vec<LinuxNamespace> = names
+            .iter()
+            .map(|n| {
+                LinuxNamespaceBuilder::default()
+                    .typ(ns_type(n))
+                    .build()
+                    .expect("namespace")
+            })
+            .collect();
+        self.linux().set_namespaces(Some(list));
+        self
+    }
+
+    /// Join the namespace at `path` instead of creating one of that type.
+    pub fn join(mut self, name: &str, path: impl AsRef<Path>) -> Self {
+        let typ = ns_type(name);
+        let mut list = self.linux().namespaces().clone().unwrap_or_default();
+        list.retain(|n| n.typ() != typ);
+        list.push(
+            LinuxNamespaceBuilder::default()
+                .typ(typ)
+                .path(path.as_ref())
+                .build()
+                .expect("namespace"),
+        );
+        self.linux().set_namespaces(Some(list));
+        self
+    }
+
+    pub fn mount(mut self, source: &str, dest: &str, typ: &str, options: &[&str]) -> Self {
+        let m: Mount = MountBuilder::default()
+            .source(source)
+            .destination(dest)
+            .typ(typ)
+            .options(options.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .build()
+            .expect("mount");
+        self.spec.mounts_mut().get_or_insert_with(Vec::new).push(m);
+        self
+    }
+
+    pub fn memory(mut self, bytes: i64) -> Self {
+        let mem = LinuxMemoryBuilder::default()
+            .limit(bytes)
+            .build()
+            .expect("memory");
+        self.resources(|r| r.set_memory(Some(mem)));
+        self
+    }
+
+    pub fn pids(mut self, n: i64) -> Self {
+        let pids = LinuxPidsBuilder::default().limit(n).build().expect("pids");
+        self.resources(|r| r.set_pids(Some(pids)));
+        self
+    }
+
+    pub fn cpu(mut self, quota_us: i64, period_us: u64) -> Self {
+        let cpu = LinuxCpuBuilder::default()
+            .quota(quota_us)
+            .period(period_us)
+            .build()
+            .expect("cpu");
+        self.resources(|r| r.set_cpu(Some(cpu)));
+        self
+    }
+
+    /// root.readonly: the root mount read-only.
+    pub fn read_only(mut self, ro: bool) -> Self {
+        if let Some(r) = self.spec.root_mut() {
+            r.set_readonly(Some(ro));
+        }
+        self
+    }
+
+    pub fn env(mut self, env: Vec<String>) -> Self {
+        if let Some(p) = self.spec.process_mut() {
+            p.set_env(Some(env));
+        }
+        self
+    }
+
+    pub fn build(self) -> Spec {
+        self.spec
+    }
+
+    fn linux(&mut self) -> &mut oci_spec::runtime::Linux {
+        self.spec
+            .linux_mut()
+            .get_or_insert_with(|| LinuxBuilder::default().build().expect("linux"))
+    }
+
+    fn resources(
+        &mut self,
+        f: impl FnOnce(&mut oci_spec::runtime::LinuxResources) -> &mut oci_spec::runtime::LinuxResources,
+    ) {
+        let linux = self.linux();
+        let res = linux
+            .resources_mut()
+            .get_or_insert_with(|| LinuxResourcesBuilder::default().build().expect("resources"));
+        f(res);
+    }
+}
+
+/// A bundle's config.json, with one line saying what is wrong if it is not
+/// a spec.
+pub fn load_bundle(bundle: &Path) -> anyhow::Result<Spec> {
+    let path = bundle.join("config.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an OCI runtime spec", path.display()))
+}
+
+/// The spec as config.json text, as `--print-spec` shows it.
+pub fn to_json(spec: &Spec) -> String {
+    serde_json::to_string_pretty(spec).expect("a spec serializes")
+}

@@ -1,0 +1,114 @@
+//! The exec FIFO: how `create` leaves a container's init waiting just
+//! before execve, and how `start` lets it go (the OCI create/start split).
+//!
+//! A FIFO's open for writing blocks until someone opens it for reading.
+//! The init opens it for writing as its last step before execve and so
+//! sleeps in the kernel; `start` opens it for reading, which wakes the
+//! init, reads the one byte it writes, and removes the FIFO.
+
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use super::decode::path as qpath;
+use super::{Call, SysError};
+
+/// `mkfifo(path, 0622)`.
+pub fn mkfifo(path: &Path, why: &str) -> Result<(), SysError> {
+    Call::new(
+        "mknodat",
+        vec!["AT_FDCWD".into(), qpath(path), "S_IFIFO|0622".into()],
+        why,
+    )
+    .run(|| nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622)))
+}
+
+/// `open(path, O_PATH|O_CLOEXEC)`: a handle on the FIFO that opens nothing
+/// yet, so it survives pivot_root and can be reopened through /proc.
+pub fn open_path(path: &Path, why: &str) -> Result<OwnedFd, SysError> {
+    let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+    let call = Call::new(
+        "openat",
+        vec!["AT_FDCWD".into(), qpath(path), "O_PATH|O_CLOEXEC".into()],
+        why,
+    );
+    match nix::fcntl::open(path, flags, Mode::empty()) {
+        Ok(fd) => {
+            let shown = fd_num(&fd);
+            call.run(|| Ok(shown))?;
+            Ok(fd)
+        }
+        Err(e) => Err(call.fail(e)),
+    }
+}
+
+/// In the init: `open("/proc/self/fd/N", O_WRONLY)` blocks until `start`
+/// opens the other end; then one byte tells `start` that we go on.
+pub fn wait_for_start(fifo: &OwnedFd, why: &str) -> Result<(), SysError> {
+    let n = fd_num(fifo);
+    let path = format!("/proc/self/fd/{n}");
+    let call = Call::new(
+        "openat",
+        vec![
+            "AT_FDCWD".into(),
+            format!("{path:?}"),
+            "O_WRONLY|O_CLOEXEC".into(),
+        ],
+        why,
+    );
+    call.run(|| {
+        let w = nix::fcntl::open(
+            path.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        nix::unistd::write(&w, b"0").map(drop)
+    })
+}
+
+/// In `start`: open the FIFO for reading without blocking, then wait for
+/// the init's byte. `alive` is asked between waits, so an init that died
+/// is reported instead of waited for forever.
+pub fn release(path: &Path, alive: impl Fn() -> bool, why: &str) -> Result<(), SysError> {
+    let call = Call::new(
+        "openat",
+        vec![
+            "AT_FDCWD".into(),
+            qpath(path),
+            "O_RDONLY|O_NONBLOCK|O_CLOEXEC".into(),
+        ],
+        why,
+    )
+    .kernel("the init's blocked open for writing returns: it goes on to execve");
+    call.run(|| {
+        let r = nix::fcntl::open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        read_byte(&r, alive)
+    })
+}
+
+fn read_byte(r: &OwnedFd, alive: impl Fn() -> bool) -> nix::Result<()> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let mut fds = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::from(100u16))?;
+        let mut b = [0u8; 1];
+        match nix::unistd::read(r.as_fd(), &mut b) {
+            Ok(1) => return Ok(()),
+            Err(Errno::EAGAIN) | Ok(_) if alive() => continue,
+            Err(Errno::EAGAIN) | Ok(_) => return Err(Errno::ESRCH),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn fd_num(fd: &OwnedFd) -> RawFd {
+    use std::os::fd::AsRawFd;
+    fd.as_raw_fd()
+}
