@@ -62,14 +62,10 @@ pub fn reset_signals(why: &str) -> Result<(), SysError> {
             // SAFETY: SIG_DFL installs no handler of ours.
             unsafe { sigaction(sig, &dfl) }?;
         }
-        // Real-time signals (SIGRTMIN..SIGRTMAX) have no nix name; glibc
-        // keeps the first two for itself and refuses them, so skip errors.
-        for raw in libc::SIGRTMIN()..=libc::SIGRTMAX() {
-            // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask.
-            unsafe {
-                let act: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(raw, &act, std::ptr::null_mut());
-            }
+        // Signals 32..64 have no nix name, and glibc refuses 32 and 33
+        // (it keeps them for threads), so ask the kernel directly.
+        for raw in 32..=64 {
+            reset_raw(raw);
         }
         nix::sys::signal::sigprocmask(
             nix::sys::signal::SigmaskHow::SIG_SETMASK,
@@ -77,6 +73,35 @@ pub fn reset_signals(why: &str) -> Result<(), SysError> {
             None,
         )
     })
+}
+
+/// The kernel's own `struct sigaction` (x86_64 layout): all zero is
+/// SIG_DFL with no flags and an empty mask.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+fn reset_raw(sig: i32) {
+    let dfl = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: rt_sigaction reads `dfl` and installs no handler.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &dfl as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8usize,
+        );
+    }
 }
 
 /// `close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)`: mark every descriptor above
