@@ -13,6 +13,7 @@ mod kfile;
 mod mount;
 mod ns;
 mod process;
+mod security;
 pub mod xattr_fs;
 
 pub use creds::{setgroups_empty, setresgid, setresuid};
@@ -22,6 +23,10 @@ pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
 pub use process::{
     catch_stop_signals, cloexec_from_3, execve, kill, reset_signals, stop_requested, wait,
     ExitReport,
+};
+pub use security::{
+    ambient_set, cap_mask, capbset_drop, capset, prlimit, seccomp_set_mode_filter, set_keepcaps,
+    set_no_new_privs,
 };
 
 use journal::Step;
