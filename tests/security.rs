@@ -55,6 +55,20 @@ fn status_field(status: &str, key: &str) -> String {
         .to_string()
 }
 
+/// A mount namespace of the child's own, with no propagation back to the
+/// host: a mount that should have been denied but worked lands only here.
+fn private_mount_ns() -> anyhow::Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )?;
+    Ok(())
+}
+
 fn self_status() -> anyhow::Result<String> {
     Ok(std::fs::read_to_string("/proc/self/status")?)
 }
@@ -85,7 +99,7 @@ fn caps_dropped_sys_admin_makes_mount_fail() {
     let c = wharf::security::caps::with_changes(&[], &[]).unwrap();
     let r = in_child(|| {
         // A private mount namespace first, so a mount that works touches nothing.
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+        private_mount_ns()?;
         wharf::security::caps::apply(&c)?;
         let e = nix::mount::mount(
             Some("none"),
@@ -108,4 +122,81 @@ fn nnp_sets_no_new_privs() {
         self_status()
     });
     assert_eq!(status_field(&st, "NoNewPrivs"), "1");
+}
+
+/// What a denied or allowed call returned, as the kernel's errno name.
+fn outcome(r: libc::c_long) -> String {
+    if r < 0 {
+        format!("{:?}", nix::errno::Errno::last())
+    } else {
+        "ok".into()
+    }
+}
+
+fn probe_calls() -> String {
+    // SAFETY: raw syscalls with harmless arguments; a mount that succeeded
+    // would land in the child's private mount namespace, set up below.
+    let mount = unsafe {
+        libc::syscall(
+            libc::SYS_mount,
+            c"none".as_ptr(),
+            c"/tmp".as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            0,
+        )
+    };
+    let mount = outcome(mount);
+    let userns = outcome(unsafe { libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER) });
+    let clone3 = outcome(unsafe { libc::syscall(libc::SYS_clone3, 0, 0) });
+    let pid = outcome(unsafe { libc::syscall(libc::SYS_getpid) });
+    // Threads and fork still work: glibc falls back from clone3 to clone.
+    let thread = match std::thread::spawn(|| 7).join() {
+        Ok(7) => "ok",
+        _ => "failed",
+    };
+    let fork = match unsafe { fork() } {
+        Ok(ForkResult::Child) => unsafe { libc::_exit(3) },
+        Ok(ForkResult::Parent { child }) => match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, 3)) => "ok".to_string(),
+            other => format!("{other:?}"),
+        },
+        Err(e) => format!("{e:?}"),
+    };
+    format!("mount={mount} unshare(NEWUSER)={userns} clone3={clone3} getpid={pid} thread={thread} fork={fork}")
+}
+
+#[test]
+fn seccomp_default_denies_mount_and_user_namespaces() {
+    // Compiled in the parent, before fork, as a runtime does.
+    let filter = wharf::security::seccomp::compile(&wharf::security::seccomp::docker_default())
+        .expect("compile");
+    let r = in_child(|| {
+        private_mount_ns()?;
+        wharf::security::nnp::no_new_privs()?;
+        wharf::security::seccomp::install(&filter)?;
+        let calls = probe_calls();
+        let st = self_status()?;
+        Ok(format!("{calls} Seccomp={}", status_field(&st, "Seccomp")))
+    });
+    assert_eq!(
+        r,
+        "mount=EPERM unshare(NEWUSER)=EPERM clone3=ENOSYS getpid=ok thread=ok fork=ok Seccomp=2"
+    );
+}
+
+#[test]
+fn without_seccomp_the_same_calls_pass() {
+    let r = in_child(|| {
+        private_mount_ns()?;
+        let calls = probe_calls();
+        let st = self_status()?;
+        Ok(format!("{calls} Seccomp={}", status_field(&st, "Seccomp")))
+    });
+    // clone3(NULL, 0) is EINVAL (bad size) or EFAULT when the kernel sees it.
+    assert!(
+        r.starts_with("mount=ok unshare(NEWUSER)=ok clone3=E") && !r.contains("ENOSYS"),
+        "{r}"
+    );
+    assert!(r.ends_with("getpid=ok thread=ok fork=ok Seccomp=0"), "{r}");
 }
