@@ -200,3 +200,101 @@ fn without_seccomp_the_same_calls_pass() {
     );
     assert!(r.ends_with("getpid=ok thread=ok fork=ok Seccomp=0"), "{r}");
 }
+
+/// The child's mounts below `root`: "relative-target fstype options" lines.
+fn mounts_below(root: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let root = root.to_str().unwrap();
+    Ok(mi
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let sep = f.iter().position(|x| *x == "-")?;
+            let target = f[4].strip_prefix(root)?;
+            Some(format!("{target} {} {}", f[sep + 1], f[5]))
+        })
+        .collect())
+}
+
+#[test]
+fn dev_and_masked_paths_from_mountinfo_and_stat() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    let tmp = tempfile::Builder::new()
+        .prefix("wharf-sec-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let root = tmp.path().to_path_buf();
+    let r = in_child(|| {
+        private_mount_ns()?;
+        wharf::security::dev::populate(&root, &wharf::security::dev::default_devices(), true)?;
+        let proc_dir = root.join("proc");
+        std::fs::create_dir_all(&proc_dir)?;
+        nix::mount::mount(
+            Some("proc"),
+            &proc_dir,
+            Some("proc"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )?;
+        wharf::security::paths::sysfs_readonly(&root)?;
+        wharf::security::paths::mask(&root, &wharf::security::paths::default_masked())?;
+        wharf::security::paths::readonly(&root, &wharf::security::paths::default_readonly())?;
+        let mut out = mounts_below(&root)?;
+        for n in ["null", "zero", "full", "random", "urandom", "tty"] {
+            let m = std::fs::metadata(root.join("dev").join(n))?;
+            let rdev = m.rdev();
+            out.push(format!(
+                "node {n} char={} {}:{} {:o}",
+                m.file_type().is_char_device(),
+                nix::sys::stat::major(rdev),
+                nix::sys::stat::minor(rdev),
+                m.permissions().mode() & 0o7777
+            ));
+        }
+        for l in ["ptmx", "fd", "stdin", "stdout", "stderr"] {
+            out.push(format!(
+                "link {l} -> {}",
+                std::fs::read_link(root.join("dev").join(l))?.display()
+            ));
+        }
+        out.push(format!(
+            "timer_list bytes={}",
+            std::fs::read(root.join("proc/timer_list"))?.len()
+        ));
+        let w = std::fs::write(root.join("proc/sys/kernel/hostname"), "x");
+        out.push(format!(
+            "write proc/sys: {:?}",
+            w.map_err(|e| e.raw_os_error())
+        ));
+        Ok(out.join("\n"))
+    });
+    let has = |line: &str| r.lines().any(|l| l.starts_with(line));
+    for want in [
+        "/dev tmpfs rw,nosuid",
+        "/dev/pts devpts rw,nosuid,noexec",
+        "/dev/shm tmpfs rw,nosuid,nodev,noexec",
+        "/dev/mqueue mqueue rw,nosuid,nodev,noexec",
+        "/sys sysfs ro,nosuid,nodev,noexec",
+        "/proc/timer_list devtmpfs",
+        "/proc/sys proc ro,nosuid,nodev,noexec",
+        "/proc/bus proc ro,nosuid,nodev,noexec",
+        "/sys/firmware tmpfs ro",
+        "node null char=true 1:3 666",
+        "node zero char=true 1:5 666",
+        "node full char=true 1:7 666",
+        "node random char=true 1:8 666",
+        "node urandom char=true 1:9 666",
+        "node tty char=true 5:0 666",
+        "link ptmx -> pts/ptmx",
+        "link fd -> /proc/self/fd",
+        "link stderr -> /proc/self/fd/2",
+        "timer_list bytes=0",
+        "write proc/sys: Err(Some(30))",
+    ] {
+        assert!(has(want), "missing {want:?} in:\n{r}");
+    }
+    // The host's /proc/timer_list has content: the mask is what emptied it.
+    assert!(!std::fs::read("/proc/timer_list").unwrap().is_empty());
+    // No mount of the child's is left in our namespace.
+    assert!(mounts_below(&root).unwrap().is_empty());
+}

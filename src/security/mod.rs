@@ -15,5 +15,7 @@
 //! kernel calls through [`crate::sys`], one journaled step each.
 
 pub mod caps;
+pub mod dev;
 pub mod nnp;
+pub mod paths;
 pub mod seccomp;
