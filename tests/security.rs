@@ -298,3 +298,28 @@ fn dev_and_masked_paths_from_mountinfo_and_stat() {
     // No mount of the child's is left in our namespace.
     assert!(mounts_below(&root).unwrap().is_empty());
 }
+
+#[test]
+fn rlimits_apply_shows_in_proc_limits() {
+    let nofile = oci_spec::runtime::PosixRlimitBuilder::default()
+        .typ(wharf::security::rlimits::parse("nofile").unwrap())
+        .soft(123u64)
+        .hard(456u64)
+        .build()
+        .unwrap();
+    let before = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let r = in_child(|| {
+        wharf::security::rlimits::apply(&[nofile])?;
+        Ok(std::fs::read_to_string("/proc/self/limits")?)
+    });
+    let line = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line(&r), "Max open files 123 456 files");
+    assert_ne!(line(&before), line(&r));
+}

@@ -18,4 +18,5 @@ pub mod caps;
 pub mod dev;
 pub mod nnp;
 pub mod paths;
+pub mod rlimits;
 pub mod seccomp;
