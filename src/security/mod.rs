@@ -16,6 +16,7 @@
 
 pub mod caps;
 pub mod dev;
+pub mod devices;
 pub mod nnp;
 pub mod paths;
 pub mod rlimits;
