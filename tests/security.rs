@@ -382,3 +382,35 @@ fn devices_v1_allow_list_refuses_kmsg_but_not_null() {
     // EPERM (1) from the device controller; before joining, kmsg opened.
     assert_eq!(r, "before=ok kmsg=Some(1) null=ok");
 }
+
+#[test]
+fn devices_v2_bpf_program_refuses_kmsg_but_not_null() {
+    common::require_root();
+    // Pure v2 hosts have cgroup2 at /sys/fs/cgroup; hybrid ones at unified/.
+    let base = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .into_iter()
+        .map(std::path::Path::new)
+        .find(|p| p.join("cgroup.procs").exists() && p.join("cgroup.subtree_control").exists())
+        .expect("no cgroup2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup");
+    let cg = DevicesCgroup(base.join(format!("wharf-sec-v2-{}", std::process::id())));
+    std::fs::create_dir(&cg.0).expect("mkdir cgroup");
+    wharf::security::devices::apply_v2(&cg.0, &wharf::security::devices::default_rules())
+        .expect("apply_v2");
+    let open =
+        |p: &str, write: bool| match std::fs::OpenOptions::new().read(true).write(write).open(p) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => format!("{:?}", e.raw_os_error()),
+        };
+    let procs = cg.0.join("cgroup.procs");
+    let r = in_child(|| {
+        let before = open("/dev/kmsg", false);
+        std::fs::write(&procs, std::process::id().to_string())?;
+        Ok(format!(
+            "before={before} kmsg={} null={} zero_rw={}",
+            open("/dev/kmsg", false),
+            open("/dev/null", true),
+            open("/dev/zero", true)
+        ))
+    });
+    assert_eq!(r, "before=ok kmsg=Some(1) null=ok zero_rw=ok");
+}

@@ -25,8 +25,9 @@ pub use process::{
     ExitReport,
 };
 pub use security::{
-    ambient_set, cap_mask, capbset_drop, capset, prlimit, seccomp_set_mode_filter, set_keepcaps,
-    set_no_new_privs,
+    ambient_set, bpf_prog_attach_cgroup_device, bpf_prog_load_cgroup_device, cap_mask,
+    capbset_drop, capset, prlimit, seccomp_set_mode_filter, set_keepcaps, set_no_new_privs,
+    BpfInsn, BpfProg,
 };
 
 use journal::Step;

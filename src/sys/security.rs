@@ -221,3 +221,132 @@ pub fn set_keepcaps(on: bool, why: &str) -> Result<(), SysError> {
         Errno::result(r).map(drop)
     })
 }
+
+/// One eBPF instruction (`struct bpf_insn`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BpfInsn {
+    pub code: u8,
+    /// dst register in the low 4 bits, src register in the high 4.
+    pub regs: u8,
+    pub off: i16,
+    pub imm: i32,
+}
+
+/// A loaded BPF program, as the fd the kernel returned.
+pub struct BpfProg(pub std::os::fd::OwnedFd);
+
+impl super::Ret for BpfProg {
+    fn ret(&self) -> i64 {
+        use std::os::fd::AsRawFd;
+        self.0.as_raw_fd() as i64
+    }
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ProgAttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// `bpf(BPF_PROG_LOAD, {prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, …})`: the
+/// kernel verifies the program and returns an fd for it.
+pub fn bpf_prog_load_cgroup_device(insns: &[BpfInsn], why: &str) -> Result<BpfProg, SysError> {
+    let args = vec![
+        "BPF_PROG_LOAD".into(),
+        format!(
+            "{{prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt={}, license=\"Apache\"}}",
+            insns.len()
+        ),
+    ];
+    Call::new("bpf", args, why).run(|| {
+        let license = c"Apache";
+        let attr = ProgLoadAttr {
+            prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+            insn_cnt: u32::try_from(insns.len()).map_err(|_| Errno::E2BIG)?,
+            insns: insns.as_ptr() as u64,
+            license: license.as_ptr() as u64,
+            ..Default::default()
+        };
+        // SAFETY: attr points at live instructions and a NUL-terminated string.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_PROG_LOAD,
+                &attr as *const ProgLoadAttr,
+                std::mem::size_of::<ProgLoadAttr>(),
+            )
+        };
+        let fd = Errno::result(r)? as i32;
+        // SAFETY: the kernel just gave us this fd.
+        Ok(BpfProg(unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        }))
+    })
+}
+
+/// `bpf(BPF_PROG_ATTACH, {target_fd=<cgroup>, attach_bpf_fd=<prog>,
+/// attach_type=BPF_CGROUP_DEVICE, attach_flags=BPF_F_ALLOW_MULTI})`.
+pub fn bpf_prog_attach_cgroup_device(
+    cgroup: &std::os::fd::OwnedFd,
+    shown_as: &str,
+    prog: &BpfProg,
+    why: &str,
+) -> Result<(), SysError> {
+    use std::os::fd::AsRawFd;
+    let args = vec![
+        "BPF_PROG_ATTACH".into(),
+        format!(
+            "{{target_fd={}<{shown_as}>, attach_bpf_fd={}, attach_type=BPF_CGROUP_DEVICE, attach_flags=BPF_F_ALLOW_MULTI}}",
+            cgroup.as_raw_fd(),
+            prog.0.as_raw_fd()
+        ),
+    ];
+    Call::new("bpf", args, why)
+        .kernel(format!(
+            "every open and mknod of a device node by a process in {shown_as} now runs the program"
+        ))
+        .run(|| {
+            let attr = ProgAttachAttr {
+                target_fd: cgroup.as_raw_fd() as u32,
+                attach_bpf_fd: prog.0.as_raw_fd() as u32,
+                attach_type: BPF_CGROUP_DEVICE,
+                attach_flags: BPF_F_ALLOW_MULTI,
+                replace_bpf_fd: 0,
+            };
+            // SAFETY: attr is a valid, fully initialised attach request.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_bpf,
+                    BPF_PROG_ATTACH,
+                    &attr as *const ProgAttachAttr,
+                    std::mem::size_of::<ProgAttachAttr>(),
+                )
+            };
+            Errno::result(r).map(drop)
+        })
+}
