@@ -414,3 +414,50 @@ fn devices_v2_bpf_program_refuses_kmsg_but_not_null() {
     });
     assert_eq!(r, "before=ok kmsg=Some(1) null=ok zero_rw=ok");
 }
+
+#[test]
+fn each_mechanism_is_a_journaled_step_with_decoded_arguments() {
+    use std::sync::Mutex;
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let caps = wharf::security::caps::with_changes(&[], &["ALL".into()]).unwrap();
+    let add_kill = wharf::security::caps::with_changes(&["KILL".into()], &["ALL".into()]).unwrap();
+    let filter = wharf::security::seccomp::compile(&wharf::security::seccomp::docker_default())
+        .expect("compile");
+    let n = filter.programs[0].len();
+    let r = in_child(|| {
+        wharf::sys::journal::observe(Box::new(|s| {
+            SEEN.lock()
+                .unwrap()
+                .push(format!("{}{}", s.call_text(), s.result_text()))
+        }));
+        wharf::security::caps::drop_bounding(&caps)?;
+        wharf::security::caps::set_sets(&add_kill)?;
+        wharf::security::nnp::no_new_privs()?;
+        wharf::security::seccomp::install(&filter)?;
+        Ok(SEEN.lock().unwrap().join("\n"))
+    });
+    let lines: Vec<&str> = r.lines().collect();
+    assert!(
+        lines[0].starts_with("prctl(PR_CAPBSET_DROP, [CAP_CHOWN|CAP_DAC_OVERRIDE|"),
+        "{r}"
+    );
+    assert!(lines[0].ends_with(") = 0"), "{r}");
+    assert_eq!(
+        lines[1],
+        "capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=CAP_KILL, permitted=CAP_KILL, inheritable=0}) = 0"
+    );
+    assert_eq!(
+        lines[2],
+        "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, then PR_CAP_AMBIENT_RAISE, [0]) = 0"
+    );
+    assert_eq!(lines[3], "prctl(PR_SET_NO_NEW_PRIVS, 1) = 0");
+    assert_eq!(
+        lines[4],
+        format!("seccomp(SECCOMP_SET_MODE_FILTER, 0, {{len={n}, filter=[…]}}) = 0")
+    );
+    assert!(
+        lines[5].starts_with("seccomp(SECCOMP_SET_MODE_FILTER, 0, {len="),
+        "{r}"
+    );
+    assert_eq!(lines.len(), 6, "{r}");
+}

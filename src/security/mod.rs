@@ -9,7 +9,15 @@
 //! - [`seccomp`]: a syscall filter (mount, reboot, module loading … fail);
 //! - [`rlimits`]: resource limits from the spec;
 //! - [`dev`]: a minimal /dev of our own instead of the host's;
-//! - [`paths`]: masked and read-only parts of /proc and /sys.
+//! - [`paths`]: masked and read-only parts of /proc and /sys;
+//! - [`devices`]: the cgroup's device allow-list (v1 files, v2 BPF).
+//!
+//! In the container's init, after the rootfs is built, the order is:
+//! [`caps::drop_bounding`], `PR_SET_KEEPCAPS` and the uid/gid change,
+//! [`caps::set_sets`], [`rlimits::apply`], [`nnp::no_new_privs`], and
+//! [`seccomp::install`] last before execve ([`seccomp::compile`] runs once
+//! in the parent, before clone). [`dev::populate`] runs before pivot_root;
+//! [`paths::mask`] and [`paths::readonly`] once /proc and /sys are mounted.
 //!
 //! The functions here take plain structs or oci-spec types and make their
 //! kernel calls through [`crate::sys`], one journaled step each.

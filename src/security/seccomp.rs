@@ -275,6 +275,11 @@ fn program(
 /// Compile an OCI seccomp profile to BPF for x86_64. Syscall names this
 /// table does not know are skipped, as runc skips names libseccomp does
 /// not know (profiles name syscalls of other architectures).
+///
+/// Limits, said plainly: calls of another architecture (32-bit `int 0x80`)
+/// are killed by seccompiler's arch check even if the profile lists
+/// SCMP_ARCH_X86; flags (TSYNC, LOG, SPEC_ALLOW) are ignored; and a profile
+/// whose default is ALLOW does not stop x32-ABI numbers (libseccomp does).
 pub fn compile(profile: &LinuxSeccomp) -> anyhow::Result<Compiled> {
     if !cfg!(target_arch = "x86_64") {
         bail!(
