@@ -461,3 +461,36 @@ fn each_mechanism_is_a_journaled_step_with_decoded_arguments() {
     );
     assert_eq!(lines.len(), 6, "{r}");
 }
+
+#[test]
+fn caps_survive_setuid_in_the_documented_order() {
+    let c = wharf::security::caps::with_changes(&[], &[]).unwrap();
+    let keep = |keepcaps: bool| {
+        let c = c.clone();
+        in_child(move || {
+            wharf::security::caps::drop_bounding(&c)?;
+            wharf::sys::set_keepcaps(keepcaps, "test")?;
+            wharf::sys::setresgid(1000, "test")?;
+            wharf::sys::setresuid(1000, "test")?;
+            let r = wharf::security::caps::set_sets(&c);
+            let st = self_status()?;
+            Ok(format!(
+                "uid={} set_sets={} CapEff={}",
+                status_field(&st, "Uid")
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or(""),
+                r.is_ok(),
+                status_field(&st, "CapEff")
+            ))
+        })
+    };
+    // With PR_SET_KEEPCAPS the permitted set survives setuid, and capset
+    // raises the effective set again.
+    assert_eq!(keep(true), "uid=1000 set_sets=true CapEff=00000000a80425fb");
+    // Without it, setuid empties permitted and capset must fail.
+    assert_eq!(
+        keep(false),
+        "uid=1000 set_sets=false CapEff=0000000000000000"
+    );
+}
