@@ -14,6 +14,7 @@ mod kfile;
 mod mount;
 mod ns;
 mod process;
+mod security;
 pub mod xattr_fs;
 
 pub use creds::{setgroups, setgroups_empty, setresgid, setresuid};
@@ -23,6 +24,11 @@ pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
 pub use process::{
     catch_stop_signals, clear_pdeathsig, cloexec_from_3, execve, kill, reset_signals,
     stop_requested, wait, ExitReport,
+};
+pub use security::{
+    ambient_set, bpf_prog_attach_cgroup_device, bpf_prog_load_cgroup_device, cap_mask,
+    capbset_drop, capset, prlimit, seccomp_set_mode_filter, set_keepcaps, set_no_new_privs,
+    BpfInsn, BpfProg,
 };
 
 use journal::Step;
