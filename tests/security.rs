@@ -226,17 +226,13 @@ fn dev_and_masked_paths_from_mountinfo_and_stat() {
     let root = tmp.path().to_path_buf();
     let r = in_child(|| {
         private_mount_ns()?;
-        wharf::security::dev::populate(&root, &wharf::security::dev::default_devices(), true)?;
-        let proc_dir = root.join("proc");
-        std::fs::create_dir_all(&proc_dir)?;
-        nix::mount::mount(
-            Some("proc"),
-            &proc_dir,
-            Some("proc"),
-            nix::mount::MsFlags::empty(),
-            None::<&str>,
-        )?;
-        wharf::security::paths::sysfs_readonly(&root)?;
+        // runc's default mounts (/proc, /dev, devpts, shm, mqueue, /sys
+        // read-only) as src/container mounts them, then the nodes.
+        let spec = wharf::container::SpecBuilder::new("rootfs", ["sh"]).build();
+        for m in spec.mounts().iter().flatten().filter(|m| m.destination() != std::path::Path::new("/sys/fs/cgroup")) {
+            wharf::container::mounts::MountPlan::from_spec(m)?.mount_in(&root)?;
+        }
+        wharf::security::dev::populate(&root, &wharf::security::dev::default_devices())?;
         wharf::security::paths::mask(&root, &wharf::security::paths::default_masked())?;
         wharf::security::paths::readonly(&root, &wharf::security::paths::default_readonly())?;
         let mut out = mounts_below(&root)?;

@@ -16,7 +16,6 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context};
-use nix::mount::MsFlags;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceBuilder, LinuxDeviceType};
 
 use crate::sys::{self, NodeKind};
@@ -67,20 +66,12 @@ fn mkdir(p: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))
 }
 
-/// Build the container's /dev in `root` (the new root, before pivot_root).
-pub fn populate(root: &Path, devices: &[LinuxDevice], new_ipc: bool) -> anyhow::Result<()> {
+/// Fill the container's /dev in `root` (the new root, before pivot_root)
+/// with `devices` and the usual symlinks. The spec's mounts have put a
+/// tmpfs at /dev (and devpts, shm, mqueue below it) already: an empty /dev
+/// of the container's own, where only the nodes made here exist.
+pub fn populate(root: &Path, devices: &[LinuxDevice]) -> anyhow::Result<()> {
     let dev = root.join("dev");
-    mkdir(&dev)?;
-    sys::mount(
-        Some(Path::new("tmpfs")),
-        &dev,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-        Some("mode=755,size=65536k"),
-        "a fresh tmpfs hides whatever /dev the image had; only the devices we make appear",
-    )
-    .context("mounting tmpfs on /dev")?;
-
     for d in devices {
         let path = node_path(root, d)?;
         if let Some(parent) = path.parent() {
@@ -116,44 +107,6 @@ pub fn populate(root: &Path, devices: &[LinuxDevice], new_ipc: bool) -> anyhow::
             std::os::unix::fs::chown(&path, d.uid(), d.gid())
                 .with_context(|| format!("chown {}", path.display()))?;
         }
-    }
-
-    let pts = dev.join("pts");
-    mkdir(&pts)?;
-    sys::mount(
-        Some(Path::new("devpts")),
-        &pts,
-        Some("devpts"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
-        "a devpts instance of our own: the container sees its pseudo-terminals, not the host's",
-    )
-    .context("mounting devpts on /dev/pts")?;
-
-    let shm = dev.join("shm");
-    mkdir(&shm)?;
-    sys::mount(
-        Some(Path::new("shm")),
-        &shm,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
-        "POSIX shared memory (shm_open) lives in /dev/shm; a tmpfs of its own keeps it apart from the host's",
-    )
-    .context("mounting tmpfs on /dev/shm")?;
-
-    if new_ipc {
-        let mq = dev.join("mqueue");
-        mkdir(&mq)?;
-        sys::mount(
-            Some(Path::new("mqueue")),
-            &mq,
-            Some("mqueue"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None,
-            "the mqueue filesystem shows the POSIX message queues of the mounting process's IPC namespace",
-        )
-        .context("mounting mqueue on /dev/mqueue")?;
     }
 
     // Ordinary symlinks: the names programs expect, pointing into devpts

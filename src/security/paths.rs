@@ -146,25 +146,6 @@ pub fn readonly(root: &Path, paths: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Mount sysfs read-only at `root/sys`. With a network namespace of its
-/// own the container's sysfs shows its own network devices. Sharing the
-/// host's network, a new sysfs mount is refused by the kernel; then the
-/// caller binds the host's /sys recursively (MS_BIND|MS_REC) and remounts
-/// it read-only, as [`readonly`] does.
-pub fn sysfs_readonly(root: &Path) -> anyhow::Result<()> {
-    let sys_dir = root.join("sys");
-    std::fs::create_dir_all(&sys_dir).with_context(|| format!("creating {}", sys_dir.display()))?;
-    sys::mount(
-        Some(Path::new("sysfs")),
-        &sys_dir,
-        Some("sysfs"),
-        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None,
-        "/sys read-only: the container can look at devices and kernel objects, not reconfigure them",
-    )
-    .context("mounting sysfs read-only on /sys")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
