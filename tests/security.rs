@@ -229,7 +229,12 @@ fn dev_and_masked_paths_from_mountinfo_and_stat() {
         // runc's default mounts (/proc, /dev, devpts, shm, mqueue, /sys
         // read-only) as src/container mounts them, then the nodes.
         let spec = wharf::container::SpecBuilder::new("rootfs", ["sh"]).build();
-        for m in spec.mounts().iter().flatten().filter(|m| m.destination() != std::path::Path::new("/sys/fs/cgroup")) {
+        for m in spec
+            .mounts()
+            .iter()
+            .flatten()
+            .filter(|m| m.destination() != std::path::Path::new("/sys/fs/cgroup"))
+        {
             wharf::container::mounts::MountPlan::from_spec(m)?.mount_in(&root)?;
         }
         wharf::security::dev::populate(&root, &wharf::security::dev::default_devices())?;

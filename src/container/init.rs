@@ -17,6 +17,7 @@ use super::plan::Plan;
 use crate::ns::idmap;
 use crate::ns::run::Hooks;
 use crate::rootfs::{exec, pivot};
+use crate::security::{caps, dev, nnp, paths, rlimits, seccomp};
 use crate::sys;
 
 pub fn main(
@@ -106,13 +107,45 @@ fn setup(
         m.mount_in(&root)
             .with_context(|| format!("mounting {}", m.dest.display()))?;
     }
+    if plan.mounts.iter().any(|m| m.dest == Path::new("/dev")) {
+        dev::populate(&root, &plan.devices)?;
+    }
     pivot::pivot_into(&root)?;
+    paths::mask(Path::new("/"), &plan.masked)?;
+    paths::readonly(Path::new("/"), &plan.readonly)?;
     if plan.readonly_root {
         readonly_root()?;
     }
-    become_user(plan)?;
+    harden(plan)?;
     enter_cwd(&plan.process.cwd)?;
     find_program(plan)
+}
+
+/// Chapter 08: what stops root in the container. The bounding set shrinks
+/// while we are still root; PR_SET_KEEPCAPS carries the permitted set
+/// across the uid change; the other sets are set after it; no_new_privs
+/// and seccomp come last, the filter once nothing more needs a denied call.
+fn harden(plan: &Plan) -> anyhow::Result<()> {
+    let p = &plan.process;
+    if let Some(c) = &p.caps {
+        caps::drop_bounding(c)?;
+        sys::set_keepcaps(
+            true,
+            "keep the permitted capabilities across the change of uid below",
+        )?;
+    }
+    become_user(plan)?;
+    if let Some(c) = &p.caps {
+        caps::set_sets(c)?;
+    }
+    rlimits::apply(&p.rlimits)?;
+    if p.no_new_privs {
+        nnp::no_new_privs()?;
+    }
+    if let Some(filter) = &plan.seccomp {
+        seccomp::install(filter)?;
+    }
+    Ok(())
 }
 
 /// The user namespace first: joining it changes what we may do in the rest.

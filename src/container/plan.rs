@@ -6,10 +6,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use nix::sched::CloneFlags;
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, LinuxResources, Spec};
+use oci_spec::runtime::{
+    LinuxCapabilities, LinuxDevice, LinuxIdMapping, LinuxNamespaceType, LinuxResources,
+    PosixRlimit, Spec,
+};
 
 use super::mounts::MountPlan;
 use crate::cgroup::{CpuMax, Limits};
+use crate::security::{dev, seccomp};
 
 /// The command and who runs it.
 #[derive(Debug, Clone)]
@@ -20,6 +24,10 @@ pub struct Process {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
+    /// None: keep every capability (a privileged container).
+    pub caps: Option<LinuxCapabilities>,
+    pub no_new_privs: bool,
+    pub rlimits: Vec<PosixRlimit>,
 }
 
 /// What `create` will build.
@@ -41,6 +49,10 @@ pub struct Plan {
     pub limits: Limits,
     pub masked: Vec<String>,
     pub readonly: Vec<String>,
+    /// runc's six default nodes plus linux.devices, made in /dev.
+    pub devices: Vec<LinuxDevice>,
+    /// The seccomp filter, compiled here once; the init only installs it.
+    pub seccomp: Option<seccomp::Compiled>,
 }
 
 impl Plan {
@@ -77,6 +89,17 @@ impl Plan {
             limits: limits(linux.resources().as_ref())?,
             masked: linux.masked_paths().clone().unwrap_or_default(),
             readonly: linux.readonly_paths().clone().unwrap_or_default(),
+            devices: [
+                dev::default_devices(),
+                linux.devices().clone().unwrap_or_default(),
+            ]
+            .concat(),
+            seccomp: linux
+                .seccomp()
+                .as_ref()
+                .map(seccomp::compile)
+                .transpose()
+                .context("compiling linux.seccomp")?,
         };
         plan.check()?;
         Ok(plan)
@@ -153,6 +176,9 @@ fn process(spec: &Spec) -> anyhow::Result<Process> {
         uid: user.uid(),
         gid: user.gid(),
         groups: user.additional_gids().clone().unwrap_or_default(),
+        caps: p.capabilities().clone(),
+        no_new_privs: p.no_new_privileges().unwrap_or(false),
+        rlimits: p.rlimits().clone().unwrap_or_default(),
     })
 }
 

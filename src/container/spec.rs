@@ -131,6 +131,20 @@ impl SpecBuilder {
         self
     }
 
+    /// process.capabilities: the five sets of the container's process.
+    pub fn capabilities(mut self, caps: oci_spec::runtime::LinuxCapabilities) -> Self {
+        if let Some(p) = self.spec.process_mut() {
+            p.set_capabilities(Some(caps));
+        }
+        self
+    }
+
+    /// linux.seccomp: the syscall filter (None: unconfined).
+    pub fn seccomp(mut self, profile: Option<oci_spec::runtime::LinuxSeccomp>) -> Self {
+        self.linux().set_seccomp(profile);
+        self
+    }
+
     pub fn env(mut self, env: Vec<String>) -> Self {
         if let Some(p) = self.spec.process_mut() {
             p.set_env(Some(env));

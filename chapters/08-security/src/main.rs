@@ -17,6 +17,7 @@ use wharf::cli::lesson::{self, Lesson};
 use wharf::container::{spec, Runtime, SpecBuilder};
 use wharf::ns::Namespaces;
 use wharf::rootfs;
+use wharf::security;
 use wharf::union::{ContainerDir, LayerArgs, Rootfs};
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 
@@ -54,6 +55,18 @@ struct Args {
     /// Mount the container's root read-only.
     #[arg(long)]
     read_only: bool,
+
+    /// Add a capability to Docker's default set (e.g. NET_ADMIN, or ALL).
+    #[arg(long, value_name = "CAP")]
+    cap_add: Vec<String>,
+
+    /// Drop a capability from Docker's default set (e.g. NET_RAW, or ALL).
+    #[arg(long, value_name = "CAP")]
+    cap_drop: Vec<String>,
+
+    /// `unconfined`: run without the seccomp filter, to compare.
+    #[arg(long, value_name = "PROFILE", value_parser = ["default", "unconfined"], default_value = "default")]
+    seccomp: String,
 
     /// Print the OCI runtime spec (config.json) these flags describe, and
     /// exit without running anything.
@@ -94,6 +107,8 @@ fn describe(
         .namespaces(&names)
         .hostname(hostname)
         .read_only(args.read_only)
+        .capabilities(security::caps::with_changes(&args.cap_add, &args.cap_drop)?)
+        .seccomp((args.seccomp == "default").then(security::seccomp::docker_default))
         .env(rootfs::exec::default_env(hostname));
     if let Some(m) = limits.memory {
         b = b.memory(m as i64);
