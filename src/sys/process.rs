@@ -62,14 +62,24 @@ pub fn reset_signals(why: &str) -> Result<(), SysError> {
             // SAFETY: SIG_DFL installs no handler of ours.
             unsafe { sigaction(sig, &dfl) }?;
         }
-        // Real-time signals (SIGRTMIN..SIGRTMAX) have no nix name; glibc
-        // keeps the first two for itself and refuses them, so skip errors.
-        for raw in libc::SIGRTMIN()..=libc::SIGRTMAX() {
-            // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask.
+        // Real-time signals 32..=64 have no nix name, and glibc's sigaction
+        // refuses 32 and 33 (it keeps them for itself) even when whoever
+        // started us left them ignored: ask the kernel directly.
+        for raw in 32..=64 {
+            // A zeroed kernel sigaction (handler, flags, restorer, mask) is
+            // SIG_DFL with an empty mask; the last argument is the size of
+            // the kernel's sigset_t (64 bits).
+            let act = [0u64; 4];
+            // SAFETY: SIG_DFL installs no handler; the kernel only reads `act`.
             unsafe {
-                let act: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(raw, &act, std::ptr::null_mut());
-            }
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    raw,
+                    act.as_ptr(),
+                    std::ptr::null_mut::<u64>(),
+                    8usize,
+                )
+            };
         }
         nix::sys::signal::sigprocmask(
             nix::sys::signal::SigmaskHow::SIG_SETMASK,
