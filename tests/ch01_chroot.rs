@@ -70,19 +70,52 @@ fn chroot_creates_no_namespace() {
 fn escape_demo_reaches_the_host_root() {
     let t = TestRoot::new();
     let rootfs = t.rootfs();
-    let out = t.run(
-        "ch01-chroot",
-        &["--rootfs", rootfs.to_str().unwrap(), "--escape-demo"],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    // Leave a process in whatever root the demo reached, and ask the kernel
+    // (not the demo's own report) where that root is.
+    let child = t
+        .cmd("ch01-chroot")
+        .args([
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+            "--escape-demo",
+            "--",
+            "/bin/sleep",
+            "30",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let _guard = Reaped(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        != "sleep"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo never ran its command"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let theirs = std::fs::metadata(format!("/proc/{pid}/root")).unwrap();
     let host = std::fs::metadata("/").unwrap();
-    let expect = format!("/ is now dev={} ino={}", host.dev(), host.ino());
-    assert!(
-        stdout(&out).contains(&expect),
-        "expected {expect:?} in:\n{}",
-        stdout(&out)
+    let cell = std::fs::metadata(&rootfs).unwrap();
+    assert_ne!(
+        (cell.dev(), cell.ino()),
+        (host.dev(), host.ino()),
+        "the rootfs must not be the host's root for this test to mean anything"
     );
-    assert!(stdout(&out).contains("ESCAPED"));
+    assert_eq!(
+        (theirs.dev(), theirs.ino()),
+        (host.dev(), host.ino()),
+        "/proc/{pid}/root (dev, ino) must be the host's /: the process escaped"
+    );
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        std::path::Path::new("/"),
+    );
     assert!(
         !rootfs.join(".wharf-escape").exists(),
         "the demo removes its cell"

@@ -340,3 +340,120 @@ fn explain_transcript() {
     ok(&out);
     insta::assert_snapshot!("ch07_explain", redact(&stderr(&out), t.path()));
 }
+
+/// Run ch07 with `script`, read the first line of its stdout and close the
+/// read end (what `| head -1` does); its exit status, within 10 s.
+fn first_line_then_close(t: &TestRoot, script: &str) -> (String, std::process::ExitStatus, String) {
+    t.rootfs();
+    let child = t
+        .cmd("ch07-volumes")
+        .args(["--", "/bin/sh", "-c", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut g = Reaped(child);
+    let pid = g.0.id();
+    let mut first = String::new();
+    BufReader::new(g.0.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = g.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ch07 {pid} still runs 10 s after its reader left: the writer did not die of SIGPIPE"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(g.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    (first, status, err)
+}
+
+/// A writer inside the container dies of SIGPIPE when its reader leaves
+/// (SIGPIPE is back at its default, not ignored as in the Rust parent), and
+/// the 141 reaches the chapter's exit code. The writer here is a subshell,
+/// pid 2 of the container's pid namespace.
+#[test]
+fn a_writer_killed_by_sigpipe_makes_the_container_exit_141() {
+    let t = TestRoot::new();
+    let (first, status, err) = first_line_then_close(&t, "(while :; do echo y; done); exit $?");
+    assert_eq!(first, "y\n");
+    assert_eq!(status.code(), Some(141), "{status:?}; stderr: {err}");
+}
+
+/// The issue's form: the command itself is the writer. It is pid 1 of the
+/// container's pid namespace, and the kernel drops a signal whose
+/// disposition is SIG_DFL when it is sent to a namespace's init (SIGPIPE
+/// included), so the shell spins on EPIPE forever. It needs an init that
+/// runs the command as pid 2 (issue 8, chapter 08's `--init`); until then
+/// this test fails, so it is ignored here with that reason, loudly.
+#[test]
+#[ignore = "the command is pid 1 of its pid namespace: the kernel drops SIGPIPE (SIG_DFL) sent to an init; needs an init process (issue 8 --init)"]
+fn a_command_killed_by_sigpipe_exits_141() {
+    let t = TestRoot::new();
+    let (first, status, err) = first_line_then_close(&t, "while :; do echo y; done");
+    assert_eq!(first, "y\n");
+    assert_eq!(status.code(), Some(141), "{status:?}; stderr: {err}");
+}
+
+/// Inside, the command starts with no signal ignored or blocked, and sees
+/// only 0, 1, 2 (and the fd `ls` opens for /proc/self/fd) even when whoever
+/// started the chapter left a descriptor open without CLOEXEC.
+#[test]
+fn the_command_starts_with_default_signals_and_only_fds_0_1_2() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let t = TestRoot::new();
+    t.rootfs();
+    let (keep_r, keep_w) = nix::unistd::pipe().unwrap();
+    let w = keep_w.as_raw_fd();
+    let mut cmd = t.cmd("ch07-volumes");
+    cmd.args([
+        "--",
+        "/bin/sh",
+        "-c",
+        "while read l; do case $l in SigIgn*|SigBlk*) echo $l;; esac; done < /proc/self/status; ls /proc/self/fd; ls -l /proc/self/fd/5 2>&1 || true",
+    ]);
+    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc_dup2(w, 5) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    drop((keep_r, keep_w));
+    let text = ok(&out);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("SigBlk: 0000000000000000"), "{text}");
+    assert_eq!(lines.next(), Some("SigIgn: 0000000000000000"), "{text}");
+    let fds: Vec<&str> = lines
+        .by_ref()
+        .take_while(|l| !l.contains("/proc/self/fd/5"))
+        .collect();
+    assert_eq!(
+        fds,
+        ["0", "1", "2", "3"],
+        "only 0-2 and ls's own directory fd may be open inside:\n{text}"
+    );
+    assert!(
+        text.contains("No such file or directory"),
+        "fd 5 of the starter reached the container:\n{text}"
+    );
+}
+
+/// dup2 without CLOEXEC (what a careless shell or supervisor leaves open).
+fn libc_dup2(old: i32, new: i32) -> i32 {
+    // nix's dup2 wants owned fds; the raw call is what we mean here.
+    unsafe extern "C" {
+        fn dup2(oldfd: i32, newfd: i32) -> i32;
+    }
+    unsafe { dup2(old, new) }
+}

@@ -54,7 +54,18 @@ fn trace_only(
         .lines()
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect();
+        .collect::<Vec<serde_json::Value>>();
+    // Equal lists prove nothing when both are empty: a chapter that built
+    // its container always ends with the execve of the command, and the
+    // journal must say so too.
+    assert!(
+        names_of(&lines).iter().any(|n| n == "execve"),
+        "strace saw no execve of the command: {lines:?}"
+    );
+    assert!(
+        steps.iter().any(|s| s["syscall"] == "execve"),
+        "the journal has no execve step (empty journal?): {steps:?}"
+    );
     (lines, steps)
 }
 

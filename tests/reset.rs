@@ -185,16 +185,35 @@ fn dry_run_changes_nothing() {
 fn a_dangerous_state_root_is_refused() {
     require_root();
     for bad in ["/", "/tmp", "relative"] {
-        let out = Command::new(bin("wharf"))
-            .arg("reset")
+        // In a throwaway mount, pid and network namespace with its own
+        // empty /sys/fs/cgroup: a regression that does reset "/" can touch
+        // none of the host's mounts, processes, links or cgroups.
+        let out = Command::new("unshare")
+            .args([
+                "-m",
+                "-p",
+                "-f",
+                "-n",
+                "--mount-proc",
+                "--propagation",
+                "private",
+            ])
+            .args([
+                "/bin/sh",
+                "-c",
+                "mount -t tmpfs wharf-test /sys/fs/cgroup && exec \"$0\" reset",
+            ])
+            .arg(bin("wharf"))
             .env("WHARF_ROOT", bad)
             .output()
             .unwrap();
-        assert!(!out.status.success(), "{bad}");
-        assert!(
-            stderr(&out).contains("refusing to reset"),
-            "{}",
-            stderr(&out)
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "wharf: error: refusing to reset state root {bad:?}: WHARF_ROOT must be an \
+                 absolute path at least two directories deep, such as /var/lib/wharf\n"
+            ),
         );
     }
 }
@@ -371,12 +390,22 @@ fn reset_removes_what_an_interrupted_lab_check_left() {
     let lab_tag = wharf::paths::host_tag_for(&lab_root);
     let cg = pids_hierarchy().join(&lab_tag).join("ch04-1");
     std::fs::create_dir_all(&cg).unwrap();
-    let mut member = Command::new("/bin/sleep").arg("300").spawn().unwrap();
-    std::fs::write(cg.join("cgroup.procs"), member.id().to_string()).unwrap();
+    // Guarded: if reset fails to kill it, Drop kills this exact pid.
+    let mut member = Reaped(Command::new("/bin/sleep").arg("300").spawn().unwrap());
+    std::fs::write(cg.join("cgroup.procs"), member.0.id().to_string()).unwrap();
 
     let out = t.run("wharf", &["reset"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    member.wait().unwrap();
+    // Reset must have killed the member; never wait on it unbounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while member.0.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reset left the cgroup member {} alive",
+            member.0.id()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(
         stdout(&out).contains(&format!("removed cgroup {}", cg.display())),
         "{}",
