@@ -474,3 +474,93 @@ fn workdir_adds_a_layer() {
         "say that it is empty when the directory exists: {row}"
     );
 }
+
+/// The `wharf …` commands a page names in backticks, as the words before the
+/// first argument (a flag, an upper-case placeholder, a path).
+fn wharf_commands(text: &str) -> Vec<Vec<String>> {
+    let span = Regex::new(r"`wharf( [^`]*)?`").unwrap();
+    let mut out: Vec<Vec<String>> = span
+        .captures_iter(text)
+        .map(|c| {
+            let rest = c.get(1).map_or("", |m| m.as_str());
+            let words: Vec<String> = rest
+                .split_whitespace()
+                .take_while(|w| w.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-'))
+                .take_while(|w| !w.starts_with('-'))
+                .map(str::to_string)
+                .collect();
+            if words.is_empty() {
+                // `wharf --version`: the flag itself is the command.
+                rest.split_whitespace()
+                    .take(1)
+                    .map(str::to_string)
+                    .collect()
+            } else {
+                words
+            }
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn every_wharf_command_the_docker_page_names_exists() {
+    let text = page("docker-commands.md");
+    let commands = wharf_commands(&text);
+    assert!(
+        commands.len() >= 8,
+        "expected the page to name wharf's commands: {commands:?}"
+    );
+    for words in commands {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"));
+        cmd.args(&words);
+        if !words.iter().any(|w| w.starts_with('-')) {
+            cmd.arg("--help");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "docker-commands.md names `wharf {}`, which fails: {}",
+            words.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_docker_page_covers_every_command_of_the_seed_notes() {
+    let text = page("docker-commands.md");
+    let named = Regex::new(r"`docker ([a-z]+)").unwrap();
+    let covered: std::collections::BTreeSet<String> = named
+        .captures_iter(&text)
+        .map(|c| c[1].to_string())
+        .collect();
+    let listed = "search pull images rmi run ps start restart stop kill rm top attach exec cp \
+                  logs inspect history commit diff export import save load build push login \
+                  logout version info";
+    let missing: Vec<&str> = listed
+        .split(' ')
+        .filter(|c| !c.is_empty() && !covered.contains(*c))
+        .collect();
+    assert!(missing.is_empty(), "docker-commands.md lacks: {missing:?}");
+    for flag in [
+        "-it",
+        "-d",
+        "-v",
+        "-p",
+        "-P",
+        "--name",
+        "--cpu-period",
+        "-f",
+        "-t",
+        "--tail",
+    ] {
+        assert!(
+            text.contains(&format!("`{flag}")) || text.contains(&format!(" {flag}")),
+            "flag {flag}"
+        );
+    }
+    assert!(text.contains("ctrl-p ctrl-q"), "attach's detach keys");
+}
