@@ -564,3 +564,69 @@ fn the_docker_page_covers_every_command_of_the_seed_notes() {
     }
     assert!(text.contains("ctrl-p ctrl-q"), "attach's detach keys");
 }
+
+#[test]
+fn the_book_strips_the_lab_markers_from_the_code_it_shows() {
+    let toml = read(&root().join("book/book.toml"));
+    assert!(
+        toml.contains("[preprocessor.strip-lab-markers]"),
+        "book.toml runs the stripper"
+    );
+    assert!(
+        toml.contains("after = [\"links\"]"),
+        "…after the includes are resolved"
+    );
+    // Every chapter's code, as a page would hold it once included.
+    let mut code = String::new();
+    for dir in std::fs::read_dir(root().join("chapters")).unwrap() {
+        let main = dir.unwrap().path().join("src/main.rs");
+        if main.is_file() {
+            code.push_str(&read(&main));
+        }
+    }
+    let before = code.matches("lab:solution-").count();
+    assert!(
+        before > 0,
+        "the chapters carry lab markers, so the stripper has work"
+    );
+    let chapter = |name: &str, content: &str, sub: Vec<serde_json::Value>| {
+        serde_json::json!({"Chapter": {"name": name, "content": content, "number": null,
+            "sub_items": sub, "path": format!("{name}.md"), "source_path": format!("{name}.md"),
+            "parent_names": []}})
+    };
+    let nested = chapter("sub", "x\n    // lab:solution-end\n", vec![]);
+    let items = vec![
+        chapter("code", &code, vec![nested]),
+        serde_json::json!("Separator"),
+    ];
+    let input = serde_json::json!([{"root": "."}, {"items": items}]).to_string();
+    let mut child = std::process::Command::new("python3")
+        .arg(root().join("book/preprocessors/strip-lab-markers.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the book's preprocessor");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let book = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !book.contains("lab:solution-"),
+        "a lab marker survived the stripper"
+    );
+    assert!(book.contains("fn main"), "the code itself is kept");
+    // And the built book, when there is one, shows none.
+    let built = root().join("book/build/print.html");
+    if built.is_file() {
+        assert!(
+            !read(&built).contains("lab:solution-"),
+            "the built book shows lab markers"
+        );
+    }
+}
