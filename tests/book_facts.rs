@@ -630,3 +630,24 @@ fn the_book_strips_the_lab_markers_from_the_code_it_shows() {
         );
     }
 }
+
+#[test]
+fn the_dockerfile_table_has_maintainer_and_onbuild() {
+    let text = page("docker.md");
+    let row = |instr: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("| `{instr}")))
+            .unwrap_or_else(|| panic!("docker.md has no {instr} row"))
+            .to_string()
+    };
+    let maintainer = row("MAINTAINER");
+    assert!(
+        maintainer.contains("deprecated") && maintainer.contains("LABEL"),
+        "{maintainer}"
+    );
+    assert!(
+        row("ONBUILD").contains("FROM"),
+        "ONBUILD runs in a build FROM this image"
+    );
+    assert!(row("LABEL").contains("config"));
+}
