@@ -651,3 +651,55 @@ fn the_dockerfile_table_has_maintainer_and_onbuild() {
     );
     assert!(row("LABEL").contains("config"));
 }
+
+#[test]
+fn chapter_06_names_the_lessons_own_calls_as_the_transcript_has_them() {
+    let text = prose(&page("06-whiteouts.md"));
+    for said in [
+        "(`unshare`, `mount`, `mount`, `umount2`)",
+        "six `mknodat` calls into `.applied…/dev`",
+        "(`full`, `null`, `random`, `tty`, `urandom`, `zero`)",
+        "Only the last two calls, the apply onto `restored-upper/`",
+    ] {
+        assert!(
+            text.contains(said),
+            "06-whiteouts.md no longer says {said:?}"
+        );
+    }
+    let journal: Vec<String> = snapshot_steps("ch06_whiteouts__ch06_explain.snap")
+        .into_values()
+        .collect();
+    let calls: Vec<&str> = journal
+        .iter()
+        .map(|c| c.split('(').next().unwrap())
+        .collect();
+    let wait = calls
+        .iter()
+        .position(|c| *c == "wait4")
+        .expect("the container is waited for");
+    let after: Vec<&str> = calls[wait + 1..]
+        .iter()
+        .copied()
+        .filter(|c| *c != "rmdir")
+        .collect();
+    assert_eq!(
+        &after[..4],
+        ["unshare", "mount", "mount", "umount2"],
+        "the merged view is read again"
+    );
+    let dev: Vec<&String> = journal
+        .iter()
+        .filter(|c| c.starts_with("mknodat(") && c.contains(".applied") && c.contains("/dev>"))
+        .collect();
+    let names: Vec<&str> = dev.iter().map(|c| c.split('"').nth(1).unwrap()).collect();
+    assert_eq!(names, ["full", "null", "random", "tty", "urandom", "zero"]);
+    assert!(
+        dev.iter().all(|c| !c.contains("makedev(0x0, 0x0)")),
+        "no whiteout in applied/"
+    );
+    let last_two = &journal[journal.len() - 2..];
+    assert!(last_two[0].starts_with("fsetxattr(") && last_two[0].contains(".restored-upper"));
+    assert!(last_two[0].contains("/etc/config>") && last_two[0].contains("trusted.overlay.opaque"));
+    assert!(last_two[1].starts_with("mknodat(") && last_two[1].contains(".restored-upper"));
+    assert!(last_two[1].contains("\"motd\"") && last_two[1].contains("makedev(0x0, 0x0)"));
+}
