@@ -32,11 +32,13 @@ pub fn main(
         Ok(p) => p,
         Err(e) => fail(&mut report, &e),
     };
-    // From here on `create` has returned; `start` lets us go.
-    let _ = report.write_all(b"ok\n");
-    drop(report);
+    // Once `ok` is sent `create` returns; `start` lets us go.
+    let ready = move || {
+        let _ = report.write_all(b"ok\n");
+    };
     if let Err(e) = sys::fifo::wait_for_start(
         &fifo,
+        ready,
         "wait here, before execve, until `start` opens the exec FIFO",
     ) {
         eprintln!("container init: {e}");

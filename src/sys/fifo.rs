@@ -46,8 +46,11 @@ pub fn open_path(path: &Path, why: &str) -> Result<OwnedFd, SysError> {
 }
 
 /// In the init: `open("/proc/self/fd/N", O_WRONLY)` blocks until `start`
-/// opens the other end; then one byte tells `start` that we go on.
-pub fn wait_for_start(fifo: &OwnedFd, why: &str) -> Result<(), SysError> {
+/// opens the other end; then one byte tells `start` that we go on. The
+/// step is journaled before the open (a second step if it fails), and
+/// `ready` runs between the two, so the steps of `create` and `start`
+/// always come after it in the journal.
+pub fn wait_for_start(fifo: &OwnedFd, ready: impl FnOnce(), why: &str) -> Result<(), SysError> {
     let n = fd_num(fifo);
     let path = format!("/proc/self/fd/{n}");
     let call = Call::new(
@@ -59,14 +62,17 @@ pub fn wait_for_start(fifo: &OwnedFd, why: &str) -> Result<(), SysError> {
         ],
         why,
     );
-    call.run(|| {
-        let w = nix::fcntl::open(
-            path.as_str(),
-            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
-        nix::unistd::write(&w, b"0").map(drop)
-    })
+    call.announce();
+    ready();
+    let w = nix::fcntl::open(
+        path.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| call.fail(e))?;
+    nix::unistd::write(&w, b"0")
+        .map(drop)
+        .map_err(|e| call.fail(e))
 }
 
 /// In `start`: open the FIFO for reading without blocking, then wait for
@@ -83,14 +89,16 @@ pub fn release(path: &Path, alive: impl Fn() -> bool, why: &str) -> Result<(), S
         why,
     )
     .kernel("the init's blocked open for writing returns: it goes on to execve");
-    call.run(|| {
-        let r = nix::fcntl::open(
-            path,
-            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
-        read_byte(&r, alive)
-    })
+    // Journaled before the open: once it is made, the init's next steps
+    // may be recorded at any moment.
+    call.announce();
+    let r = nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| call.fail(e))?;
+    read_byte(&r, alive).map_err(|e| call.fail(e))
 }
 
 fn read_byte(r: &OwnedFd, alive: impl Fn() -> bool) -> nix::Result<()> {
