@@ -21,7 +21,6 @@ use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
 use super::idmap;
-use crate::cli::lesson;
 use crate::probe::ns::{inodes, Inodes};
 use crate::rootfs::exec;
 use crate::sys::{self, Child, Fork};
@@ -142,7 +141,6 @@ pub fn run_forked(target: &Target, cmd: &[String]) -> anyhow::Result<i32> {
         "fork: only a child of ours is born inside the target's pid namespace",
     )? {
         Fork::Child => {
-            let name = lesson::program_name();
             let compared = compare_with_target(target);
             if let Ok(table) = &compared {
                 sys::journal::emit(table);
@@ -150,7 +148,7 @@ pub fn run_forked(target: &Target, cmd: &[String]) -> anyhow::Result<i32> {
             let err = compared
                 .err()
                 .unwrap_or_else(|| exec::exec(cmd, &exec::default_env(None)));
-            lesson::finish(&name, Err(err))
+            sys::child_exit(Err(err))
         }
         Fork::Parent(child) => child,
     };

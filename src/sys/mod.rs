@@ -6,6 +6,7 @@
 //! Ordinary file I/O (reading a config, writing a blob) goes through std and
 //! is not journaled.
 
+mod child;
 mod creds;
 pub mod decode;
 pub mod journal;
@@ -15,6 +16,7 @@ mod ns;
 mod process;
 pub mod xattr_fs;
 
+pub use child::{child_exit, exit_code_of, one_line, program_name, ExitCode};
 pub use creds::{setgroups_empty, setresgid, setresuid};
 pub use kfile::{mkdir, rmdir, write};
 pub use mount::{chdir, chroot, fchdir, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
