@@ -3,6 +3,7 @@
 
 use clap::Args;
 
+use super::flags::ViewFlag;
 use crate::probe::{Snapshot, View};
 use crate::sys::journal::{self, Mode};
 
@@ -16,7 +17,7 @@ pub struct Lesson {
 
     /// After every step, print the kernel's view: any of ns, mounts, cgroup.
     #[arg(long, global = true, value_delimiter = ',', value_name = "VIEWS")]
-    pub show: Vec<View>,
+    pub show: Vec<ViewFlag>,
 
     /// With --show: print only what changed since the step before.
     #[arg(long, global = true, requires = "show")]
@@ -30,7 +31,7 @@ impl Lesson {
         if self.show.is_empty() {
             return;
         }
-        let views = self.show.clone();
+        let views: Vec<View> = self.show.iter().map(|&v| v.into()).collect();
         let diff = self.show_diff;
         // Seeded before any step, so a child forked inside clone() has a
         // "before" to diff its first step against, too.
