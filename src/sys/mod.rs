@@ -12,14 +12,16 @@ pub mod decode;
 pub mod journal;
 mod kfile;
 mod mount;
+mod netlink;
 mod ns;
 mod process;
 pub mod xattr_fs;
 
 pub use child::{child_exit, exit_code_of, one_line, program_name, ExitCode};
 pub use creds::{setgroups_empty, setresgid, setresuid};
-pub use kfile::{mkdir, rmdir, write};
+pub use kfile::{mkdir, open, rmdir, write};
 pub use mount::{chdir, chroot, fchdir, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
+pub use netlink::link_delete;
 pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
 pub use process::{
     catch_stop_signals, cloexec_from_3, execve, kill, reset_signals, stop_requested, wait,
@@ -62,6 +64,11 @@ pub(crate) trait Ret {
 impl Ret for () {
     fn ret(&self) -> i64 {
         0
+    }
+}
+impl Ret for std::os::fd::OwnedFd {
+    fn ret(&self) -> i64 {
+        std::os::fd::AsRawFd::as_raw_fd(self) as i64
     }
 }
 impl Ret for nix::unistd::Pid {
