@@ -4,7 +4,7 @@
 use super::limits::{CpuMax, Limits};
 
 /// Which limit to run into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Demo {
     /// A busy loop for 3 s: CFS bandwidth holds it near its CPU quota.
     Cpu,

@@ -3,7 +3,6 @@
 //! `--pids-limit 32`.
 
 use anyhow::bail;
-use clap::Args;
 
 /// The kernel's CFS bandwidth bounds: a period from 1 ms to 1 s, and a
 /// quota of at least 1 ms (smaller ones are refused with EINVAL).
@@ -11,28 +10,23 @@ const MIN_US: u64 = 1_000;
 const MAX_PERIOD_US: u64 = 1_000_000;
 const DEFAULT_PERIOD_US: u64 = 100_000;
 
-/// Resource limits, as flags. Values are parsed by [`LimitArgs::parse`] so
+/// Resource limits, as given (strings, as on the command line). Values are parsed by [`LimitArgs::parse`] so
 /// a bad one gives a single error line.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default)]
 pub struct LimitArgs {
     /// CPUs' worth of time the container may use, e.g. 0.5 = half of one CPU.
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub cpus: Option<String>,
 
     /// CPU time allowed per period, in microseconds (instead of --cpus).
-    #[arg(long, value_name = "USEC", allow_negative_numbers = true)]
     pub cpu_quota: Option<String>,
 
     /// The length of one CFS period, in microseconds (default 100000).
-    #[arg(long, value_name = "USEC", allow_negative_numbers = true)]
     pub cpu_period: Option<String>,
 
     /// Memory limit: bytes, or a number with k, m or g (64m, 512k, 1g).
-    #[arg(long, value_name = "SIZE", allow_negative_numbers = true)]
     pub memory: Option<String>,
 
     /// The most tasks (processes and threads) the container may have.
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub pids_limit: Option<String>,
 }
 

@@ -288,7 +288,7 @@ impl Drop for Cgroup {
         if !self.removed {
             self.removed = true;
             if let Err(e) = self.teardown() {
-                let name = crate::cli::lesson::program_name();
+                let name = crate::sys::program_name();
                 crate::sys::journal::emit(&format!("{name}: warning: {e:#}\n"));
             }
         }

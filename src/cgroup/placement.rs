@@ -83,15 +83,12 @@ pub fn join_cgroups_of(target: Pid) -> anyhow::Result<()> {
 
 /// `exec PID -- CMD`: enter a running container, as `docker exec` does.
 /// Chapter 04 adds it, and every chapter after it keeps it.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum Exec {
-    /// Run CMD inside the running container PID: its cgroups, namespaces
-    /// and root (chapter 03's exec, plus the cgroups).
-    Exec {
-        pid: i32,
-        #[arg(last = true, required = true, value_name = "CMD")]
-        cmd: Vec<String>,
-    },
+#[derive(Debug, Clone)]
+pub struct Exec {
+    /// The running container's process, as numbered in our pid namespace.
+    pub pid: i32,
+    /// What to run inside it.
+    pub cmd: Vec<String>,
 }
 
 impl Exec {
@@ -101,8 +98,7 @@ impl Exec {
         if new_container_flags {
             anyhow::bail!("exec enters a running container, with its namespaces and limits: give the flags for a new one without `exec`");
         }
-        let Exec::Exec { pid, cmd } = self;
-        exec_into(Pid::from_raw(*pid), cmd)
+        exec_into(Pid::from_raw(self.pid), &self.cmd)
     }
 }
 

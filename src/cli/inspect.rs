@@ -6,13 +6,14 @@ use std::io;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
+use super::flags::ViewFlag;
 use crate::probe::{mounts, Data, View};
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// What to look at: ns, mounts or cgroup.
     #[arg(value_enum)]
-    pub view: View,
+    pub view: ViewFlag,
 
     /// The process, as numbered in this pid namespace.
     #[arg(value_parser = clap::value_parser!(i32).range(1..))]
@@ -35,7 +36,7 @@ pub enum Format {
 }
 
 pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
-    if args.tree && args.view != View::Mounts {
+    if args.tree && View::from(args.view) != View::Mounts {
         bail!(
             "--tree draws mounts only: use `wharf inspect mounts {} --tree`",
             args.pid
@@ -47,7 +48,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
             args.pid
         );
     }
-    let data = Data::read(args.view, args.pid).map_err(|e| problem(&args, e))?;
+    let data = Data::read(args.view.into(), args.pid).map_err(|e| problem(&args, e))?;
     let text = match args.format {
         Format::Table => table(&data, args.tree),
         Format::Json => json(&data, args.tree)?,
@@ -76,7 +77,7 @@ fn json(data: &Data, tree: bool) -> anyhow::Result<String> {
 
 /// One line naming what went wrong and what to do.
 fn problem(args: &InspectArgs, e: io::Error) -> anyhow::Error {
-    let (view, pid) = (args.view.name(), args.pid);
+    let (view, pid) = (View::from(args.view).name(), args.pid);
     match e.kind() {
         // It existed a moment ago, when we checked.
         io::ErrorKind::NotFound => anyhow::anyhow!("pid {pid} exited while being inspected"),

@@ -3,6 +3,7 @@
 
 use clap::Args;
 
+use super::flags::ViewFlag;
 use crate::probe::{Snapshot, View};
 use crate::sys::journal::{self, Mode};
 
@@ -16,7 +17,7 @@ pub struct Lesson {
 
     /// After every step, print the kernel's view: any of ns, mounts, cgroup.
     #[arg(long, global = true, value_delimiter = ',', value_name = "VIEWS")]
-    pub show: Vec<View>,
+    pub show: Vec<ViewFlag>,
 
     /// With --show: print only what changed since the step before.
     #[arg(long, global = true, requires = "show")]
@@ -30,7 +31,7 @@ impl Lesson {
         if self.show.is_empty() {
             return;
         }
-        let views = self.show.clone();
+        let views: Vec<View> = self.show.iter().map(|&v| v.into()).collect();
         let diff = self.show_diff;
         // Seeded before any step, so a child forked inside clone() has a
         // "before" to diff its first step against, too.
@@ -57,40 +58,12 @@ pub fn finish(name: &str, result: anyhow::Result<i32>) -> ! {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             journal::emit(&format!("{name}: error: {}\n", one_line(&e)));
-            let code = e.downcast_ref::<ExitCode>().map(|c| c.0).unwrap_or(1);
-            std::process::exit(code)
+            std::process::exit(crate::sys::exit_code_of(&e))
         }
     }
 }
 
-/// An error that carries the exit code it should end the process with
-/// (127: command not found, 126: not executable — as docker and sh do).
-#[derive(Debug)]
-pub struct ExitCode(pub i32, pub String);
-
-impl std::fmt::Display for ExitCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.1)
-    }
-}
-impl std::error::Error for ExitCode {}
-
-/// This program's name, for error lines: `ch02-namespaces: error: ...`.
-pub fn program_name() -> String {
-    std::env::args_os()
-        .next()
-        .and_then(|a| {
-            std::path::Path::new(&a)
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "wharf".into())
-}
-
-/// The error and its causes on one line: `a: b: c`.
-pub fn one_line(e: &anyhow::Error) -> String {
-    format!("{e:#}").replace('\n', " ")
-}
+pub use crate::sys::{one_line, program_name, ExitCode};
 
 /// Refuse to go on without root, with a line that says how to run.
 pub fn require_root(name: &str) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 //! and what the chapter binaries share (`lesson`).
 
 pub mod doctor;
+pub mod flags;
 pub mod inspect;
 pub mod lab;
 pub mod lesson;

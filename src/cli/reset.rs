@@ -285,15 +285,10 @@ fn remove_net_devices(r: &mut Reset, tag: &str) -> anyhow::Result<()> {
         .filter(|d| d.starts_with(&prefix))
     {
         r.act("remove", format!("network device {dev}"), || {
-            let out = std::process::Command::new("ip")
-                .args(["link", "delete", &dev])
-                .output()
-                .context("running `ip link delete` (install iproute2)")?;
-            anyhow::ensure!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            sys::link_delete(
+                &dev,
+                "a network device named after this state root is wharf's: remove it",
+            )?;
             Ok(())
         });
     }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::flags::SourceFlag;
 use super::lesson::Lesson;
-use crate::rootfs::{create, CreateOptions, CreateReport, Source};
+use crate::rootfs::{create, CreateOptions, CreateReport};
 
 #[derive(Debug, Args)]
 pub struct RootfsArgs {
@@ -32,8 +33,8 @@ pub struct CreateArgs {
 
     /// Where the programs come from: busybox if the host has it (auto), the
     /// host's own programs, or busybox only.
-    #[arg(long, value_enum, default_value_t = Source::Auto)]
-    pub source: Source,
+    #[arg(long, value_enum, default_value_t = SourceFlag::Auto)]
+    pub source: SourceFlag,
 
     /// Replace DIR if it is a rootfs made by wharf.
     #[arg(long)]
@@ -49,7 +50,7 @@ pub fn run(args: RootfsArgs) -> anyhow::Result<i32> {
             a.lesson.start();
             let opts = CreateOptions {
                 with: a.with,
-                source: a.source,
+                source: a.source.into(),
                 force: a.force,
             };
             let report = create(&a.dir, &opts)?;
@@ -106,6 +107,7 @@ mod tests {
 
     #[test]
     fn summary_names_counts_and_source() {
+        use crate::rootfs::Source;
         let r = CreateReport {
             dir: "/r".into(),
             source: Source::Busybox,

@@ -5,37 +5,28 @@ pub mod idmap;
 pub mod run;
 pub mod setns;
 
-use clap::Args;
 use nix::sched::CloneFlags;
 
 /// Which new namespaces the container gets. With no flag given: all but
 /// user (as Docker does).
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default)]
 pub struct Namespaces {
     /// New pid namespace: the command becomes PID 1.
-    #[arg(long)]
     pub pid: bool,
     /// New UTS namespace: a hostname of its own.
-    #[arg(long)]
     pub uts: bool,
     /// New IPC namespace: its own SysV IPC and POSIX message queues.
-    #[arg(long)]
     pub ipc: bool,
     /// New network namespace: only a loopback device, down.
-    #[arg(long)]
     pub net: bool,
     /// New mount namespace: mounts of its own (needed for pivot_root).
-    #[arg(long)]
     pub mount: bool,
     /// New user namespace: root inside maps to an unprivileged uid outside.
-    #[arg(long)]
     pub user: bool,
     /// New cgroup namespace: /proc/self/cgroup shows its cgroup as /.
-    #[arg(long)]
     pub cgroup: bool,
     /// From inside, once the root is set up, try chapter 01's chroot escape
     /// and report where it lands.
-    #[arg(long)]
     pub escape_demo: bool,
 }
 

@@ -98,9 +98,8 @@ pub fn abandon(pid: Pid) {
 
 /// The child's part; it never returns: it becomes the command or exits.
 fn child_main(spec: &RunSpec, hooks: &mut dyn Hooks, host_root: Option<(u64, u64)>) -> ! {
-    let name = crate::cli::lesson::program_name();
     if let Err(e) = enter(spec, hooks) {
-        crate::cli::lesson::finish(&name, Err(e))
+        sys::child_exit(Err(e))
     }
     if let Some(host_root) = host_root {
         // Chapter 01's escape, tried again from inside the new root.
@@ -109,14 +108,14 @@ fn child_main(spec: &RunSpec, hooks: &mut dyn Hooks, host_root: Option<(u64, u64
                 print!("{report}");
                 let _ = std::io::Write::flush(&mut std::io::stdout());
             }
-            Err(e) => crate::cli::lesson::finish(&name, Err(e)),
+            Err(e) => sys::child_exit(Err(e)),
         }
         if spec.cmd.is_empty() {
-            crate::cli::lesson::finish(&name, Ok(0))
+            sys::child_exit(Ok(0))
         }
     }
     let err = exec::exec(&spec.cmd, &exec::default_env(spec.hostname.as_deref()));
-    crate::cli::lesson::finish(&name, Err(err))
+    sys::child_exit(Err(err))
 }
 
 /// Private mounts, hostname, the root, /proc: the child's setup in order.

@@ -14,15 +14,11 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use nix::fcntl::{open, OFlag};
 use nix::sched::CloneFlags;
-use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
 use super::idmap;
-use crate::cli::lesson;
-use crate::probe::ns::{inodes, Inodes};
+use crate::probe::ns::{self as probe_ns, inodes, Inodes};
 use crate::rootfs::exec;
 use crate::sys::{self, Child, Fork};
 
@@ -56,35 +52,36 @@ pub struct Target {
     root: OwnedFd,
 }
 
-fn open_dir_or_file(path: &PathBuf) -> anyhow::Result<OwnedFd> {
-    open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .with_context(|| format!("open {}", path.display()))
-}
-
 /// Open the target's namespace files and its root directory, keeping only
 /// the namespaces we do not already share (rejoining our own user
 /// namespace is an error, and the others would be no-ops).
 pub fn open_target(pid: Pid) -> anyhow::Result<Target> {
-    let proc = PathBuf::from(format!("/proc/{pid}"));
     if !crate::probe::procs::exists(pid.as_raw()) {
         anyhow::bail!("no process with pid {pid}: is the container still running? (start one with `ch03-setns run -- sleep 1000`)");
     }
-    let theirs = inodes(&proc.join("ns"))?;
+    let theirs = inodes(&probe_ns::ns_dir(pid.as_raw()))?;
     let ours = inodes(Path::new("/proc/self/ns"))?;
     let mut joins = Vec::new();
     for (kind, nstype, why) in JOIN_ORDER {
         if theirs.get(kind) != ours.get(kind) {
-            let path = proc.join("ns").join(kind);
+            let path = probe_ns::ns_path(pid.as_raw(), kind);
+            let fd = sys::open(
+                &path,
+                "a handle on the target's namespace, for setns; opened while /proc is still the host's",
+            )?;
             joins.push(NsHandle {
                 kind,
                 nstype,
                 why,
-                fd: open_dir_or_file(&path)?,
+                fd,
                 path,
             });
         }
     }
-    let root = open_dir_or_file(&proc.join("root"))?;
+    let root = sys::open(
+        &probe_ns::root_path(pid.as_raw()),
+        "a handle on the target's root directory, to fchdir into once we are in its mount namespace",
+    )?;
     Ok(Target {
         pid,
         joins,
@@ -142,7 +139,6 @@ pub fn run_forked(target: &Target, cmd: &[String]) -> anyhow::Result<i32> {
         "fork: only a child of ours is born inside the target's pid namespace",
     )? {
         Fork::Child => {
-            let name = lesson::program_name();
             let compared = compare_with_target(target);
             if let Ok(table) = &compared {
                 sys::journal::emit(table);
@@ -150,7 +146,7 @@ pub fn run_forked(target: &Target, cmd: &[String]) -> anyhow::Result<i32> {
             let err = compared
                 .err()
                 .unwrap_or_else(|| exec::exec(cmd, &exec::default_env(None)));
-            lesson::finish(&name, Err(err))
+            sys::child_exit(Err(err))
         }
         Fork::Parent(child) => child,
     };

@@ -23,7 +23,7 @@ use crate::sys::journal::Step;
 use table::{Row, Table};
 
 /// Which table to show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     /// Namespaces: /proc/PID/ns/*.
     Ns,

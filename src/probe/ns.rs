@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -56,9 +56,24 @@ pub struct NsRow {
 /// Namespace type → inode, as read from one ns directory.
 pub type Inodes = BTreeMap<String, u64>;
 
+/// The directory of `pid`'s namespace files: `/proc/PID/ns`.
+pub fn ns_dir(pid: i32) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/ns"))
+}
+
+/// `pid`'s file for the namespace `kind`: `/proc/PID/ns/KIND`.
+pub fn ns_path(pid: i32, kind: &str) -> PathBuf {
+    ns_dir(pid).join(kind)
+}
+
+/// `pid`'s root directory as the kernel shows it: `/proc/PID/root`.
+pub fn root_path(pid: i32) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/root"))
+}
+
 /// The namespaces of `pid`, compared with the host's.
 pub fn rows(pid: i32) -> io::Result<Vec<NsRow>> {
-    let mine = inodes(Path::new(&format!("/proc/{pid}/ns")))?;
+    let mine = inodes(&ns_dir(pid))?;
     Ok(compare(pid, &mine, host()))
 }
 

@@ -51,7 +51,7 @@ const PROGRAM_DIRS: &[&str] = &[
 const MARKER: &str = "etc/wharf-rootfs";
 
 /// Where the programs of a rootfs come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Source {
     /// busybox when the host has it, the host's programs otherwise.
     #[default]

@@ -5,8 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::cli::lesson::ExitCode;
-use crate::sys;
+use crate::sys::{self, ExitCode};
 
 /// The PATH a container starts with, as Docker sets it.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -1,4 +1,5 @@
-//! Files that configure the kernel: uid_map, cgroup limits, cgroup dirs.
+//! Files that configure the kernel: uid_map, cgroup limits, cgroup dirs;
+//! and the kernel's handles opened as files (/proc/PID/ns/*, /proc/PID/root).
 //! Writing one is as much a request to the kernel as a syscall is, so each
 //! write is a journal step, shown as `write("/proc/42/uid_map", "0 1000 1\n")`.
 
@@ -41,4 +42,18 @@ pub fn mkdir(path: &Path, why: &str) -> Result<(), SysError> {
 /// `rmdir(path)`: in a cgroup filesystem this removes an empty cgroup.
 pub fn rmdir(path: &Path, why: &str) -> Result<(), SysError> {
     Call::new("rmdir", vec![qpath(path)], why).run(|| std::fs::remove_dir(path).map_err(io_errno))
+}
+
+/// `open(path, O_RDONLY|O_CLOEXEC)`: a handle on a kernel object that is
+/// reached through a file, such as a namespace in /proc/PID/ns/ (to pass to
+/// setns) or a process's root directory (to fchdir into).
+pub fn open(path: &Path, why: &str) -> Result<std::os::fd::OwnedFd, SysError> {
+    use nix::fcntl::OFlag;
+    Call::new("open", vec![qpath(path), "O_RDONLY|O_CLOEXEC".into()], why).run(|| {
+        nix::fcntl::open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+    })
 }

@@ -6,20 +6,24 @@
 //! Ordinary file I/O (reading a config, writing a blob) goes through std and
 //! is not journaled.
 
+mod child;
 mod creds;
 pub mod decode;
 pub mod fifo;
 pub mod journal;
 mod kfile;
 mod mount;
+mod netlink;
 mod ns;
 mod process;
 mod security;
 pub mod xattr_fs;
 
+pub use child::{child_exit, exit_code_of, one_line, program_name, ExitCode};
 pub use creds::{setgroups, setgroups_empty, setresgid, setresuid};
-pub use kfile::{mkdir, rmdir, write};
+pub use kfile::{mkdir, open, rmdir, write};
 pub use mount::{chdir, chroot, fchdir, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
+pub use netlink::link_delete;
 pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
 pub use process::{
     catch_stop_signals, clear_pdeathsig, cloexec_from_3, execve, kill, reset_signals,
@@ -72,6 +76,11 @@ impl Ret for () {
 impl Ret for i32 {
     fn ret(&self) -> i64 {
         *self as i64
+    }
+}
+impl Ret for std::os::fd::OwnedFd {
+    fn ret(&self) -> i64 {
+        std::os::fd::AsRawFd::as_raw_fd(self) as i64
     }
 }
 impl Ret for nix::unistd::Pid {

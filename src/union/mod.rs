@@ -24,12 +24,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
 
 use crate::ns::run::Hooks;
 
 /// How a container's root is assembled from its layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Driver {
     /// overlayfs: the layers are shared, only changes are stored.
     #[default]
@@ -47,27 +46,23 @@ impl std::fmt::Display for Driver {
     }
 }
 
-/// The flags a chapter uses to choose layers and a driver.
-#[derive(Debug, Clone, Default, Args)]
+/// The layers and driver a container asks for (a chapter's `--layer`,
+/// `--layers`, `--driver`, `--keep`, `--id`).
+#[derive(Debug, Clone, Default)]
 pub struct LayerArgs {
     /// A read-only layer directory; repeat it, lowest layer first.
-    #[arg(long = "layer", value_name = "DIR", conflicts_with = "layers")]
     pub layer: Vec<PathBuf>,
 
     /// A directory whose subdirectories are the layers, lowest first in name order.
-    #[arg(long, value_name = "DIR")]
     pub layers: Option<PathBuf>,
 
     /// How to assemble the root from the layers.
-    #[arg(long, value_enum, default_value_t)]
     pub driver: Driver,
 
     /// Keep the container's directory (its upper dir or copy) after it exits.
-    #[arg(long)]
     pub keep: bool,
 
     /// Name the container's directory (default: 12 random hex digits).
-    #[arg(long, value_name = "ID")]
     pub id: Option<String>,
 }
 

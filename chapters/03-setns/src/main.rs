@@ -8,9 +8,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use nix::unistd::Pid;
+use wharf::cli::flags::NamespaceFlags;
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, Hooks, RunSpec};
-use wharf::ns::{setns, Namespaces};
+use wharf::ns::setns;
 use wharf::rootfs;
 
 /// Start a container, or join the namespaces of a running one.
@@ -28,7 +29,7 @@ enum Cmd {
     /// Start a container as chapter 02 does (prints its pid for `exec`).
     Run {
         #[command(flatten)]
-        ns: Namespaces,
+        ns: NamespaceFlags,
         #[arg(long)]
         hostname: Option<String>,
         #[arg(long, value_name = "DIR")]
@@ -61,7 +62,7 @@ fn chapter(args: Args) -> anyhow::Result<i32> {
         } => {
             let rootfs = rootfs::choose(rootfs.as_deref())?;
             let spec = RunSpec {
-                ns,
+                ns: ns.ns(),
                 hostname,
                 rootfs,
                 cmd,

@@ -14,10 +14,10 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::Parser;
 use wharf::cgroup::demo::Demo;
-use wharf::cgroup::{Cgroup, Exec, LimitArgs, Placement};
+use wharf::cgroup::{Cgroup, Placement};
+use wharf::cli::flags::{DemoFlag, ExecFlags, LimitFlags, NamespaceFlags};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, NoHooks, RunSpec};
-use wharf::ns::Namespaces;
 use wharf::rootfs;
 
 /// Run a command in new namespaces and a fresh cgroup with limits.
@@ -28,11 +28,11 @@ struct Args {
     lesson: Lesson,
 
     #[command(subcommand)]
-    exec: Option<Exec>,
+    exec: Option<ExecFlags>,
 
     /// Which namespaces to create (default: all but --user).
     #[command(flatten)]
-    ns: Namespaces,
+    ns: NamespaceFlags,
 
     /// The hostname inside the new UTS namespace.
     #[arg(long)]
@@ -43,11 +43,11 @@ struct Args {
     rootfs: Option<PathBuf>,
 
     #[command(flatten)]
-    limits: LimitArgs,
+    limits: LimitFlags,
 
     /// Run a program that runs into a limit, and report what the kernel did.
     #[arg(long, value_enum)]
-    demo: Option<Demo>,
+    demo: Option<DemoFlag>,
 
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
@@ -64,13 +64,14 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     lesson::require_root("ch04-cgroups")?;
     // Chapter 03's exec, in the container's cgroups too (wharf::cgroup::exec_into).
     if let Some(exec) = &args.exec {
-        let run_flags = args.ns.chosen() || args.ns.escape_demo || args.limits.given();
+        let run_flags =
+            args.ns.ns().chosen() || args.ns.ns().escape_demo || args.limits.limits().given();
         let more = args.hostname.is_some() || args.rootfs.is_some() || args.demo.is_some();
         return exec.run(run_flags || more || !args.cmd.is_empty());
     }
     // Check everything the learner typed before anything is created.
-    let mut limits = args.limits.parse()?;
-    let cmd = match (args.demo, args.cmd.is_empty()) {
+    let mut limits = args.limits.limits().parse()?;
+    let cmd = match (args.demo.map(Demo::from), args.cmd.is_empty()) {
         (Some(_), false) => {
             bail!("--demo runs its own program: give either --demo or a command after `--`")
         }
@@ -83,10 +84,10 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         }
         (None, false) => args.cmd.clone(),
     };
-    args.ns.check(args.hostname.as_deref())?;
+    args.ns.ns().check(args.hostname.as_deref())?;
     let rootfs = rootfs::choose(args.rootfs.as_deref())?;
     let spec = RunSpec {
-        ns: args.ns.clone(),
+        ns: args.ns.ns(),
         hostname: args.hostname.clone(),
         rootfs,
         cmd,

@@ -17,13 +17,13 @@
 //! mainline Linux, and left us its `.wh.` whiteout names in layer tars.
 
 use clap::Parser;
-use wharf::cgroup::{Cgroup, Exec, LimitArgs, Placement};
+use wharf::cgroup::{Cgroup, Placement};
+use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, RunSpec};
-use wharf::ns::Namespaces;
 use wharf::rootfs;
 use wharf::union::{changes, demo};
-use wharf::union::{ContainerDir, LayerArgs, Rootfs};
+use wharf::union::{ContainerDir, Rootfs};
 
 const NAME: &str = "ch05-union";
 
@@ -36,21 +36,21 @@ struct Args {
 
     /// `exec PID -- CMD`: enter a running container (chapter 04's exec).
     #[command(subcommand)]
-    exec: Option<Exec>,
+    exec: Option<ExecFlags>,
 
     /// Which namespaces to create (default: all but --user).
     #[command(flatten)]
-    ns: Namespaces,
+    ns: NamespaceFlags,
 
     /// The hostname inside the new UTS namespace.
     #[arg(long)]
     hostname: Option<String>,
 
     #[command(flatten)]
-    union: LayerArgs,
+    union: LayerFlags,
 
     #[command(flatten)]
-    limits: LimitArgs,
+    limits: LimitFlags,
 
     /// Make three small layers from the built-in rootfs, start two
     /// containers on them at once, and compare both drivers.
@@ -76,36 +76,36 @@ fn main() {
 fn chapter(args: &Args) -> anyhow::Result<i32> {
     lesson::require_root(NAME)?;
     if let Some(exec) = &args.exec {
-        let new = args.ns.chosen() || args.ns.escape_demo || args.limits.given();
-        let more = args.hostname.is_some() || args.union.given() || args.demo;
+        let new = args.ns.ns().chosen() || args.ns.ns().escape_demo || args.limits.limits().given();
+        let more = args.hostname.is_some() || args.union.layers().given() || args.demo;
         return exec.run(new || more);
     }
     if args.demo {
-        return demo::run(args.union.driver, args.containers);
+        return demo::run(args.union.layers().driver, args.containers);
     }
-    args.ns.check(args.hostname.as_deref())?;
-    if !args.ns.effective().mount {
+    args.ns.ns().check(args.hostname.as_deref())?;
+    if !args.ns.ns().effective().mount {
         anyhow::bail!("{NAME} needs a mount namespace (--mount): the overlay is mounted inside it, where the host cannot see it");
     }
     if args.cmd.is_empty() {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} --layer DIR -- /bin/sh`");
     }
-    let limits = args.limits.parse()?;
-    let lowers = args.union.lowers(|| rootfs::choose(None))?;
+    let limits = args.limits.limits().parse()?;
+    let lowers = args.union.layers().lowers(|| rootfs::choose(None))?;
 
     // ANCHOR: prepare
-    let mut dir = ContainerDir::create(args.union.id.as_deref())?;
-    dir.keep(args.union.keep);
+    let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;
+    dir.keep(args.union.layers().keep);
     let mut root: Rootfs = {
         // lab:solution-begin prepare the container's root from the layers: overlay (lowerdir, upperdir, workdir) or copy (wharf::union::Rootfs::prepare)
-        Rootfs::prepare(args.union.driver, &lowers, &dir.path)?
+        Rootfs::prepare(args.union.layers().driver, &lowers, &dir.path)?
         // lab:solution-end
     };
     // ANCHOR_END: prepare
 
     // ANCHOR: run
     let spec = RunSpec {
-        ns: args.ns.clone(),
+        ns: args.ns.ns(),
         hostname: args.hostname.clone(),
         rootfs: root.root(),
         cmd: args.cmd.clone(),
@@ -119,7 +119,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     eprint!("{}", cgroup.report(&status, wall));
     cgroup.remove()?;
 
-    report(&root, &dir.id, args.union.keep)?;
+    report(&root, &dir.id, args.union.layers().keep)?;
     Ok(status.exit_code())
 }
 

@@ -12,13 +12,12 @@
 //! only harmless devices, and /proc files masked or made read-only.
 
 use clap::Parser;
-use wharf::cgroup::{Exec, LimitArgs};
+use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::container::{spec, Runtime, SpecBuilder};
-use wharf::ns::Namespaces;
 use wharf::rootfs;
 use wharf::security;
-use wharf::union::{ContainerDir, LayerArgs, Rootfs};
+use wharf::union::{ContainerDir, Rootfs};
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 
 const NAME: &str = "ch08-security";
@@ -32,21 +31,21 @@ struct Args {
 
     /// `exec PID -- CMD`: enter a running container (chapter 04's exec).
     #[command(subcommand)]
-    exec: Option<Exec>,
+    exec: Option<ExecFlags>,
 
     /// Which namespaces to create (default: all but --user).
     #[command(flatten)]
-    ns: Namespaces,
+    ns: NamespaceFlags,
 
     /// The hostname inside (default: the container id, as Docker does).
     #[arg(long)]
     hostname: Option<String>,
 
     #[command(flatten)]
-    union: LayerArgs,
+    union: LayerFlags,
 
     #[command(flatten)]
-    limits: LimitArgs,
+    limits: LimitFlags,
 
     /// A volume: HOST:CTR[:ro], NAME:CTR[:ro] or CTR (as chapter 07).
     #[arg(short = 'v', long = "volume", value_name = "SPEC")]
@@ -90,7 +89,7 @@ fn describe(
     root: &std::path::Path,
     hostname: Option<&str>,
 ) -> anyhow::Result<wharf::container::OciSpec> {
-    let e = args.ns.effective();
+    let e = args.ns.ns().effective();
     let names: Vec<&str> = [
         (e.pid, "pid"),
         (e.uts, "uts"),
@@ -102,7 +101,7 @@ fn describe(
     .into_iter()
     .filter_map(|(on, n)| on.then_some(n))
     .collect();
-    let limits = args.limits.parse()?;
+    let limits = args.limits.limits().parse()?;
     let mut b = SpecBuilder::new(root, args.cmd.clone())
         .namespaces(&names)
         .hostname(hostname)
@@ -133,11 +132,12 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         return Ok(0);
     }
     lesson::require_root(NAME)?;
+    let (ns, layers) = (args.ns.ns(), args.union.layers());
     if let Some(exec) = &args.exec {
-        return exec.run(args.ns.chosen() || args.limits.given() || !args.volume.is_empty());
+        return exec.run(ns.chosen() || args.limits.limits().given() || !args.volume.is_empty());
     }
-    args.ns.check(args.hostname.as_deref())?;
-    if args.ns.effective().user {
+    ns.check(args.hostname.as_deref())?;
+    if ns.effective().user {
         anyhow::bail!("{NAME} does not take --user yet: its spec maps no ids");
     }
     if args.cmd.is_empty() {
@@ -145,17 +145,17 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     }
     let specs = volume::parse_all(&args.volume)?;
     volume::check_sources(&specs)?;
-    let image = args.union.lowers(|| rootfs::choose(None))?;
-    let mut dir = ContainerDir::create(args.union.id.as_deref())?;
-    dir.keep(args.union.keep);
+    let image = layers.lowers(|| rootfs::choose(None))?;
+    let mut dir = ContainerDir::create(layers.id.as_deref())?;
+    dir.keep(layers.keep);
     let hostname = args
         .hostname
         .clone()
-        .or_else(|| args.ns.effective().uts.then(|| dir.id.clone()));
+        .or_else(|| ns.effective().uts.then(|| dir.id.clone()));
 
     // Chapter 07's root: the image's layers, an init layer, volumes.
     let init = initlayer::create(&dir.path, hostname.as_deref().unwrap_or(&dir.id), &image)?;
-    let root = Rootfs::prepare(args.union.driver, &[image, vec![init]].concat(), &dir.path)?;
+    let root = Rootfs::prepare(layers.driver, &[image, vec![init]].concat(), &dir.path)?;
     let vols = Attached::attach(&specs, &dir.id, false)?;
     let mut hooks = WithVolumes {
         rootfs: &root,
@@ -167,7 +167,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     let runtime = Runtime::default_root();
     let status = runtime.run(&dir.id, &dir.path, &spec, &mut hooks)?;
     // ANCHOR_END: run
-    for line in volume::report(&root, &vols, &dir.id, args.union.keep)? {
+    for line in volume::report(&root, &vols, &dir.id, layers.keep)? {
         eprintln!("{NAME}: {line}");
     }
     Ok(status.exit_code())

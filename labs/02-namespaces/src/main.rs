@@ -14,8 +14,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use wharf::cli::flags::NamespaceFlags;
 use wharf::cli::lesson::{self, Lesson};
-use wharf::ns::{idmap, run, Namespaces};
+use wharf::ns::{idmap, run};
 use wharf::rootfs::{self, chroot, exec, pivot};
 use wharf::sys::{self, Child, Fork};
 
@@ -28,7 +29,7 @@ struct Args {
 
     /// Which namespaces to create (default: all but --user).
     #[command(flatten)]
-    ns: Namespaces,
+    ns: NamespaceFlags,
 
     /// The hostname inside the new UTS namespace.
     #[arg(long)]
@@ -51,22 +52,22 @@ fn main() {
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
     lesson::require_root("ch02-namespaces")?;
-    args.ns.check(args.hostname.as_deref())?;
-    if args.cmd.is_empty() && !args.ns.escape_demo {
+    args.ns.ns().check(args.hostname.as_deref())?;
+    if args.cmd.is_empty() && !args.ns.ns().escape_demo {
         anyhow::bail!("no command given: add one after `--`, e.g. `ch02-namespaces -- /bin/sh`");
     }
     let root = rootfs::choose(args.rootfs.as_deref())?;
     let host_root = chroot::root_id()?;
 
     let mut child: Child = match sys::clone(
-        args.ns.clone_flags(),
+        args.ns.ns().clone_flags(),
         "start the child in fresh namespaces; inside them it will be PID 1",
     )? {
         Fork::Child => lesson::finish("ch02-namespaces", inside(args, &root, host_root)),
         Fork::Parent(child) => child,
     };
 
-    if args.ns.effective().user {
+    if args.ns.ns().effective().user {
         if let Err(e) = idmap::write_maps(child.pid) {
             run::abandon(child.pid);
             return Err(e);
@@ -82,7 +83,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
 
 /// The child: runs inside the new namespaces, ends by becoming the command.
 fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32> {
-    let ns = args.ns.effective();
+    let ns = args.ns.ns().effective();
     if ns.user {
         idmap::become_root()?;
     }
@@ -107,7 +108,7 @@ fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32
         chroot::fall_back(root)?;
     }
 
-    if args.ns.escape_demo {
+    if args.ns.ns().escape_demo {
         print!("{}", chroot::escape_attempt(host_root)?);
         if args.cmd.is_empty() {
             return Ok(0);

@@ -17,11 +17,12 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use nix::sched::CloneFlags;
-use wharf::cgroup::{Cgroup, LimitArgs, Placement};
+use wharf::cgroup::{Cgroup, Placement};
+use wharf::cli::flags::{LayerFlags, LimitFlags, NamespaceFlags};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::layer::{self, demo, ApplyOptions, ExportStats};
-use wharf::ns::{run, run::RunSpec, Namespaces};
-use wharf::union::{ContainerDir, Driver, LayerArgs, Mounted, Rootfs};
+use wharf::ns::{run, run::RunSpec};
+use wharf::union::{ContainerDir, Driver, Mounted, Rootfs};
 use wharf::{rootfs, sys};
 
 const NAME: &str = "ch06-whiteouts";
@@ -35,17 +36,17 @@ struct Args {
     lesson: Lesson,
 
     #[command(flatten)]
-    ns: Namespaces,
+    ns: NamespaceFlags,
 
     /// The hostname inside the new UTS namespace.
     #[arg(long)]
     hostname: Option<String>,
 
     #[command(flatten)]
-    union: LayerArgs,
+    union: LayerFlags,
 
     #[command(flatten)]
-    limits: LimitArgs,
+    limits: LimitFlags,
 
     /// The file to `rm` inside, relative to the container's root.
     #[arg(long, value_name = "PATH", default_value = "etc/motd")]
@@ -64,19 +65,19 @@ fn main() {
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
     lesson::require_root(NAME)?;
-    args.ns.check(args.hostname.as_deref())?;
-    if !args.ns.effective().mount || args.union.driver != Driver::Overlay {
+    args.ns.ns().check(args.hostname.as_deref())?;
+    if !args.ns.ns().effective().mount || args.union.layers().driver != Driver::Overlay {
         anyhow::bail!("{NAME} needs a mount namespace and the overlay driver: only an overlay in the container's own namespace records deletions as whiteouts");
     }
-    let limits = args.limits.parse()?;
-    let mut dir = ContainerDir::create(args.union.id.as_deref())?;
-    dir.keep(args.union.keep);
-    let lowers = demo::lowers(&args.union, &dir.path)?;
+    let limits = args.limits.limits().parse()?;
+    let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;
+    dir.keep(args.union.layers().keep);
+    let lowers = demo::lowers(&args.union.layers(), &dir.path)?;
     demo::check_targets(&lowers, &args.rm, &args.recreate)?;
 
     let mut root = Rootfs::prepare(Driver::Overlay, &lowers, &dir.path)?;
     let spec = RunSpec {
-        ns: args.ns.clone(),
+        ns: args.ns.ns(),
         hostname: args.hostname.clone(),
         rootfs: root.root(),
         cmd: demo::deletions(&args.rm, &args.recreate),
@@ -132,7 +133,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     if !diff.is_empty() || !back {
         anyhow::bail!("the round trip changed the tree (see above)");
     }
-    if args.union.keep {
+    if args.union.layers().keep {
         println!("\nLook around: {}", dir.path.display());
     }
     Ok(0)

@@ -18,12 +18,12 @@
 //! the image is never modified, and every container gets its own copies.
 
 use clap::Parser;
-use wharf::cgroup::{Cgroup, Exec, LimitArgs, Placement};
+use wharf::cgroup::{Cgroup, Placement};
+use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::ns::run::{self, RunSpec};
-use wharf::ns::Namespaces;
 use wharf::rootfs;
-use wharf::union::{ContainerDir, LayerArgs, Rootfs};
+use wharf::union::{ContainerDir, Rootfs};
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 
 const NAME: &str = "ch07-volumes";
@@ -37,21 +37,21 @@ struct Args {
 
     /// `exec PID -- CMD`: enter a running container (chapter 04's exec).
     #[command(subcommand)]
-    exec: Option<Exec>,
+    exec: Option<ExecFlags>,
 
     /// Which namespaces to create (default: all but --user).
     #[command(flatten)]
-    ns: Namespaces,
+    ns: NamespaceFlags,
 
     /// The hostname inside (default: the container id, as Docker does).
     #[arg(long)]
     hostname: Option<String>,
 
     #[command(flatten)]
-    union: LayerArgs,
+    union: LayerFlags,
 
     #[command(flatten)]
-    limits: LimitArgs,
+    limits: LimitFlags,
 
     /// A volume: HOST:CTR[:ro], NAME:CTR[:ro] (a named volume) or CTR (an
     /// anonymous one). Repeat for more.
@@ -76,29 +76,29 @@ fn main() {
 fn chapter(args: &Args) -> anyhow::Result<i32> {
     lesson::require_root(NAME)?;
     if let Some(exec) = &args.exec {
-        let new = args.ns.chosen() || args.ns.escape_demo || args.limits.given();
+        let new = args.ns.ns().chosen() || args.ns.ns().escape_demo || args.limits.limits().given();
         let more = args.hostname.is_some()
-            || args.union.given()
+            || args.union.layers().given()
             || !args.volume.is_empty()
             || args.keep_volumes;
         return exec.run(new || more);
     }
-    args.ns.check(args.hostname.as_deref())?;
-    if !args.ns.effective().mount {
+    args.ns.ns().check(args.hostname.as_deref())?;
+    if !args.ns.ns().effective().mount {
         anyhow::bail!("{NAME} needs a mount namespace (--mount): the overlay and the volumes are mounted inside it, where the host cannot see them");
     }
     if args.cmd.is_empty() {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} -v /data -- /bin/sh`");
     }
     // Every check that can fail comes before anything is made on disk.
-    let limits = args.limits.parse()?;
+    let limits = args.limits.limits().parse()?;
     let specs = volume::parse_all(&args.volume)?;
     volume::check_sources(&specs)?;
-    let image = args.union.lowers(|| rootfs::choose(None))?;
+    let image = args.union.layers().lowers(|| rootfs::choose(None))?;
 
-    let mut dir = ContainerDir::create(args.union.id.as_deref())?;
-    dir.keep(args.union.keep);
-    let uts = args.ns.effective().uts;
+    let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;
+    dir.keep(args.union.layers().keep);
+    let uts = args.ns.ns().effective().uts;
     let hostname = args
         .hostname
         .clone()
@@ -109,14 +109,14 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         todo!("write the init layer (/etc/hostname, hosts, resolv.conf) for this container (wharf::volume::initlayer::create)");
     };
     let lowers = [image, vec![init]].concat();
-    let root = Rootfs::prepare(args.union.driver, &lowers, &dir.path)?;
+    let root = Rootfs::prepare(args.union.layers().driver, &lowers, &dir.path)?;
 
     let vols: Attached = {
         // TODO(lab 07): resolve the -v specs into mounts: named, anonymous and host-path volumes (wharf::volume::Attached::attach)
         todo!("resolve the -v specs into mounts: named, anonymous and host-path volumes (wharf::volume::Attached::attach)");
     };
     let spec = RunSpec {
-        ns: args.ns.clone(),
+        ns: args.ns.ns(),
         hostname,
         rootfs: root.root(),
         cmd: args.cmd.clone(),
@@ -133,7 +133,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     eprint!("{}", cgroup.report(&status, wall));
     cgroup.remove()?;
 
-    for line in volume::report(&root, &vols, &dir.id, args.union.keep)? {
+    for line in volume::report(&root, &vols, &dir.id, args.union.layers().keep)? {
         eprintln!("{NAME}: {line}");
     }
     Ok(status.exit_code())

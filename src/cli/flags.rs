@@ -1,0 +1,267 @@
+//! The command-line form of the mechanism's inputs. clap belongs to the
+//! faces (DESIGN.md): each type here is a set of flags that a chapter or a
+//! `wharf` subcommand flattens into its own, and converts into the plain
+//! struct or enum the mechanism takes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::cgroup::{self, demo::Demo, LimitArgs};
+use crate::ns::Namespaces;
+use crate::probe::View;
+use crate::rootfs::Source;
+use crate::union::{Driver, LayerArgs};
+
+/// Which new namespaces the container gets. With no flag given: all but
+/// user (as Docker does).
+#[derive(Debug, Clone, Default, Args)]
+pub struct NamespaceFlags {
+    /// New pid namespace: the command becomes PID 1.
+    #[arg(long)]
+    pub pid: bool,
+    /// New UTS namespace: a hostname of its own.
+    #[arg(long)]
+    pub uts: bool,
+    /// New IPC namespace: its own SysV IPC and POSIX message queues.
+    #[arg(long)]
+    pub ipc: bool,
+    /// New network namespace: only a loopback device, down.
+    #[arg(long)]
+    pub net: bool,
+    /// New mount namespace: mounts of its own (needed for pivot_root).
+    #[arg(long)]
+    pub mount: bool,
+    /// New user namespace: root inside maps to an unprivileged uid outside.
+    #[arg(long)]
+    pub user: bool,
+    /// New cgroup namespace: /proc/self/cgroup shows its cgroup as /.
+    #[arg(long)]
+    pub cgroup: bool,
+    /// From inside, once the root is set up, try chapter 01's chroot escape
+    /// and report where it lands.
+    #[arg(long)]
+    pub escape_demo: bool,
+}
+
+impl From<&NamespaceFlags> for Namespaces {
+    fn from(f: &NamespaceFlags) -> Namespaces {
+        Namespaces {
+            pid: f.pid,
+            uts: f.uts,
+            ipc: f.ipc,
+            net: f.net,
+            mount: f.mount,
+            user: f.user,
+            cgroup: f.cgroup,
+            escape_demo: f.escape_demo,
+        }
+    }
+}
+
+impl NamespaceFlags {
+    /// The namespaces these flags ask for.
+    pub fn ns(&self) -> Namespaces {
+        self.into()
+    }
+}
+
+/// How a container's root is assembled from its layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum DriverFlag {
+    /// overlayfs: the layers are shared, only changes are stored.
+    #[default]
+    Overlay,
+    /// A full copy of every layer per container (Docker's vfs).
+    Copy,
+}
+
+impl From<DriverFlag> for Driver {
+    fn from(d: DriverFlag) -> Driver {
+        match d {
+            DriverFlag::Overlay => Driver::Overlay,
+            DriverFlag::Copy => Driver::Copy,
+        }
+    }
+}
+
+/// The flags a chapter uses to choose layers and a driver.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LayerFlags {
+    /// A read-only layer directory; repeat it, lowest layer first.
+    #[arg(long = "layer", value_name = "DIR", conflicts_with = "layers")]
+    pub layer: Vec<PathBuf>,
+
+    /// A directory whose subdirectories are the layers, lowest first in name order.
+    #[arg(long, value_name = "DIR")]
+    pub layers: Option<PathBuf>,
+
+    /// How to assemble the root from the layers.
+    #[arg(long, value_enum, default_value_t)]
+    pub driver: DriverFlag,
+
+    /// Keep the container's directory (its upper dir or copy) after it exits.
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Name the container's directory (default: 12 random hex digits).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+}
+
+impl From<&LayerFlags> for LayerArgs {
+    fn from(f: &LayerFlags) -> LayerArgs {
+        LayerArgs {
+            layer: f.layer.clone(),
+            layers: f.layers.clone(),
+            driver: f.driver.into(),
+            keep: f.keep,
+            id: f.id.clone(),
+        }
+    }
+}
+
+impl LayerFlags {
+    /// The layers and driver these flags ask for.
+    pub fn layers(&self) -> LayerArgs {
+        self.into()
+    }
+}
+
+/// Resource limits, as flags. Values are parsed by [`LimitArgs::parse`] so
+/// a bad one gives a single error line.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LimitFlags {
+    /// CPUs' worth of time the container may use, e.g. 0.5 = half of one CPU.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub cpus: Option<String>,
+
+    /// CPU time allowed per period, in microseconds (instead of --cpus).
+    #[arg(long, value_name = "USEC", allow_negative_numbers = true)]
+    pub cpu_quota: Option<String>,
+
+    /// The length of one CFS period, in microseconds (default 100000).
+    #[arg(long, value_name = "USEC", allow_negative_numbers = true)]
+    pub cpu_period: Option<String>,
+
+    /// Memory limit: bytes, or a number with k, m or g (64m, 512k, 1g).
+    #[arg(long, value_name = "SIZE", allow_negative_numbers = true)]
+    pub memory: Option<String>,
+
+    /// The most tasks (processes and threads) the container may have.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub pids_limit: Option<String>,
+}
+
+impl From<&LimitFlags> for LimitArgs {
+    fn from(f: &LimitFlags) -> LimitArgs {
+        LimitArgs {
+            cpus: f.cpus.clone(),
+            cpu_quota: f.cpu_quota.clone(),
+            cpu_period: f.cpu_period.clone(),
+            memory: f.memory.clone(),
+            pids_limit: f.pids_limit.clone(),
+        }
+    }
+}
+
+impl LimitFlags {
+    /// The limits as given, still to be checked by [`LimitArgs::parse`].
+    pub fn limits(&self) -> LimitArgs {
+        self.into()
+    }
+}
+
+/// `exec PID -- CMD`: enter a running container, as `docker exec` does.
+/// Chapter 04 adds it, and every chapter after it keeps it.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ExecFlags {
+    /// Run CMD inside the running container PID: its cgroups, namespaces
+    /// and root (chapter 03's exec, plus the cgroups).
+    Exec {
+        pid: i32,
+        #[arg(last = true, required = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
+}
+
+impl From<&ExecFlags> for cgroup::Exec {
+    fn from(f: &ExecFlags) -> cgroup::Exec {
+        let ExecFlags::Exec { pid, cmd } = f;
+        cgroup::Exec {
+            pid: *pid,
+            cmd: cmd.clone(),
+        }
+    }
+}
+
+impl ExecFlags {
+    /// Run it (see [`cgroup::Exec::run`]).
+    pub fn run(&self, new_container_flags: bool) -> anyhow::Result<i32> {
+        cgroup::Exec::from(self).run(new_container_flags)
+    }
+}
+
+/// Which limit to run into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoFlag {
+    /// A busy loop for 3 s: CFS bandwidth holds it near its CPU quota.
+    Cpu,
+    /// A fork bomb: forks fail with EAGAIN at the pids limit.
+    Forkbomb,
+    /// A memory hog (`tail /dev/zero` keeps a line with no end): the OOM killer stops it.
+    Oom,
+}
+
+impl From<DemoFlag> for Demo {
+    fn from(d: DemoFlag) -> Demo {
+        match d {
+            DemoFlag::Cpu => Demo::Cpu,
+            DemoFlag::Forkbomb => Demo::Forkbomb,
+            DemoFlag::Oom => Demo::Oom,
+        }
+    }
+}
+
+/// Which table to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ViewFlag {
+    /// Namespaces: /proc/PID/ns/*.
+    Ns,
+    /// Mounts: /proc/PID/mountinfo.
+    Mounts,
+    /// Cgroups: /proc/PID/cgroup and the hierarchy's files.
+    Cgroup,
+}
+
+impl From<ViewFlag> for View {
+    fn from(v: ViewFlag) -> View {
+        match v {
+            ViewFlag::Ns => View::Ns,
+            ViewFlag::Mounts => View::Mounts,
+            ViewFlag::Cgroup => View::Cgroup,
+        }
+    }
+}
+
+/// Where the programs of a rootfs come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SourceFlag {
+    /// busybox when the host has it, the host's programs otherwise.
+    #[default]
+    Auto,
+    /// The host's own programs and their libraries.
+    Host,
+    /// One busybox binary, with a symlink per command.
+    Busybox,
+}
+
+impl From<SourceFlag> for Source {
+    fn from(s: SourceFlag) -> Source {
+        match s {
+            SourceFlag::Auto => Source::Auto,
+            SourceFlag::Host => Source::Host,
+            SourceFlag::Busybox => Source::Busybox,
+        }
+    }
+}
