@@ -127,6 +127,7 @@ fn setup(
 /// while we are still root; PR_SET_KEEPCAPS carries the permitted set
 /// across the uid change; the other sets are set after it; no_new_privs
 /// and seccomp come last, the filter once nothing more needs a denied call.
+// ANCHOR: harden
 fn harden(plan: &Plan) -> anyhow::Result<()> {
     let p = &plan.process;
     if let Some(c) = &p.caps {
@@ -149,6 +150,7 @@ fn harden(plan: &Plan) -> anyhow::Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: harden
 
 /// The user namespace first: joining it changes what we may do in the rest.
 fn join_namespaces(joins: &[(CloneFlags, OwnedFd, String)]) -> anyhow::Result<()> {

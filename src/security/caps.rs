@@ -70,6 +70,18 @@ pub fn all() -> Vec<Capability> {
     v.into_iter().map(|(_, c)| c).collect()
 }
 
+/// `ALL`: every capability still in our own bounding set. A process can
+/// never hand on more than that (capset refuses with EPERM), and a sandbox
+/// or an engine above us may already have dropped some.
+fn all_we_hold() -> anyhow::Result<HashSet<Capability>> {
+    let held = ::caps::read(None, ::caps::CapSet::Bounding)
+        .context("reading our bounding set (PR_CAPBSET_READ)")?;
+    Ok(all()
+        .into_iter()
+        .filter(|c| held.iter().any(|h| h.index() == index(*c)))
+        .collect())
+}
+
 /// One capability from a name as a user types it: `NET_ADMIN`,
 /// `cap_net_admin`, `CAP_NET_ADMIN`.
 pub fn parse(name: &str) -> anyhow::Result<Capability> {
@@ -113,7 +125,7 @@ pub fn with_changes(add: &[String], drop: &[String]) -> anyhow::Result<LinuxCapa
         set.clear();
     }
     if add.iter().any(|a| is_all(a)) {
-        set = all().into_iter().collect();
+        set = all_we_hold()?;
     }
     for d in drop.iter().filter(|d| !is_all(d)) {
         set.remove(&parse(d).with_context(|| format!("--cap-drop {d}"))?);
