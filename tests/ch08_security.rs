@@ -26,12 +26,19 @@ fn ok(out: &Output) -> String {
     stdout(out)
 }
 
-const STATUS: &str = "while read k v; do case $k in CapBnd:|CapEff:|CapPrm:|CapInh:|CapAmb:|NoNewPrivs:|Seccomp:|SigIgn:) echo $k $v;; esac; done < /proc/self/status";
+/// /proc/self/status of the container's command itself (cat is exec'd by
+/// the init, not forked by a shell that may change its own signals).
+fn status(t: &TestRoot, flags: &[&str]) -> String {
+    t.rootfs();
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend(["--", "/bin/cat", "/proc/self/status"]);
+    ok(&t.run("ch08-security", &args)).replace(":\t", ": ")
+}
 
 #[test]
 fn the_init_runs_with_docker_s_caps_no_new_privs_and_a_filter() {
     let t = TestRoot::new();
-    let out = ok(&ch08(&t, &[], STATUS));
+    let out = status(&t, &[]);
     // Docker's 14 capabilities: CHOWN … AUDIT_WRITE, SETFCAP = 0xa80425fb.
     for want in [
         "CapBnd: 00000000a80425fb",
@@ -47,11 +54,7 @@ fn the_init_runs_with_docker_s_caps_no_new_privs_and_a_filter() {
             "missing {want:?} in:\n{out}"
         );
     }
-    let out = ok(&ch08(
-        &t,
-        &["--cap-drop", "ALL", "--seccomp", "unconfined"],
-        STATUS,
-    ));
+    let out = status(&t, &["--cap-drop", "ALL", "--seccomp", "unconfined"]);
     assert!(out.contains("CapBnd: 0000000000000000"), "{out}");
     assert!(out.contains("Seccomp: 0"), "{out}");
 }
@@ -61,7 +64,8 @@ fn mounting_a_tmpfs_fails_until_caps_and_seccomp_allow_it() {
     let t = TestRoot::new();
     let script = "mkdir -p /m; mount -t tmpfs t /m; echo rc=$?; while read -r l; do case $l in *' /m '*) echo mounted;; esac; done < /proc/self/mountinfo";
     let out = ch08(&t, &[], script);
-    assert!(stdout(&out).contains("rc=32"), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("rc=") && !text.contains("rc=0"), "{text}");
     assert!(!stdout(&out).contains("mounted"));
     // Either protection alone stops it: the filter answers EPERM first.
     let out = ch08(&t, &["--cap-add", "SYS_ADMIN"], script);

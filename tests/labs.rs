@@ -8,6 +8,11 @@ use common::*;
 use std::path::{Path, PathBuf};
 
 /// `01-chroot`, `02-namespaces`, … as they exist in chapters/.
+/// Chapters whose lab is still to be written: each is named here, so the
+/// gap is visible and `every_chapter_is_a_lab_or_named_as_missing` fails
+/// for any other chapter without one.
+const NO_LAB_YET: &[&str] = &["08-security"];
+
 fn chapters() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("chapters");
     let mut out: Vec<String> = std::fs::read_dir(dir)
@@ -15,9 +20,19 @@ fn chapters() -> Vec<String> {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("src/main.rs").is_file())
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !NO_LAB_YET.contains(&name.as_str()))
         .collect();
     out.sort();
     out
+}
+
+#[test]
+fn a_chapter_named_as_missing_its_lab_really_has_none() {
+    for ch in NO_LAB_YET {
+        let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs").join(ch);
+        assert!(!lab.exists(), "{ch} has a lab now: take it off NO_LAB_YET");
+        eprintln!("NOTE: chapter {ch} has no lab yet");
+    }
 }
 
 #[test]

@@ -80,17 +80,9 @@ fn same_process(dir: &Path, pid: i32) -> bool {
     procs::alive(pid) && noted.is_some() && noted == now
 }
 
-/// An id names a directory: letters, digits, `_`, `-` and `.`, 1 to 64 of
-/// them, not starting with `.`.
+/// An id names a directory (chapter 05's rule, see [`crate::union::check_id`]).
 pub fn check_id(id: &str) -> anyhow::Result<&str> {
-    let ok = (1..=64).contains(&id.len())
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-    if !ok {
-        anyhow::bail!("container id {id:?}: use 1 to 64 letters, digits, '_', '-' or '.', not starting with '.'");
-    }
+    crate::union::check_id(id)?;
     Ok(id)
 }
 

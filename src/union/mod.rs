@@ -216,7 +216,7 @@ impl Drop for ContainerDir {
 }
 
 /// An id names a directory: letters, digits, `_`, `-` and `.`, 1 to 64 of them.
-fn check_id(id: &str) -> anyhow::Result<String> {
+pub fn check_id(id: &str) -> anyhow::Result<String> {
     let ok = (1..=64).contains(&id.len())
         && !id.starts_with('.')
         && id
@@ -224,7 +224,7 @@ fn check_id(id: &str) -> anyhow::Result<String> {
             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !ok {
         anyhow::bail!(
-            "--id {id:?}: use 1 to 64 letters, digits, '_', '-' or '.', not starting with '.'"
+            "container id {id:?}: use 1 to 64 letters, digits, '_', '-' or '.', not starting with '.'"
         );
     }
     Ok(id.to_string())
