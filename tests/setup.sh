@@ -17,6 +17,9 @@ have tar || need_apt+=(tar)
 have qemu-system-x86_64 || need_apt+=(qemu-system-x86)
 ls /boot/vmlinuz-* >/dev/null 2>&1 || need_apt+=(linux-image-amd64)
 have pip3 || need_apt+=(python3-pip)
+# Peers for the container benchmark (benches/container.rs).
+have runc || need_apt+=(runc)
+have crun || need_apt+=(crun)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
