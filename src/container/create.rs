@@ -96,10 +96,11 @@ pub fn create(
 fn open_joins(plan: &Plan) -> anyhow::Result<Vec<(CloneFlags, OwnedFd, String)>> {
     let mut out = Vec::new();
     for (flag, path) in &plan.join {
-        let f = std::fs::File::open(path)
-            .with_context(|| format!("opening namespace {}", path.display()))?;
+        let fd = sys::open(
+            path,
+            "a handle on the namespace to join, opened while its path is still the host's",
+        )?;
         let shown = path.display().to_string();
-        let fd = OwnedFd::from(f);
         if *flag == CloneFlags::CLONE_NEWPID {
             sys::setns(
                 &fd,
