@@ -23,6 +23,18 @@ stage "lints" cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The integration tests run the chapter binaries, which cargo builds for a
 # test only when they belong to the same package: build them all first.
 stage "build every binary" cargo build --workspace --quiet
+# Each lab is a workspace of its own, built by `wharf lab check` into
+# target/labs. Building one lab here compiles the wharf library and its
+# dependencies for all of them once, so a lab test times its lab's own
+# compile, not a cold build of every crate (minutes on two cores).
+warm_labs() {
+    local out=target/labs-warm
+    rm -rf "$out"
+    cargo run --quiet --bin wharf -- lab gen --out "$out" >/dev/null &&
+        cp Cargo.lock "$out/01-chroot/" &&
+        cargo build --quiet --manifest-path "$out/01-chroot/Cargo.toml" --target-dir target/labs
+}
+stage "build the labs' shared dependencies" warm_labs
 stage "unit and integration tests (real kernel)" cargo nextest run --workspace --no-fail-fast
 stage "labs are generated from the current chapters" cargo run --quiet --bin wharf -- lab gen --check
 stage "the book builds" mdbook build book
