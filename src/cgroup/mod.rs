@@ -8,6 +8,7 @@
 //! `wharf reset` and the tests find exactly their own.
 
 pub mod demo;
+pub mod freezer;
 pub mod limits;
 mod placement;
 mod report;
@@ -39,10 +40,16 @@ pub struct Cgroup {
     fs: Cgroupfs,
     dirs: Dirs,
     limits: Limits,
+    /// `<host tag>/<id>`: the cgroup's path below each hierarchy's root.
+    rel: PathBuf,
     /// The leaf directories we created, in creation order.
     made: Vec<PathBuf>,
     removed: bool,
 }
+
+/// v1 hierarchies an OCI container is also placed in, beyond chapter 04's
+/// cpu, memory and pids: the freezer (`pause`) and the device allow-list.
+pub const OCI_V1_EXTRA: [&str; 2] = ["freezer", "devices"];
 
 impl Cgroup {
     /// Create `<host tag>/<id>` in this host's cgroup filesystems and write
@@ -59,6 +66,7 @@ impl Cgroup {
             fs,
             dirs,
             limits: *limits,
+            rel,
             made: Vec::new(),
             removed: false,
         };
@@ -77,10 +85,15 @@ impl Cgroup {
     /// left in place with [`Cgroup::persist`]; `None` if there is none.
     pub fn open(id: &str) -> anyhow::Result<Option<Cgroup>> {
         let fs = Cgroupfs::system()?;
-        let dirs = fs.dirs(&Path::new(&paths::host_tag()).join(id));
+        let rel = Path::new(&paths::host_tag()).join(id);
+        let dirs = fs.dirs(&rel);
+        let extra = OCI_V1_EXTRA
+            .iter()
+            .filter_map(|c| fs.v1_hierarchy(c).map(|h| h.join(&rel)));
         let made: Vec<PathBuf> = dirs
             .unique()
             .into_iter()
+            .chain(extra)
             .filter(|d| probe::exists(d))
             .collect();
         if made.is_empty() {
@@ -90,6 +103,7 @@ impl Cgroup {
             fs,
             dirs,
             limits: Limits::default(),
+            rel,
             made,
             removed: false,
         }))
@@ -113,6 +127,54 @@ impl Cgroup {
     /// What the kernel says about the cgroup now.
     pub fn stats(&self) -> Stats {
         probe::stats(&self.dirs)
+    }
+
+    /// On a v1 or hybrid host, also make the cgroup in the hierarchy of
+    /// `controller` (one of [`OCI_V1_EXTRA`]), so that [`Cgroup::place`]
+    /// puts the process there too; its directory, or `None` on pure v2
+    /// (where every controller is in the one tree) or when that hierarchy
+    /// is not mounted.
+    pub fn add_v1(&mut self, controller: &str) -> anyhow::Result<Option<PathBuf>> {
+        if self.fs.mode == CgroupMode::V2 {
+            return Ok(None);
+        }
+        let Some(dir) = self.fs.v1_hierarchy(controller).map(|h| h.join(&self.rel)) else {
+            return Ok(None);
+        };
+        if !self.made.contains(&dir) {
+            make_tag_dir(dir.parent().expect("tag/id has a parent"))?;
+            self.mkdir(&dir)?;
+        }
+        Ok(Some(dir))
+    }
+
+    /// The cgroup's directory in `controller`'s hierarchy, if we made one:
+    /// on v2 the one directory, on v1 the controller's own.
+    pub fn dir_of(&self, controller: &str) -> Option<PathBuf> {
+        if self.fs.mode == CgroupMode::V2 {
+            return self.made.first().cloned();
+        }
+        let dir = self.fs.v1_hierarchy(controller)?.join(&self.rel);
+        self.made.contains(&dir).then_some(dir)
+    }
+
+    /// Whether the cgroup lives in a v2-only tree (else v1 or hybrid).
+    pub fn is_v2(&self) -> bool {
+        self.fs.mode == CgroupMode::V2
+    }
+
+    /// Write new limits into a live cgroup (`update`): only those given
+    /// change, in the files of this host's cgroup version.
+    pub fn update(&self, limits: &Limits) -> anyhow::Result<()> {
+        match self.fs.mode {
+            CgroupMode::V2 => v2::write_limits(&self.leaf(), limits),
+            _ => v1::write_limits(&self.dirs, limits),
+        }
+    }
+
+    /// Every process in the cgroup (host pids), in any of its hierarchies.
+    pub fn pids(&self) -> Vec<i32> {
+        self.procs()
     }
 
     /// v2: one directory, with cpu, memory and pids enabled from the root down.

@@ -13,8 +13,9 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::{ContainerState, LinuxIdMapping, State};
 
+use super::options::{self, CreateOptions, InitIo};
 use super::plan::Plan;
-use super::{init, state, Runtime};
+use super::{console, hooks, init, state, Runtime};
 use crate::cgroup::Cgroup;
 use crate::ns::run::Hooks;
 use crate::sys::{self, Fork};
@@ -46,8 +47,19 @@ pub fn create(
     plan: &Plan,
     hooks: &mut dyn Hooks,
     detach: Detach,
+    opts: &CreateOptions,
 ) -> anyhow::Result<State> {
     let dir = rt.dir(id)?;
+    // Checked before anything is made, so a wrong socket leaves nothing.
+    let io = InitIo {
+        console: console::connect(
+            plan.process.terminal,
+            opts.console_socket.as_deref(),
+            detach,
+        )?,
+        keep_fds: opts.preserve_fds + options::listen_fds(),
+        no_pivot: opts.no_pivot,
+    };
     std::fs::create_dir_all(&rt.root).with_context(|| format!("creating {}", rt.root.display()))?;
     match std::fs::create_dir(&dir) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -78,16 +90,46 @@ pub fn create(
     )?;
     let fifo = sys::fifo::open_path(&fifo_path, "a handle on the FIFO that the init can still reach after pivot_root, through /proc/self/fd")?;
     let joins = open_joins(plan)?;
-    let cgroup = Cgroup::create(id, &plan.limits)?;
-    let pid = spawn(plan, hooks, &cgroup, fifo, &joins, detach)?;
+    let mut cgroup = Cgroup::create(id, &plan.limits)?;
+    if opts.oci_cgroups {
+        oci_cgroups(&mut cgroup, plan)?;
+    }
+    let pid = spawn(plan, hooks, &cgroup, (fifo, io), &joins, detach, &st)?;
 
     st.set_status(ContainerState::Created);
     st.set_pid(Some(pid.as_raw()));
-    state::note_start(&dir, pid.as_raw())?;
-    state::save(&dir, &st)?;
+    let published = state::note_start(&dir, pid.as_raw())
+        .and_then(|()| state::save(&dir, &st))
+        .and_then(|()| match &opts.pid_file {
+            Some(f) => options::write_pid_file(f, pid.as_raw()),
+            None => Ok(()),
+        });
+    if let Err(e) = published {
+        let _ = sys::kill(pid, Signal::SIGKILL, "create failed: stop the init");
+        return Err(e);
+    }
     cgroup.persist();
     guard.0 = None;
     Ok(st)
+}
+
+/// An OCI runtime's container is also in the v1 freezer hierarchy (for
+/// `pause`) and gets the device allow-list: v1's devices controller, or
+/// v2's BPF program on its one directory.
+fn oci_cgroups(cgroup: &mut Cgroup, plan: &Plan) -> anyhow::Result<()> {
+    cgroup.add_v1("freezer")?;
+    let v1_devices = cgroup.add_v1("devices")?;
+    let (dir, v2) = match v1_devices {
+        Some(d) => (d, false),
+        None if cgroup.is_v2() => (
+            cgroup
+                .dir_of("devices")
+                .expect("a v2 cgroup has its directory"),
+            true,
+        ),
+        None => return Ok(()),
+    };
+    crate::security::devices::apply(&dir, v2, &plan.device_rules)
 }
 
 /// Open every namespace to join now, while the host's paths are visible.
@@ -121,9 +163,10 @@ fn spawn(
     plan: &Plan,
     hooks: &mut dyn Hooks,
     cgroup: &Cgroup,
-    fifo: OwnedFd,
+    (fifo, io): (OwnedFd, InitIo),
     joins: &[(CloneFlags, OwnedFd, String)],
     detach: Detach,
+    st: &State,
 ) -> anyhow::Result<Pid> {
     // Both ends close on exec: the command never holds the channel.
     let (ours, theirs) = UnixStream::pair().context("socketpair for the init's report")?;
@@ -133,15 +176,21 @@ fn spawn(
     )? {
         Fork::Child => {
             drop(ours);
-            init::main(plan, hooks, theirs, fifo, joins, detach)
+            init::main(plan, hooks, theirs, fifo, joins, detach, io)
         }
         Fork::Parent(c) => c,
     };
     drop(theirs);
-    let outcome = parent_side(plan, hooks, cgroup, child.pid).and_then(|()| {
-        child.release();
-        read_report(ours)
-    });
+    // Our copy of the console socket goes: only the init may hold it.
+    drop(io);
+    let mut st = st.clone();
+    st.set_pid(Some(child.pid.as_raw()));
+    let outcome = parent_side(plan, hooks, cgroup, child.pid)
+        .and_then(|()| runtime_hooks(plan, &st, &ours))
+        .and_then(|()| {
+            child.release();
+            read_report(ours)
+        });
     if let Err(e) = outcome {
         let _ = sys::kill(child.pid, Signal::SIGKILL, "create failed: stop the init");
         let _ = sys::wait(child.pid, "reap it so no zombie is left");
@@ -164,6 +213,24 @@ fn parent_side(
     hooks.in_parent(pid)
 }
 
+/// The hooks the runtime runs while the init waits at its gate (its
+/// namespaces exist, nothing is set up in them yet), and the state for
+/// the ones the init runs itself, sent as one line on the socketpair.
+fn runtime_hooks(plan: &Plan, st: &State, ours: &UnixStream) -> anyhow::Result<()> {
+    for name in ["prestart", "createRuntime"] {
+        hooks::run(hooks::of(plan.hooks.as_ref(), name), name, st)?;
+    }
+    if hooks::in_container(plan.hooks.as_ref()) {
+        use std::io::Write;
+        let mut line = serde_json::to_string(st)?;
+        line.push('\n');
+        (&mut &*ours)
+            .write_all(line.as_bytes())
+            .context("sending the state to the init")?;
+    }
+    Ok(())
+}
+
 /// uid_map/gid_map: one `inside outside count` line per mapping; the
 /// kernel accepts the whole file once, from a process outside.
 fn write_map(pid: Pid, file: &str, maps: &[LinuxIdMapping]) -> anyhow::Result<()> {
@@ -181,7 +248,7 @@ fn write_map(pid: Pid, file: &str, maps: &[LinuxIdMapping]) -> anyhow::Result<()
 
 /// The init writes `ok` once it waits on the FIFO, or the error of the step
 /// that failed; a closed channel with neither means it died.
-fn read_report(sock: UnixStream) -> anyhow::Result<()> {
+pub(super) fn read_report(sock: UnixStream) -> anyhow::Result<()> {
     let mut line = String::new();
     BufReader::new(sock)
         .read_line(&mut line)

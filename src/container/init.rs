@@ -13,7 +13,9 @@ use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 
 use super::create::Detach;
-use super::plan::Plan;
+use super::options::InitIo;
+use super::plan::{Plan, Process};
+use super::{console, hooks, knobs, nopivot};
 use crate::ns::idmap;
 use crate::ns::run::Hooks;
 use crate::rootfs::{exec, pivot};
@@ -27,8 +29,17 @@ pub fn main(
     fifo: OwnedFd,
     joins: &[(CloneFlags, OwnedFd, String)],
     detach: Detach,
+    io: InitIo,
 ) -> ! {
-    let program = match setup(plan, hooks, joins, detach) {
+    let keep_fds = io.keep_fds;
+    let state = match hooks::in_container(plan.hooks.as_ref()) {
+        true => match state_from_parent(&report) {
+            Ok(st) => Some(st),
+            Err(e) => fail(&mut report, &e),
+        },
+        false => None,
+    };
+    let program = match setup(plan, hooks, joins, detach, io, state.as_ref()) {
         Ok(p) => p,
         Err(e) => fail(&mut report, &e),
     };
@@ -45,9 +56,26 @@ pub fn main(
         exit(1);
     }
     drop(fifo);
+    if let Some(st) = &state {
+        let list = hooks::of(plan.hooks.as_ref(), "startContainer");
+        if let Err(e) = hooks::run(list, "startContainer", st) {
+            eprintln!("container init: {e:#}");
+            exit(1);
+        }
+    }
     if let Err(e) = exec::clean_slate() {
         eprintln!("container init: {e}");
         exit(1);
+    }
+    if keep_fds > 0 {
+        if let Err(e) = sys::keep_fds(
+            3,
+            keep_fds,
+            "--preserve-fds / LISTEN_FDS: these descriptors of the caller are for the command",
+        ) {
+            eprintln!("container init: {e}");
+            exit(1);
+        }
     }
     let err = sys::execve(
         &program,
@@ -61,6 +89,16 @@ pub fn main(
     } else {
         126
     })
+}
+
+/// The state the parent sends for the hooks the init runs (one line).
+fn state_from_parent(report: &UnixStream) -> anyhow::Result<oci_spec::runtime::State> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(report)
+        .read_line(&mut line)
+        .context("reading the state for the hooks")?;
+    Ok(serde_json::from_str(&line)?)
 }
 
 fn fail(report: &mut UnixStream, e: &anyhow::Error) -> ! {
@@ -82,6 +120,8 @@ fn setup(
     hooks: &mut dyn Hooks,
     joins: &[(CloneFlags, OwnedFd, String)],
     detach: Detach,
+    io: InitIo,
+    state: Option<&oci_spec::runtime::State>,
 ) -> anyhow::Result<PathBuf> {
     if detach == Detach::Yes {
         sys::clear_pdeathsig(
@@ -112,15 +152,27 @@ fn setup(
     if plan.mounts.iter().any(|m| m.dest == Path::new("/dev")) {
         dev::populate(&root, &plan.devices)?;
     }
-    pivot::pivot_into(&root)?;
+    if let Some(st) = state {
+        let list = hooks::of(plan.hooks.as_ref(), "createContainer");
+        hooks::run(list, "createContainer", st)?;
+    }
+    if io.no_pivot {
+        nopivot::move_root(&root)?;
+    } else {
+        pivot::pivot_into(&root)?;
+    }
+    knobs::apply(plan)?;
+    if let Some(sock) = io.console {
+        console::attach(sock, plan.process.console_size)?;
+    }
     paths::mask(Path::new("/"), &plan.masked)?;
     paths::readonly(Path::new("/"), &plan.readonly)?;
     if plan.readonly_root {
         readonly_root()?;
     }
-    harden(plan)?;
+    harden(&plan.process, plan.seccomp.as_ref())?;
     enter_cwd(&plan.process.cwd)?;
-    find_program(plan)
+    find_program(&plan.process.args)
 }
 
 /// Chapter 08: what stops root in the container. The bounding set shrinks
@@ -128,8 +180,7 @@ fn setup(
 /// across the uid change; the other sets are set after it; no_new_privs
 /// and seccomp come last, the filter once nothing more needs a denied call.
 // ANCHOR: harden
-fn harden(plan: &Plan) -> anyhow::Result<()> {
-    let p = &plan.process;
+pub(super) fn harden(p: &Process, filter: Option<&seccomp::Compiled>) -> anyhow::Result<()> {
     if let Some(c) = &p.caps {
         caps::drop_bounding(c)?;
         sys::set_keepcaps(
@@ -137,7 +188,7 @@ fn harden(plan: &Plan) -> anyhow::Result<()> {
             "keep the permitted capabilities across the change of uid below",
         )?;
     }
-    become_user(plan)?;
+    become_user(p)?;
     if let Some(c) = &p.caps {
         caps::set_sets(c)?;
     }
@@ -145,7 +196,7 @@ fn harden(plan: &Plan) -> anyhow::Result<()> {
     if p.no_new_privs {
         nnp::no_new_privs()?;
     }
-    if let Some(filter) = &plan.seccomp {
+    if let Some(filter) = filter {
         seccomp::install(filter)?;
     }
     Ok(())
@@ -183,8 +234,7 @@ fn readonly_root() -> anyhow::Result<()> {
 
 /// Groups before the gid, the gid before the uid: once the uid is not 0,
 /// the kernel would refuse to change the others.
-fn become_user(plan: &Plan) -> anyhow::Result<()> {
-    let p = &plan.process;
+fn become_user(p: &Process) -> anyhow::Result<()> {
     sys::setgroups(
         &p.groups,
         "the supplementary groups of process.user.additionalGids, and none of the host's",
@@ -194,7 +244,7 @@ fn become_user(plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn enter_cwd(cwd: &Path) -> anyhow::Result<()> {
+pub(super) fn enter_cwd(cwd: &Path) -> anyhow::Result<()> {
     if !cwd.is_dir() {
         anyhow::bail!(
             "process.cwd {} is not a directory in the container",
@@ -207,6 +257,6 @@ fn enter_cwd(cwd: &Path) -> anyhow::Result<()> {
 
 /// Find the program now, so a missing one fails `create` with a clear line
 /// instead of failing after `start`, when nobody is there to see it.
-fn find_program(plan: &Plan) -> anyhow::Result<PathBuf> {
-    exec::resolve(&plan.process.args[0]).map_err(|e| anyhow::anyhow!("{}", e.1))
+pub(super) fn find_program(args: &[String]) -> anyhow::Result<PathBuf> {
+    exec::resolve(&args[0]).map_err(|e| anyhow::anyhow!("{}", e.1))
 }

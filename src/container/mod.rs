@@ -12,9 +12,17 @@
 //! follows it step by step ([`init`]). A failing step in the child reaches
 //! the parent over a socketpair and becomes the one error line the user sees.
 
+mod console;
+mod control;
 mod create;
+mod exec;
+mod features;
+pub mod hooks;
 mod init;
+mod knobs;
 pub mod mounts;
+mod nopivot;
+pub mod options;
 pub mod plan;
 pub mod spec;
 pub mod state;
@@ -31,7 +39,10 @@ use crate::ns::run::Hooks;
 use crate::sys::{self, ExitReport};
 
 pub use create::Detach;
+pub use exec::ExecOptions;
+pub use features::features;
 pub use oci_spec::runtime::Spec as OciSpec;
+pub use options::CreateOptions;
 pub use spec::SpecBuilder;
 
 /// Where a runtime keeps its containers: one directory per container id,
@@ -63,8 +74,26 @@ impl Runtime {
         hooks: &mut dyn Hooks,
         detach: Detach,
     ) -> anyhow::Result<State> {
-        let plan = plan::Plan::from_spec(spec, bundle)?;
-        create::create(self, id, bundle, &plan, hooks, detach)
+        self.create_with(id, bundle, spec, hooks, detach, &CreateOptions::default())
+    }
+
+    /// [`Runtime::create`] with an engine's options (`wharf-oci create`).
+    pub fn create_with(
+        &self,
+        id: &str,
+        bundle: &Path,
+        spec: &Spec,
+        hooks: &mut dyn Hooks,
+        detach: Detach,
+        opts: &CreateOptions,
+    ) -> anyhow::Result<State> {
+        let mut plan = plan::Plan::from_spec(spec, bundle)?;
+        let listen = options::listen_fds();
+        if listen > 0 {
+            plan.process.env.push(format!("LISTEN_FDS={listen}"));
+            plan.process.env.push("LISTEN_PID=1".into());
+        }
+        create::create(self, id, bundle, &plan, hooks, detach, opts)
     }
 
     /// Let a created container's init go on to execve its command.
@@ -87,7 +116,9 @@ impl Runtime {
         .with_context(|| format!("starting container {id}: its init (pid {pid}) is gone"))?;
         std::fs::remove_file(dir.join(state::FIFO)).context("removing the exec FIFO")?;
         st.set_status(ContainerState::Running);
-        state::save(&dir, &st)
+        state::save(&dir, &st)?;
+        lifecycle_hooks(&st, "poststart");
+        Ok(())
     }
 
     /// The container's OCI state, with its status as the kernel sees it now.
@@ -112,7 +143,19 @@ impl Runtime {
     /// Remove a stopped container: its cgroup and its state dir. `force`
     /// kills a running one first (every process in its cgroup).
     pub fn delete(&self, id: &str, force: bool) -> anyhow::Result<()> {
-        let dir = self.existing(id)?;
+        let dir = match self.existing(id) {
+            // As runc: --force of a container that is not there is done
+            // (an engine cleaning up after a failed create asks for that).
+            Err(_) if force && self.dir(id).is_ok() => {
+                let d = self.dir(id)?;
+                if d.exists() {
+                    std::fs::remove_dir_all(&d)
+                        .with_context(|| format!("removing {}", d.display()))?;
+                }
+                return Ok(());
+            }
+            other => other?,
+        };
         let lock = state::Lock::take(&dir)?;
         let st = state::load(&dir)?;
         let live = matches!(
@@ -125,12 +168,20 @@ impl Runtime {
                 st.status()
             );
         }
-        // Removing the cgroup kills whatever is left in it, init included.
+        // Removing the cgroup kills whatever is left in it, init included;
+        // a frozen task cannot die until it is thawed.
         if let Some(cg) = Cgroup::open(id)? {
+            if crate::cgroup::freezer::frozen(&cg) {
+                crate::cgroup::freezer::set_frozen(&cg, false)?;
+            }
             cg.remove()?;
         }
         drop(lock);
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        let mut st = st;
+        st.set_status(ContainerState::Stopped);
+        lifecycle_hooks(&st, "poststop");
+        Ok(())
     }
 
     /// Docker's foreground run: create, start, wait for the init, delete.
@@ -141,7 +192,19 @@ impl Runtime {
         spec: &Spec,
         hooks: &mut dyn Hooks,
     ) -> anyhow::Result<ExitReport> {
-        let st = self.create(id, bundle, spec, hooks, Detach::No)?;
+        self.run_with(id, bundle, spec, hooks, &CreateOptions::default())
+    }
+
+    /// [`Runtime::run`] with an engine's options (`wharf-oci run`).
+    pub fn run_with(
+        &self,
+        id: &str,
+        bundle: &Path,
+        spec: &Spec,
+        hooks: &mut dyn Hooks,
+        opts: &CreateOptions,
+    ) -> anyhow::Result<ExitReport> {
+        let st = self.create_with(id, bundle, spec, hooks, Detach::No, opts)?;
         let pid = Pid::from_raw(st.pid().unwrap_or(0));
         let outcome = self.start(id).and_then(|()| {
             Ok(sys::wait(
@@ -176,5 +239,13 @@ impl Runtime {
             );
         }
         Ok(dir)
+    }
+}
+
+/// Run the `poststart` or `poststop` hooks of the container's bundle; a
+/// failure, or a bundle that is gone, is only a warning.
+fn lifecycle_hooks(st: &State, name: &str) {
+    if let Ok(spec) = spec::load_bundle(st.bundle()) {
+        hooks::run_warn(hooks::of(spec.hooks().as_ref(), name), name, st);
     }
 }

@@ -26,6 +26,39 @@ pub struct MountPlan {
     pub propagation: MsFlags,
 }
 
+/// Every mount option this runtime understands (`features` lists them);
+/// anything else goes to the filesystem as data.
+pub const OPTIONS: [&str; 28] = [
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "sync",
+    "async",
+    "dirsync",
+    "noatime",
+    "atime",
+    "nodiratime",
+    "diratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "bind",
+    "rbind",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+];
+
 /// A spec option: which flag it sets, or clears.
 fn flag(opt: &str) -> Option<(bool, MsFlags)> {
     Some(match opt {
@@ -213,6 +246,13 @@ pub fn inside(root: &Path, dest: &Path) -> anyhow::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_option_is_understood() {
+        for o in OPTIONS {
+            assert!(flag(o).is_some() || propagation(o).is_some(), "{o}");
+        }
+    }
     use oci_spec::runtime::MountBuilder;
 
     fn plan(typ: &str, opts: &[&str]) -> MountPlan {

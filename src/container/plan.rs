@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{
-    LinuxCapabilities, LinuxDevice, LinuxIdMapping, LinuxNamespaceType, LinuxResources,
-    PosixRlimit, Spec,
+    LinuxCapabilities, LinuxDevice, LinuxDeviceCgroup, LinuxIdMapping, LinuxNamespaceType,
+    LinuxResources, PosixRlimit, Spec,
 };
 
 use super::mounts::MountPlan;
@@ -28,6 +28,12 @@ pub struct Process {
     pub caps: Option<LinuxCapabilities>,
     pub no_new_privs: bool,
     pub rlimits: Vec<PosixRlimit>,
+    /// process.terminal: the command gets a pty as its stdio and
+    /// controlling terminal; process.consoleSize (rows, columns).
+    pub terminal: bool,
+    pub console_size: Option<(u16, u16)>,
+    /// process.oomScoreAdj, written to /proc/self/oom_score_adj.
+    pub oom_score_adj: Option<i32>,
 }
 
 /// What `create` will build.
@@ -53,10 +59,28 @@ pub struct Plan {
     pub devices: Vec<LinuxDevice>,
     /// The seccomp filter, compiled here once; the init only installs it.
     pub seccomp: Option<seccomp::Compiled>,
+    /// The device cgroup rules, in the order they take effect.
+    pub device_rules: Vec<LinuxDeviceCgroup>,
+    /// linux.sysctl: kernel parameters of the container's namespaces.
+    pub sysctl: Vec<(String, String)>,
+    /// The spec's hooks, run at the points of the lifecycle they name.
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+}
+
+/// The spec versions this runtime reads: 1.x, as runc does.
+pub fn check_version(v: &str) -> anyhow::Result<()> {
+    if v.split('.').next() != Some("1") {
+        bail!(
+            "ociVersion {v:?} is not supported: wharf-oci runs specs of version 1.x (it was built for {})",
+            oci_spec::runtime::VERSION
+        );
+    }
+    Ok(())
 }
 
 impl Plan {
     pub fn from_spec(spec: &Spec, bundle: &Path) -> anyhow::Result<Plan> {
+        check_version(spec.version())?;
         let root = spec
             .root()
             .as_ref()
@@ -73,7 +97,21 @@ impl Plan {
             .flatten()
             .map(MountPlan::from_spec)
             .collect::<anyhow::Result<_>>()?;
+        let nodes = linux.devices().clone().unwrap_or_default();
+        let spec_rules = linux
+            .resources()
+            .as_ref()
+            .and_then(|r| r.devices().clone())
+            .unwrap_or_default();
         let plan = Plan {
+            device_rules: crate::security::devices::effective(&spec_rules, &nodes),
+            sysctl: linux
+                .sysctl()
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            hooks: spec.hooks().clone(),
             root: root_path
                 .canonicalize()
                 .with_context(|| format!("resolving {}", root_path.display()))?,
@@ -89,11 +127,7 @@ impl Plan {
             limits: limits(linux.resources().as_ref())?,
             masked: linux.masked_paths().clone().unwrap_or_default(),
             readonly: linux.readonly_paths().clone().unwrap_or_default(),
-            devices: [
-                dev::default_devices(),
-                linux.devices().clone().unwrap_or_default(),
-            ]
-            .concat(),
+            devices: [dev::default_devices(), nodes].concat(),
             seccomp: linux
                 .seccomp()
                 .as_ref()
@@ -161,6 +195,17 @@ fn process(spec: &Spec) -> anyhow::Result<Process> {
         .process()
         .as_ref()
         .context("the spec has no process: nothing to run")?;
+    Process::from_oci(p)
+}
+
+impl Process {
+    /// A spec's process (or `exec`'s process.json), checked.
+    pub fn from_oci(p: &oci_spec::runtime::Process) -> anyhow::Result<Process> {
+        process_of(p)
+    }
+}
+
+fn process_of(p: &oci_spec::runtime::Process) -> anyhow::Result<Process> {
     let args = p.args().clone().unwrap_or_default();
     if args.is_empty() {
         bail!("process.args is empty: nothing to run");
@@ -179,6 +224,11 @@ fn process(spec: &Spec) -> anyhow::Result<Process> {
         caps: p.capabilities().clone(),
         no_new_privs: p.no_new_privileges().unwrap_or(false),
         rlimits: p.rlimits().clone().unwrap_or_default(),
+        terminal: p.terminal().unwrap_or(false),
+        console_size: p
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16)),
+        oom_score_adj: p.oom_score_adj(),
     })
 }
 

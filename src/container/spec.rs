@@ -152,6 +152,65 @@ impl SpecBuilder {
         self
     }
 
+    /// `spec --rootless`, as runc writes it: a user namespace mapping
+    /// only `uid`/`gid` (as root inside), no network namespace (making
+    /// one's devices needs real root), /sys bound from the host (a new
+    /// sysfs needs a network namespace of one's own), no cgroup mount and
+    /// no devpts group (gid 5 is not mapped).
+    pub fn rootless(mut self, uid: u32, gid: u32) -> Self {
+        use oci_spec::runtime::LinuxIdMappingBuilder;
+        let map = |host: u32| {
+            vec![LinuxIdMappingBuilder::default()
+                .container_id(0u32)
+                .host_id(host)
+                .size(1u32)
+                .build()
+                .expect("id mapping")]
+        };
+        let linux = self.linux();
+        let mut ns = linux.namespaces().clone().unwrap_or_default();
+        ns.retain(|n| n.typ() != LinuxNamespaceType::Network);
+        ns.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .expect("namespace"),
+        );
+        linux.set_namespaces(Some(ns));
+        linux.set_uid_mappings(Some(map(uid)));
+        linux.set_gid_mappings(Some(map(gid)));
+        linux.set_resources(None);
+        let mut mounts = self.spec.mounts().clone().unwrap_or_default();
+        mounts.retain(|m| m.typ().as_deref() != Some("cgroup"));
+        for m in &mut mounts {
+            if m.typ().as_deref() == Some("devpts") {
+                let opts: Vec<String> = m
+                    .options()
+                    .iter()
+                    .flatten()
+                    .filter(|o| !o.starts_with("gid="))
+                    .cloned()
+                    .collect();
+                m.set_options(Some(opts));
+            }
+            if m.typ().as_deref() == Some("sysfs") {
+                *m = MountBuilder::default()
+                    .source("/sys")
+                    .destination("/sys")
+                    .typ("none")
+                    .options(
+                        ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                            .map(String::from)
+                            .to_vec(),
+                    )
+                    .build()
+                    .expect("mount");
+            }
+        }
+        self.spec.set_mounts(Some(mounts));
+        self
+    }
+
     pub fn build(self) -> Spec {
         self.spec
     }

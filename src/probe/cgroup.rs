@@ -211,6 +211,12 @@ pub fn stats(dirs: &Dirs) -> Stats {
     }
 }
 
+/// A cgroup file's content, trimmed (`freezer.state`, `cgroup.events`);
+/// `None` if it is not there.
+pub fn knob(dir: &Path, name: &str) -> Option<String> {
+    read(dir, name)
+}
+
 /// A file's content, trimmed; `None` if it is not there.
 fn read(dir: &Path, name: &str) -> Option<String> {
     std::fs::read_to_string(dir.join(name))

@@ -212,6 +212,54 @@ pub fn apply_v2(cgroup_dir: &Path, rules: &[LinuxDeviceCgroup]) -> anyhow::Resul
     .context("attaching the device cgroup program (bpf BPF_PROG_ATTACH)")
 }
 
+/// The rules a container gets, in the order they take effect: the spec's
+/// `linux.resources.devices`, an allow rule for each node of
+/// `linux.devices`, then runc's defaults. A rule that denies everything
+/// (`a`, no numbers) wipes what came before it, as the v1 controller does
+/// when `a` is written to `devices.deny`; the list starts from "deny all"
+/// anyway, so only what follows the last such rule matters.
+pub fn effective(
+    spec_rules: &[LinuxDeviceCgroup],
+    nodes: &[oci_spec::runtime::LinuxDevice],
+) -> Vec<LinuxDeviceCgroup> {
+    let node_rules = nodes.iter().filter_map(|d| {
+        let typ = match d.typ() {
+            LinuxDeviceType::B => LinuxDeviceType::B,
+            LinuxDeviceType::C | LinuxDeviceType::U => LinuxDeviceType::C,
+            _ => return None,
+        };
+        Some(rule(typ, Some(d.major()), Some(d.minor()), "rwm"))
+    });
+    let all: Vec<LinuxDeviceCgroup> = spec_rules
+        .iter()
+        .cloned()
+        .chain(node_rules)
+        .chain(default_rules())
+        .collect();
+    let wipes = |r: &LinuxDeviceCgroup| {
+        !r.allow()
+            && matches!(r.typ(), None | Some(LinuxDeviceType::A))
+            && r.major().is_none()
+            && r.minor().is_none()
+    };
+    let start = all.iter().rposition(wipes).map_or(0, |i| i + 1);
+    all[start..].to_vec()
+}
+
+/// Apply `rules` (from [`effective`]) to a container's cgroup: through the
+/// v1 devices controller's files in `dir`, or, on cgroup v2, as a BPF
+/// program attached to `dir`. The program answers with the first rule that
+/// matches, so it gets the rules last first: a later rule wins, as it does
+/// when the v1 files are written in order.
+pub fn apply(dir: &Path, v2: bool, rules: &[LinuxDeviceCgroup]) -> anyhow::Result<()> {
+    if v2 {
+        let last_first: Vec<LinuxDeviceCgroup> = rules.iter().rev().cloned().collect();
+        apply_v2(dir, &last_first)
+    } else {
+        apply_v1(dir, rules)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +299,28 @@ mod tests {
             }
         }
         assert!(program(&[rule(LinuxDeviceType::C, None, None, "x")]).is_err());
+    }
+
+    #[test]
+    fn a_deny_all_rule_wipes_what_came_before() {
+        let deny_all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm".to_string())
+            .build()
+            .unwrap();
+        let zero = rule(LinuxDeviceType::C, Some(1), Some(5), "rwm");
+        let rules = effective(&[zero, deny_all], &[]);
+        let lines: Vec<String> = rules.iter().map(v1_line).collect();
+        assert_eq!(lines[0], "c *:* m", "{lines:?}");
+        assert_eq!(lines.len(), default_rules().len());
+        let node = oci_spec::runtime::LinuxDeviceBuilder::default()
+            .path("/dev/fuse")
+            .typ(LinuxDeviceType::C)
+            .major(10)
+            .minor(229)
+            .build()
+            .unwrap();
+        let lines: Vec<String> = effective(&[], &[node]).iter().map(v1_line).collect();
+        assert_eq!(lines[0], "c 10:229 rwm");
     }
 }

@@ -17,6 +17,7 @@ mod netlink;
 mod ns;
 mod process;
 mod security;
+mod tty;
 pub mod xattr_fs;
 
 pub use child::{child_exit, exit_code_of, one_line, program_name, ExitCode};
@@ -34,6 +35,7 @@ pub use security::{
     capbset_drop, capset, prlimit, seccomp_set_mode_filter, set_keepcaps, set_no_new_privs,
     BpfInsn, BpfProg,
 };
+pub use tty::{connect_unix, keep_fds, make_controlling, openpty, send_fd, set_winsize};
 
 use journal::Step;
 use nix::errno::Errno;
