@@ -265,8 +265,11 @@ impl Cgroup {
             )?;
         }
         // The tag dirs may be there even when no cgroup below them was made
-        // (a failure right after make_tag_dir).
-        for dir in self.dirs.unique() {
+        // (a failure right after make_tag_dir), in the extra hierarchies too.
+        let extra = OCI_V1_EXTRA
+            .iter()
+            .filter_map(|c| self.fs.v1_hierarchy(c).map(|h| h.join(&self.rel)));
+        for dir in self.dirs.unique().into_iter().chain(extra) {
             let tag_dir = dir.parent().expect("tag/id has a parent");
             if probe::exists(tag_dir) && probe::children(tag_dir)?.is_empty() {
                 match sys::rmdir(
