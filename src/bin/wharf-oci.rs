@@ -15,7 +15,7 @@ use wharf::sys::journal;
 
 /// An OCI runtime with runc's command line, built on wharf.
 #[derive(Debug, Parser)]
-#[command(name = "wharf-oci")]
+#[command(name = "wharf-oci", args_override_self = true)]
 struct Cli {
     #[command(flatten)]
     lesson: Lesson,

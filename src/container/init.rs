@@ -175,12 +175,24 @@ fn setup(
     find_program(&plan.process.args)
 }
 
-/// Chapter 08: what stops root in the container. The bounding set shrinks
-/// while we are still root; PR_SET_KEEPCAPS carries the permitted set
+/// Chapter 08: what stops root in the container. Resource limits first,
+/// while CAP_SYS_RESOURCE still lets us raise a hard limit; the bounding
+/// set shrinks while we are still root; PR_SET_KEEPCAPS carries the permitted set
 /// across the uid change; the other sets are set after it; no_new_privs
 /// and seccomp come last, the filter once nothing more needs a denied call.
 // ANCHOR: harden
 pub(super) fn harden(p: &Process, filter: Option<&seccomp::Compiled>) -> anyhow::Result<()> {
+    // First, while we still hold CAP_SYS_RESOURCE: raising a hard limit
+    // above the one we inherited (podman asks for nofile 1048576) needs it.
+    rlimits::apply(&p.rlimits)?;
+    // Without no_new_privs the kernel takes a seccomp filter only from a
+    // process with CAP_SYS_ADMIN (else EACCES), so, as runc does, install
+    // it now while we hold it; the filter must then let the steps below
+    // through (setresuid, capset, execve), as every sane profile does.
+    let early = !p.no_new_privs;
+    if let (true, Some(filter)) = (early, filter) {
+        seccomp::install(filter)?;
+    }
     if let Some(c) = &p.caps {
         caps::drop_bounding(c)?;
         sys::set_keepcaps(
@@ -192,11 +204,10 @@ pub(super) fn harden(p: &Process, filter: Option<&seccomp::Compiled>) -> anyhow:
     if let Some(c) = &p.caps {
         caps::set_sets(c)?;
     }
-    rlimits::apply(&p.rlimits)?;
     if p.no_new_privs {
         nnp::no_new_privs()?;
     }
-    if let Some(filter) = filter {
+    if let (false, Some(filter)) = (early, filter) {
         seccomp::install(filter)?;
     }
     Ok(())
