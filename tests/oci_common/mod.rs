@@ -82,8 +82,9 @@ impl Oci {
     /// its output goes to files rather than pipes that would stay open.
     pub fn create(&self, id: &str, extra: &[&str]) -> Output {
         self.ids.borrow_mut().push(id.to_string());
-        let out_path = self.t.path().join(format!("{id}.out"));
-        let err_path = self.t.path().join(format!("{id}.err"));
+        let file = id.replace('/', "_");
+        let out_path = self.t.path().join(format!("{file}.out"));
+        let err_path = self.t.path().join(format!("{file}.err"));
         let status = self
             .cmd()
             .arg("create")
@@ -144,7 +145,7 @@ impl Oci {
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok())
-            .any(|h| h.path().join(&tag).join(id).exists() || h.path().join(&tag).exists())
+            .any(|h| h.path().join(&tag).join(id).exists())
     }
 
     /// The last JSON line of the --log file.
