@@ -8,16 +8,13 @@
 mod common;
 mod oci_common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
-use oci_common::{eventually, need, stderr, stdout, TestRoot};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Peer {
-    WharfOci,
-    Runc,
-}
+use oci_common::{
+    eventually, exited_with, kill_processes_naming, need, remove_cgroup_tree, stderr, stdout, Peer,
+    TestRoot,
+};
 
 const IMAGE: &str = "localhost/wharf-test:1";
 
@@ -102,10 +99,7 @@ impl Containerd {
 
     /// `ctr run` with this peer as the shim's runc, its state root ours.
     fn run_args(&self) -> Vec<String> {
-        let (binary, root) = match self.peer {
-            Peer::WharfOci => (common::bin("wharf-oci"), self.t.path().join("oci")),
-            Peer::Runc => (need("runc"), self.t.path().join("runc")),
-        };
+        let (binary, root) = self.peer.binary_and_root(self.t.path());
         [
             "run".to_string(),
             "--snapshotter".into(),
@@ -192,7 +186,6 @@ impl Containerd {
 
 impl Drop for Containerd {
     fn drop(&mut self) {
-        let ours = self.t.path().display().to_string();
         for c in stdout(&self.ctr(&["container", "ls", "-q"])).lines() {
             let _ = self.ctr(&["task", "kill", "-s", "SIGKILL", c]);
             let _ = self.ctr(&["task", "rm", "-f", c]);
@@ -203,52 +196,21 @@ impl Drop for Containerd {
             let _ = d.wait();
         }
         // Shims (and anything they left) name our socket in their args.
-        for pid in wharf::probe::host::pids().unwrap_or_default() {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&ours) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
-        let root = match self.peer {
-            Peer::WharfOci => self.t.path().join("oci"),
-            Peer::Runc => self.t.path().join("runc"),
-        };
-        let _ = Command::new(match self.peer {
-            Peer::WharfOci => common::bin("wharf-oci"),
-            Peer::Runc => PathBuf::from("runc"),
-        })
-        .arg("--root")
-        .arg(root.join(self.namespace()))
-        .args(["delete", "--force", "c1"])
-        .env("WHARF_ROOT", self.t.path())
-        .output();
+        kill_processes_naming(self.t.path());
+        let (binary, root) = self.peer.binary_and_root(self.t.path());
+        let _ = Command::new(binary)
+            .arg("--root")
+            .arg(root.join(self.namespace()))
+            .args(["delete", "--force", "c1"])
+            .env("WHARF_ROOT", self.t.path())
+            .output();
         // runc's cgroups live under /<namespace>/ in every hierarchy.
-        for h in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            remove_tree(&h.path().join(self.namespace()));
-        }
+        remove_cgroup_tree(&self.namespace());
         // containerd 1.6 keeps shim sockets in /run/containerd/s whatever
         // its state dir is: removed if nothing else is in there.
         let _ = std::fs::remove_dir("/run/containerd/s");
         let _ = std::fs::remove_dir("/run/containerd/fifo");
         let _ = std::fs::remove_dir("/run/containerd");
-    }
-}
-
-fn remove_tree(dir: &Path) {
-    if let Ok(children) = std::fs::read_dir(dir) {
-        for c in children.flatten() {
-            if c.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_tree(&c.path());
-            }
-        }
-        let _ = std::fs::remove_dir(dir);
     }
 }
 
@@ -280,13 +242,7 @@ fn lifecycle(peer: Peer) {
         "-c",
         "echo in-exec; exit 4",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{peer:?} exec: {}",
-        stderr(&out)
-    );
-    assert_eq!(stdout(&out), "in-exec\n");
+    exited_with(&out, 4, "in-exec\n", &format!("{peer:?} exec"));
     assert!(c.ctr(&["task", "pause", "c1"]).status.success());
     assert_eq!(c.task_status("c1"), "PAUSED");
     assert!(c.ctr(&["task", "resume", "c1"]).status.success());

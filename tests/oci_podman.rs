@@ -12,29 +12,15 @@ mod oci_common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use oci_common::{eventually, need, stderr, stdout, TestRoot};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Peer {
-    WharfOci,
-    Runc,
-}
+use oci_common::{
+    eventually, exited_with, kill_processes_naming, need, remove_cgroup_tree, stderr, stdout, Peer,
+    TestRoot,
+};
 
 /// podman's own files under one test root.
 struct Podman {
     t: TestRoot,
     peer: Peer,
-}
-
-fn remove_cgroup_tree(dir: &Path) {
-    if let Ok(children) = std::fs::read_dir(dir) {
-        for c in children.flatten() {
-            if c.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_cgroup_tree(&c.path());
-            }
-        }
-        let _ = std::fs::remove_dir(dir);
-    }
 }
 
 const IMAGE: &str = "localhost/wharf-test:1";
@@ -62,10 +48,7 @@ impl Podman {
         .unwrap();
         // The runtime podman and conmon call: with its own --root (conmon's
         // exit command drops podman's --runtime-flag, so a wrapper it is).
-        let (program, root) = match peer {
-            Peer::WharfOci => (common::bin("wharf-oci"), p.t.path().join("oci")),
-            Peer::Runc => (need("runc"), p.t.path().join("runc")),
-        };
+        let (program, root) = peer.binary_and_root(p.t.path());
         std::fs::write(
             p.runtime(),
             format!(
@@ -101,10 +84,7 @@ impl Podman {
     }
 
     fn state_root(&self) -> PathBuf {
-        self.t.path().join(match self.peer {
-            Peer::WharfOci => "oci",
-            Peer::Runc => "runc",
-        })
+        self.peer.binary_and_root(self.t.path()).1
     }
 
     /// The podman command line every call shares.
@@ -174,17 +154,7 @@ impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.run(&["rm", "--all", "--force", "--time", "0"]);
         // conmon and anything else still running from our root.
-        let ours = self.t.path().display().to_string();
-        for pid in wharf::probe::host::pids().unwrap_or_default() {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&ours) && pid != std::process::id() as i32
-            {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
+        kill_processes_naming(self.t.path());
         // The runtime's own leftovers, if podman lost track of any.
         if let Ok(dirs) = std::fs::read_dir(self.state_root()) {
             for d in dirs.flatten() {
@@ -195,13 +165,7 @@ impl Drop for Podman {
             }
         }
         // The cgroup parent, deepest first, in every hierarchy.
-        for h in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            remove_cgroup_tree(&h.path().join(self.cgroup_parent().trim_start_matches('/')));
-        }
+        remove_cgroup_tree(&self.cgroup_parent());
         // Only if empty: a podman of another test may be using it.
         let _ = std::fs::remove_dir("/run/containers/networks");
         let _ = std::fs::remove_dir("/run/containers");
@@ -258,13 +222,7 @@ fn detached_lifecycle(peer: Peer) {
         .unwrap();
 
     let out = p.run(&["exec", "c1", "/bin/sh", "-c", "echo in-exec; exit 4"]);
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{peer:?} exec: {}",
-        stderr(&out)
-    );
-    assert_eq!(stdout(&out), "in-exec\n");
+    exited_with(&out, 4, "in-exec\n", &format!("{peer:?} exec"));
 
     let out = p.run(&["pause", "c1"]);
     assert!(out.status.success(), "{peer:?} pause: {}", stderr(&out));

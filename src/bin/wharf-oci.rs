@@ -219,31 +219,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     let rt = Runtime::new(&cli.root);
     match cli.cmd {
-        Cmd::Create(c) => {
-            let spec = spec::load_bundle(&c.bundle)?;
-            rt.create_with(
-                &c.id,
-                &c.bundle,
-                &spec,
-                &mut NoHooks,
-                Detach::Yes,
-                &options(&c),
-            )?;
-        }
+        Cmd::Create(c) => create(&rt, &c)?,
         Cmd::Start { id } => rt.start(&id)?,
         Cmd::Run { create: c, detach } => {
-            let spec = spec::load_bundle(&c.bundle)?;
             if detach {
-                rt.create_with(
-                    &c.id,
-                    &c.bundle,
-                    &spec,
-                    &mut NoHooks,
-                    Detach::Yes,
-                    &options(&c),
-                )?;
+                create(&rt, &c)?;
                 rt.start(&c.id)?;
             } else {
+                let spec = spec::load_bundle(&c.bundle)?;
                 let report = rt.run_with(&c.id, &c.bundle, &spec, &mut NoHooks, &options(&c))?;
                 return Ok(report.exit_code());
             }
@@ -330,6 +313,20 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Spec { bundle, rootless } => write_spec(&bundle, rootless)?,
     }
     Ok(0)
+}
+
+/// `create`: the bundle's container, left waiting for `start`.
+fn create(rt: &Runtime, c: &CreateArgs) -> anyhow::Result<()> {
+    let spec = spec::load_bundle(&c.bundle)?;
+    rt.create_with(
+        &c.id,
+        &c.bundle,
+        &spec,
+        &mut NoHooks,
+        Detach::Yes,
+        &options(c),
+    )?;
+    Ok(())
 }
 
 fn options(c: &CreateArgs) -> CreateOptions {

@@ -109,17 +109,54 @@ fn reset_raw(sig: i32) {
 /// left open, reaches the container's command (runc does the same).
 pub fn cloexec_from_3(why: &str) -> Result<(), SysError> {
     let args = vec!["3".into(), "~0U".into(), "CLOSE_RANGE_CLOEXEC".into()];
-    Call::new("close_range", args, why).run(|| {
-        // SAFETY: close_range with CLOEXEC only sets a flag on descriptors.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_close_range,
-                3u32,
-                u32::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
-            )
-        };
-        Errno::result(r).map(drop)
+    let call = Call::new("close_range", args, why);
+    // SAFETY: close_range with CLOEXEC only sets a flag on descriptors.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    match Errno::result(r) {
+        Ok(_) => call.run(|| Ok(())),
+        // A seccomp profile that predates close_range (kernel 5.9) refuses
+        // it, and so does an older kernel: mark them one by one instead.
+        Err(e @ (Errno::EPERM | Errno::ENOSYS | Errno::EACCES)) => {
+            call.fail(e);
+            cloexec_each_from_3()
+        }
+        Err(e) => Err(call.fail(e)),
+    }
+}
+
+/// `fcntl(fd, F_SETFD, FD_CLOEXEC)` for every descriptor from 3 that
+/// /proc/self/fd lists.
+fn cloexec_each_from_3() -> Result<(), SysError> {
+    let args = vec!["3..".into(), "F_SETFD".into(), "FD_CLOEXEC".into()];
+    Call::new(
+        "fcntl",
+        args,
+        "close_range was refused: mark each open descriptor from 3 close-on-exec instead",
+    )
+    .run(|| {
+        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|fd| *fd >= 3)
+            .collect();
+        for fd in fds {
+            // SAFETY: F_SETFD only changes a descriptor flag; EBADF is the
+            // directory's own descriptor, closed by now.
+            let r = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            if let Err(e) = Errno::result(r) {
+                if e != Errno::EBADF {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     })
 }
 

@@ -185,3 +185,63 @@ pub fn need(program: &str) -> PathBuf {
     });
     found.unwrap_or_else(|| panic!("{program} is not installed: run tests/setup.sh"))
 }
+
+/// The runtime an engine test drives: ours, or runc beside it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Peer {
+    WharfOci,
+    Runc,
+}
+
+impl Peer {
+    /// The runtime's binary, and the state root of its own under `dir`.
+    pub fn binary_and_root(self, dir: &Path) -> (PathBuf, PathBuf) {
+        match self {
+            Peer::WharfOci => (crate::common::bin("wharf-oci"), dir.join("oci")),
+            Peer::Runc => (need("runc"), dir.join("runc")),
+        }
+    }
+}
+
+/// Remove the cgroup `rel` (and every cgroup below it, deepest first) in
+/// every hierarchy; an engine makes parents of its own there.
+pub fn remove_cgroup_tree(rel: &str) {
+    fn remove(dir: &Path) {
+        if let Ok(children) = std::fs::read_dir(dir) {
+            for c in children.flatten() {
+                if c.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    remove(&c.path());
+                }
+            }
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        remove(&h.path().join(rel.trim_start_matches('/')));
+    }
+}
+
+/// SIGKILL every process whose command line names `dir` (conmon, shims,
+/// whatever an engine left running from a test's root).
+pub fn kill_processes_naming(dir: &Path) {
+    let ours = dir.display().to_string();
+    for pid in wharf::probe::host::pids().unwrap_or_default() {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&ours) && pid != std::process::id() as i32 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// `what` ended with `code` and printed exactly `printed`.
+pub fn exited_with(out: &Output, code: i32, printed: &str, what: &str) {
+    assert_eq!(out.status.code(), Some(code), "{what}: {}", stderr(out));
+    assert_eq!(stdout(out), printed, "{what}");
+}
