@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cgroup::{self, demo::Demo, LimitArgs};
+use crate::container::OciSpec as Spec;
 use crate::ns::Namespaces;
 use crate::probe::View;
 use crate::rootfs::Source;
@@ -38,6 +39,13 @@ pub struct NamespaceFlags {
     /// New cgroup namespace: /proc/self/cgroup shows its cgroup as /.
     #[arg(long)]
     pub cgroup: bool,
+}
+
+/// `--escape-demo`, in the chapters that build their container step by
+/// step (02 and 04): an OCI spec has no way to say it, so the chapters
+/// built from a spec do not take it.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct EscapeDemoFlag {
     /// From inside, once the root is set up, try chapter 01's chroot escape
     /// and report where it lands.
     #[arg(long)]
@@ -54,7 +62,7 @@ impl From<&NamespaceFlags> for Namespaces {
             mount: f.mount,
             user: f.user,
             cgroup: f.cgroup,
-            escape_demo: f.escape_demo,
+            escape_demo: false,
         }
     }
 }
@@ -63,6 +71,14 @@ impl NamespaceFlags {
     /// The namespaces these flags ask for.
     pub fn ns(&self) -> Namespaces {
         self.into()
+    }
+
+    /// The same, with chapter 01's escape tried from inside if asked.
+    pub fn ns_with(&self, escape: EscapeDemoFlag) -> Namespaces {
+        Namespaces {
+            escape_demo: escape.escape_demo,
+            ..self.ns()
+        }
     }
 }
 
@@ -263,5 +279,29 @@ impl From<SourceFlag> for Source {
             SourceFlag::Host => Source::Host,
             SourceFlag::Busybox => Source::Busybox,
         }
+    }
+}
+
+/// `--print-spec`, which every chapter from 02 on has: the OCI runtime
+/// spec (the config.json runc reads) that the other flags describe.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PrintSpecFlag {
+    /// Print the OCI runtime spec (config.json) these flags describe, and
+    /// exit without running anything.
+    #[arg(long)]
+    pub print_spec: bool,
+}
+
+impl PrintSpecFlag {
+    /// Print the spec if asked: `Some(0)` to exit with, else `None`.
+    pub fn print(
+        &self,
+        spec: impl FnOnce() -> anyhow::Result<Spec>,
+    ) -> anyhow::Result<Option<i32>> {
+        if !self.print_spec {
+            return Ok(None);
+        }
+        println!("{}", crate::container::spec::to_json(&spec()?));
+        Ok(Some(0))
     }
 }

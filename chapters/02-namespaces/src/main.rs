@@ -9,8 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use wharf::cli::flags::NamespaceFlags;
+use wharf::cli::flags::{EscapeDemoFlag, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
+use wharf::container::{ChapterFlags, SpecBuilder};
 use wharf::ns::{idmap, run};
 use wharf::rootfs::{self, chroot, exec, pivot};
 use wharf::sys::{self, Child, Fork};
@@ -26,6 +27,9 @@ struct Args {
     #[command(flatten)]
     ns: NamespaceFlags,
 
+    #[command(flatten)]
+    escape: EscapeDemoFlag,
+
     /// The hostname inside the new UTS namespace.
     #[arg(long)]
     hostname: Option<String>,
@@ -33,6 +37,9 @@ struct Args {
     /// The root filesystem (default: the built-in one).
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
+
+    #[command(flatten)]
+    spec: PrintSpecFlag,
 
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
@@ -46,9 +53,21 @@ fn main() {
 }
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
+    // The same container in the OCI runtime spec's words (chapter 08 builds
+    // containers from such a spec): namespaces, hostname, root, command.
+    let flags = ChapterFlags {
+        ns: args.ns.ns(),
+        hostname: args.hostname.as_deref(),
+        ..Default::default()
+    };
+    let root = args.rootfs.clone().unwrap_or_else(|| "rootfs".into());
+    let spec = || Ok(SpecBuilder::unhardened(&root, args.cmd.clone(), &flags).build());
+    if let Some(code) = args.spec.print(spec)? {
+        return Ok(code);
+    }
     lesson::require_root("ch02-namespaces")?;
     args.ns.ns().check(args.hostname.as_deref())?;
-    if args.cmd.is_empty() && !args.ns.ns().escape_demo {
+    if args.cmd.is_empty() && !args.escape.escape_demo {
         anyhow::bail!("no command given: add one after `--`, e.g. `ch02-namespaces -- /bin/sh`");
     }
     let root = rootfs::choose(args.rootfs.as_deref())?;
@@ -112,7 +131,7 @@ fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32
     }
     // ANCHOR_END: inside
 
-    if args.ns.ns().escape_demo {
+    if args.escape.escape_demo {
         print!("{}", chroot::escape_attempt(host_root)?);
         if args.cmd.is_empty() {
             return Ok(0);

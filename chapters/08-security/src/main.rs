@@ -12,9 +12,9 @@
 //! only harmless devices, and /proc files masked or made read-only.
 
 use clap::Parser;
-use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags};
+use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{spec, Runtime, SpecBuilder};
+use wharf::container::{ChapterFlags, Runtime, SpecBuilder};
 use wharf::rootfs;
 use wharf::security;
 use wharf::union::{ContainerDir, Rootfs};
@@ -67,10 +67,8 @@ struct Args {
     #[arg(long, value_name = "PROFILE", value_parser = ["default", "unconfined"], default_value = "default")]
     seccomp: String,
 
-    /// Print the OCI runtime spec (config.json) these flags describe, and
-    /// exit without running anything.
-    #[arg(long)]
-    print_spec: bool,
+    #[command(flatten)]
+    spec: PrintSpecFlag,
 
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
@@ -89,47 +87,26 @@ fn describe(
     root: &std::path::Path,
     hostname: Option<&str>,
 ) -> anyhow::Result<wharf::container::OciSpec> {
-    let e = args.ns.ns().effective();
-    let names: Vec<&str> = [
-        (e.pid, "pid"),
-        (e.uts, "uts"),
-        (e.ipc, "ipc"),
-        (e.net, "network"),
-        (e.mount, "mount"),
-        (e.cgroup, "cgroup"),
-    ]
-    .into_iter()
-    .filter_map(|(on, n)| on.then_some(n))
-    .collect();
-    let limits = args.limits.limits().parse()?;
-    let mut b = SpecBuilder::new(root, args.cmd.clone())
-        .namespaces(&names)
-        .hostname(hostname)
+    let flags = ChapterFlags {
+        ns: args.ns.ns(),
+        hostname,
+        limits: args.limits.limits().parse()?,
+    };
+    let b = SpecBuilder::new(root, args.cmd.clone())
+        .chapter(&flags)
         .read_only(args.read_only)
         .capabilities(security::caps::with_changes(&args.cap_add, &args.cap_drop)?)
-        .seccomp((args.seccomp == "default").then(security::seccomp::docker_default))
-        .env(rootfs::exec::default_env(hostname));
-    if let Some(m) = limits.memory {
-        b = b.memory(m as i64);
-    }
-    if let Some(p) = limits.pids {
-        b = b.pids(p as i64);
-    }
-    if let Some(c) = limits.cpu {
-        b = b.cpu(c.quota_us as i64, c.period_us);
-    }
+        .seccomp((args.seccomp == "default").then(security::seccomp::docker_default));
     Ok(b.build())
 }
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
-    if args.print_spec {
-        let spec = describe(
-            args,
-            std::path::Path::new("rootfs"),
-            args.hostname.as_deref(),
-        )?;
-        println!("{}", spec::to_json(&spec));
-        return Ok(0);
+    let hostname = args.hostname.as_deref();
+    if let Some(code) = args
+        .spec
+        .print(|| describe(args, "rootfs".as_ref(), hostname))?
+    {
+        return Ok(code);
     }
     lesson::require_root(NAME)?;
     let (ns, layers) = (args.ns.ns(), args.union.layers());
@@ -138,7 +115,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     }
     ns.check(args.hostname.as_deref())?;
     if ns.effective().user {
-        anyhow::bail!("{NAME} does not take --user yet: its spec maps no ids");
+        anyhow::bail!("{NAME} does not take --user: from inside a user namespace the kernel refuses (EPERM) the overlay of layers that the host's root owns; see a user namespace with `ch03-setns run --user --pid --mount -- /bin/sh`");
     }
     if args.cmd.is_empty() {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} -- /bin/sh`");
