@@ -467,3 +467,50 @@ fn errors_are_one_line_on_stderr_and_a_json_line_in_the_log() {
     // A missing container deleted with --force is not an error (runc's rule).
     assert!(o.oci(&["delete", "--force", "ghost"]).status.success());
 }
+
+/// linux.cgroupsPath names the container's cgroup (as podman and the
+/// runtime-tools suite give it): the kernel places the init there, the
+/// limits are written there, delete removes it and leaves its parent.
+#[test]
+fn cgroups_path_places_the_container_where_the_spec_says() {
+    let parent = format!(
+        "{}-cgpath",
+        wharf::paths::host_tag_for(std::path::Path::new("/x"))
+    );
+    let o = Oci::new(&["/bin/sleep", "30"], |s| {
+        s["linux"]["cgroupsPath"] = format!("/{parent}/box").into();
+        s["linux"]["resources"]["pids"] = serde_json::json!({"limit": 42});
+    });
+    struct Parent(String);
+    impl Drop for Parent {
+        fn drop(&mut self) {
+            oci_common::remove_cgroup_tree(&self.0);
+        }
+    }
+    let _parent = Parent(parent.clone());
+    let pid = o.running("cg");
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let pids_line = cg
+        .lines()
+        .find(|l| l.contains(":pids:") || l.starts_with("0::"))
+        .unwrap();
+    assert!(pids_line.ends_with(&format!("/{parent}/box")), "{cg}");
+    let fs = wharf::probe::cgroup::Cgroupfs::system().unwrap();
+    let dir = match fs.v1_hierarchy("pids") {
+        Some(h) => h.join(&parent).join("box"),
+        None => fs.root.join(&parent).join("box"),
+    };
+    assert_eq!(
+        std::fs::read_to_string(dir.join("pids.max"))
+            .unwrap()
+            .trim(),
+        "42"
+    );
+    let out = o.oci(&["delete", "--force", "cg"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!dir.exists(), "{} outlived delete", dir.display());
+    assert!(
+        dir.parent().unwrap().exists(),
+        "the parent is not ours to remove"
+    );
+}

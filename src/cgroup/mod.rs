@@ -60,7 +60,19 @@ impl Cgroup {
 
     /// The same, in the cgroup filesystems described by `fs`.
     pub fn create_in(fs: Cgroupfs, id: &str, limits: &Limits) -> anyhow::Result<Cgroup> {
-        let rel = Path::new(&paths::host_tag()).join(id);
+        Cgroup::create_rel(fs, &Path::new(&paths::host_tag()).join(id), limits)
+    }
+
+    /// The cgroup at `rel` below each hierarchy's root, as an OCI spec's
+    /// linux.cgroupsPath names it (`/libpod_parent/libpod-ID`); its missing
+    /// parents are made too (and, unlike our tag directory, left in place
+    /// when it is removed, as runc leaves them).
+    pub fn create_at(rel: &Path, limits: &Limits) -> anyhow::Result<Cgroup> {
+        Cgroup::create_rel(Cgroupfs::system()?, rel, limits)
+    }
+
+    fn create_rel(fs: Cgroupfs, rel: &Path, limits: &Limits) -> anyhow::Result<Cgroup> {
+        let rel = rel.to_path_buf();
         let dirs = fs.dirs(&rel);
         let mut cg = Cgroup {
             fs,
@@ -84,8 +96,14 @@ impl Cgroup {
     /// The cgroup `<host tag>/<id>` that an earlier process created and
     /// left in place with [`Cgroup::persist`]; `None` if there is none.
     pub fn open(id: &str) -> anyhow::Result<Option<Cgroup>> {
+        Cgroup::open_at(&Path::new(&paths::host_tag()).join(id))
+    }
+
+    /// The cgroup at `rel` (see [`Cgroup::create_at`]); `None` if it is
+    /// in no hierarchy.
+    pub fn open_at(rel: &Path) -> anyhow::Result<Option<Cgroup>> {
         let fs = Cgroupfs::system()?;
-        let rel = Path::new(&paths::host_tag()).join(id);
+        let rel = rel.to_path_buf();
         let dirs = fs.dirs(&rel);
         let extra = OCI_V1_EXTRA
             .iter()
@@ -142,7 +160,7 @@ impl Cgroup {
             return Ok(None);
         };
         if !self.made.contains(&dir) {
-            make_tag_dir(dir.parent().expect("tag/id has a parent"))?;
+            make_parents(&dir, &self.rel)?;
             self.mkdir(&dir)?;
         }
         Ok(Some(dir))
@@ -180,10 +198,11 @@ impl Cgroup {
     /// v2: one directory, with cpu, memory and pids enabled from the root down.
     fn make_v2(&mut self) -> anyhow::Result<()> {
         let leaf = self.leaf();
-        let tag_dir = leaf.parent().expect("tag/id has a parent").to_path_buf();
         v2::enable_controllers(&self.fs.root)?;
-        make_tag_dir(&tag_dir)?;
-        v2::enable_controllers(&tag_dir)?;
+        for dir in parents(&leaf, &self.rel) {
+            make_tag_dir(&dir)?;
+            v2::enable_controllers(&dir)?;
+        }
         self.mkdir(&leaf)
     }
 
@@ -205,7 +224,7 @@ impl Cgroup {
             );
         }
         for dir in self.dirs.unique() {
-            make_tag_dir(dir.parent().expect("tag/id has a parent"))?;
+            make_parents(&dir, &self.rel)?;
             self.mkdir(&dir)?;
         }
         Ok(())
@@ -263,6 +282,10 @@ impl Cgroup {
                 dir,
                 "an empty cgroup is removed with rmdir; its control files go with it",
             )?;
+        }
+        // A cgroupsPath's parents are not ours to remove.
+        if self.rel.parent() != Some(Path::new(&paths::host_tag())) {
+            return Ok(());
         }
         // The tag dirs may be there even when no cgroup below them was made
         // (a failure right after make_tag_dir), in the extra hierarchies too.
@@ -333,6 +356,28 @@ impl Cgroup {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// The directories between a hierarchy's root and `leaf` (which is that
+/// root joined with `rel`), top down: for `<tag>/<id>`, just the tag.
+fn parents(leaf: &Path, rel: &Path) -> Vec<PathBuf> {
+    let depth = rel.components().count();
+    let mut out: Vec<PathBuf> = leaf
+        .ancestors()
+        .skip(1)
+        .take(depth.saturating_sub(1))
+        .map(Path::to_path_buf)
+        .collect();
+    out.reverse();
+    out
+}
+
+/// Make the missing parents of `leaf`, top down.
+fn make_parents(leaf: &Path, rel: &Path) -> anyhow::Result<()> {
+    for dir in parents(leaf, rel) {
+        make_tag_dir(&dir)?;
+    }
+    Ok(())
 }
 
 /// The tag directory groups the cgroups of one state root; it may already

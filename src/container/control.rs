@@ -20,7 +20,8 @@ impl Runtime {
         id: &str,
         f: impl FnOnce(&Cgroup) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let cg = Cgroup::open(id)?.with_context(|| format!("container {id} has no cgroup left"))?;
+        let cg = state::cgroup(&self.dir(id)?, id)?
+            .with_context(|| format!("container {id} has no cgroup left"))?;
         let out = f(&cg);
         cg.persist();
         out

@@ -76,6 +76,9 @@ pub fn create(
     st.set_version(oci_spec::runtime::VERSION.to_string());
     st.set_id(id.to_string());
     st.set_status(ContainerState::Creating);
+    if !plan.annotations.is_empty() {
+        st.set_annotations(Some(plan.annotations.clone()));
+    }
     st.set_bundle(
         bundle
             .canonicalize()
@@ -90,7 +93,13 @@ pub fn create(
     )?;
     let fifo = sys::fifo::open_path(&fifo_path, "a handle on the FIFO that the init can still reach after pivot_root, through /proc/self/fd")?;
     let joins = open_joins(plan)?;
-    let mut cgroup = Cgroup::create(id, &plan.limits)?;
+    let mut cgroup = match &plan.cgroups_path {
+        Some(rel) => {
+            state::note_cgroup(&dir, rel)?;
+            Cgroup::create_at(rel, &plan.limits)?
+        }
+        None => Cgroup::create(id, &plan.limits)?,
+    };
     if opts.oci_cgroups {
         oci_cgroups(&mut cgroup, plan)?;
     }
@@ -217,9 +226,20 @@ fn parent_side(
 /// namespaces exist, nothing is set up in them yet), and the state for
 /// the ones the init runs itself, sent as one line on the socketpair.
 fn runtime_hooks(plan: &Plan, st: &State, ours: &UnixStream) -> anyhow::Result<()> {
-    for name in ["prestart", "createRuntime"] {
-        hooks::run(hooks::of(plan.hooks.as_ref(), name), name, st)?;
-    }
+    // prestart hooks see the container as created (runtime-tools checks
+    // it, runc and crun do so); createRuntime sees it being created.
+    let mut created = st.clone();
+    created.set_status(ContainerState::Created);
+    hooks::run(
+        hooks::of(plan.hooks.as_ref(), "prestart"),
+        "prestart",
+        &created,
+    )?;
+    hooks::run(
+        hooks::of(plan.hooks.as_ref(), "createRuntime"),
+        "createRuntime",
+        st,
+    )?;
     if hooks::in_container(plan.hooks.as_ref()) {
         use std::io::Write;
         let mut line = serde_json::to_string(st)?;

@@ -23,8 +23,7 @@ use oci_spec::runtime::{ContainerState, Spec};
 
 use super::create::{read_report, Detach};
 use super::plan::{check_version, Process};
-use super::{console, init, options, spec, Runtime};
-use crate::cgroup::Cgroup;
+use super::{console, init, options, spec, state, Runtime};
 use crate::ns::setns;
 use crate::rootfs::exec as program;
 use crate::security::seccomp;
@@ -75,7 +74,8 @@ impl Runtime {
             .context("compiling the container's linux.seccomp")?;
         let detach = if opts.detach { Detach::Yes } else { Detach::No };
         let console = console::connect(process.terminal, opts.console_socket.as_deref(), detach)?;
-        let cgroup = Cgroup::open(id)?.with_context(|| format!("container {id} has no cgroup"))?;
+        let cgroup = state::cgroup(&self.dir(id)?, id)?
+            .with_context(|| format!("container {id} has no cgroup"))?;
 
         let mut target = setns::open_target(init_pid)?;
         if target

@@ -34,7 +34,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::{ContainerState, Spec, State};
 
-use crate::cgroup::{Cgroup, Report};
+use crate::cgroup::Report;
 use crate::ns::run::Hooks;
 use crate::sys::{self, ExitReport};
 
@@ -180,7 +180,7 @@ impl Runtime {
         }
         // Removing the cgroup kills whatever is left in it, init included;
         // a frozen task cannot die until it is thawed.
-        if let Some(cg) = Cgroup::open(id)? {
+        if let Some(cg) = state::cgroup(&dir, id)? {
             if crate::cgroup::freezer::frozen(&cg) {
                 crate::cgroup::freezer::set_frozen(&cg, false)?;
             }
@@ -233,7 +233,7 @@ impl Runtime {
             );
             let _ = sys::wait(pid, "reap it so no zombie is left");
         }
-        let usage = match (&outcome, Cgroup::open(id)) {
+        let usage = match (&outcome, state::cgroup(&self.dir(id)?, id)) {
             (Ok(status), Ok(Some(cg))) => {
                 let usage = Report::new(&cg.stats(), &plan.limits, status, began.elapsed());
                 cg.persist();

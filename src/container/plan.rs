@@ -65,6 +65,11 @@ pub struct Plan {
     pub sysctl: Vec<(String, String)>,
     /// The spec's hooks, run at the points of the lifecycle they name.
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// linux.cgroupsPath, below each hierarchy's root (relative paths are
+    /// taken from the root too); None: `<host tag>/<id>`.
+    pub cgroups_path: Option<PathBuf>,
+    /// The spec's annotations, which the state carries.
+    pub annotations: std::collections::HashMap<String, String>,
 }
 
 /// The spec versions this runtime reads: 1.x, as runc does.
@@ -112,6 +117,8 @@ impl Plan {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             hooks: spec.hooks().clone(),
+            cgroups_path: cgroups_path(&linux)?,
+            annotations: spec.annotations().clone().unwrap_or_default(),
             root: root_path
                 .canonicalize()
                 .with_context(|| format!("resolving {}", root_path.display()))?,
@@ -153,6 +160,23 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+fn cgroups_path(linux: &oci_spec::runtime::Linux) -> anyhow::Result<Option<PathBuf>> {
+    let Some(p) = linux.cgroups_path() else {
+        return Ok(None);
+    };
+    let rel: PathBuf = p
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .collect();
+    if p.components().any(|c| c == std::path::Component::ParentDir) || rel.as_os_str().is_empty() {
+        bail!(
+            "linux.cgroupsPath {} must name a cgroup below the hierarchy's root, without ..",
+            p.display()
+        );
+    }
+    Ok(Some(rel))
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> anyhow::Result<CloneFlags> {

@@ -16,6 +16,9 @@ use crate::probe::procs;
 pub const STATE: &str = "state.json";
 pub const FIFO: &str = "exec.fifo";
 const LOCK: &str = "lock";
+/// The container's cgroup below each hierarchy's root, when the spec named
+/// one (linux.cgroupsPath).
+const CGROUP: &str = "cgroup.path";
 /// The init's start time, so a pid reused by another process later is
 /// never taken for the container's.
 const STARTED: &str = "init.start";
@@ -72,6 +75,20 @@ pub fn note_start(dir: &Path, pid: i32) -> anyhow::Result<()> {
     let t =
         procs::start_time(pid).with_context(|| format!("reading the start time of pid {pid}"))?;
     std::fs::write(dir.join(STARTED), t.to_string()).context("writing init.start")
+}
+
+/// Remember the cgroup the spec named, for every later command.
+pub fn note_cgroup(dir: &Path, rel: &Path) -> anyhow::Result<()> {
+    std::fs::write(dir.join(CGROUP), rel.as_os_str().as_encoded_bytes())
+        .context("writing cgroup.path")
+}
+
+/// The container's cgroup: the one the spec named, or `<host tag>/<id>`.
+pub fn cgroup(dir: &Path, id: &str) -> anyhow::Result<Option<crate::cgroup::Cgroup>> {
+    match std::fs::read_to_string(dir.join(CGROUP)) {
+        Ok(rel) => crate::cgroup::Cgroup::open_at(Path::new(&rel)),
+        Err(_) => crate::cgroup::Cgroup::open(id),
+    }
 }
 
 fn same_process(dir: &Path, pid: i32) -> bool {
