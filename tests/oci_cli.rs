@@ -130,6 +130,23 @@ fn update_writes_new_limits_into_the_cgroup() {
         assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
     }
     assert_eq!(read("pids", "pids.max"), "20");
+    // containerd's shim sends linux.resources JSON on stdin.
+    let mut child = o
+        .cmd()
+        .args(["update", "--resources", "-", "u"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"pids": {"limit": 33}}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read("pids", "pids.max"), "33");
     let out = o.oci(&["update", "--memory", "lots", "u"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("bad --memory"), "{}", stderr(&out));

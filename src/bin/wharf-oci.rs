@@ -174,6 +174,10 @@ enum Cmd {
         /// The most tasks the container may have.
         #[arg(long)]
         pids_limit: Option<String>,
+        /// A linux.resources JSON file ("-": stdin), as containerd's shim
+        /// sends it; its cpu, memory and pids limits are written.
+        #[arg(long, short, value_name = "FILE")]
+        resources: Option<PathBuf>,
         id: String,
     },
     /// Write a default config.json (runc's defaults, chapter 08's hardening).
@@ -296,19 +300,34 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             cpu_quota,
             cpu_period,
             pids_limit,
+            resources,
             id,
         } => {
-            let limits = LimitArgs {
+            let flags = LimitArgs {
                 cpus: None,
                 cpu_quota,
                 cpu_period,
                 memory,
                 pids_limit,
             };
-            if !limits.given() {
-                anyhow::bail!("update needs at least one of --memory, --cpu-quota, --pids-limit");
-            }
-            rt.update(&id, &limits.parse()?)?
+            let limits = match resources {
+                Some(file) => {
+                    let text = match file.to_str() {
+                        Some("-") => std::io::read_to_string(std::io::stdin())?,
+                        _ => std::fs::read_to_string(&file)
+                            .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?,
+                    };
+                    let res = serde_json::from_str(&text).map_err(|e| {
+                        anyhow::anyhow!("{} is not linux.resources JSON: {e}", file.display())
+                    })?;
+                    wharf::container::plan::limits(Some(&res))?
+                }
+                None if flags.given() => flags.parse()?,
+                None => anyhow::bail!(
+                    "update needs --resources, or at least one of --memory, --cpu-quota, --pids-limit"
+                ),
+            };
+            rt.update(&id, &limits)?
         }
         Cmd::Spec { bundle, rootless } => write_spec(&bundle, rootless)?,
     }

@@ -256,8 +256,9 @@ fn process_of(p: &oci_spec::runtime::Process) -> anyhow::Result<Process> {
     })
 }
 
-/// linux.resources → chapter 04's limits (cpu quota/period, memory, pids).
-fn limits(res: Option<&LinuxResources>) -> anyhow::Result<Limits> {
+/// linux.resources → chapter 04's limits (cpu quota/period, memory, pids);
+/// also what `update --resources` reads.
+pub fn limits(res: Option<&LinuxResources>) -> anyhow::Result<Limits> {
     let Some(res) = res else {
         return Ok(Limits::default());
     };
