@@ -531,3 +531,34 @@ fn cgroups_path_places_the_container_where_the_spec_says() {
         "the parent is not ours to remove"
     );
 }
+
+/// Propagation as the spec asks: an unbindable bind mount survives into
+/// the container (a recursive bind of the root would drop it), and
+/// linux.rootfsPropagation is set on its root; the kernel's mountinfo says.
+#[test]
+fn propagation_options_reach_the_kernel() {
+    let o = Oci::new(&["/bin/cat", "/proc/self/mountinfo"], |s| {
+        s["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/mnt/etc", "source": "/etc", "type": "bind",
+            "options": ["bind", "ro", "unbindable"]
+        }));
+        s["linux"]["rootfsPropagation"] = "unbindable".into();
+    });
+    let out = o.oci(&["run", "--bundle", o.bundle.to_str().unwrap(), "pr"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let info = stdout(&out);
+    let line = |target: &str| {
+        info.lines()
+            .find(|l| l.split(' ').nth(4) == Some(target))
+            .unwrap_or_else(|| panic!("{target} not mounted:\n{info}"))
+            .to_string()
+    };
+    assert!(
+        line("/mnt/etc").contains(" unbindable "),
+        "{}",
+        line("/mnt/etc")
+    );
+    // (slave would show nothing: the root was made private, and a private
+    // mount has no master to follow.)
+    assert!(line("/").contains(" unbindable "), "{}", line("/"));
+}

@@ -164,6 +164,19 @@ fn setup(
     } else {
         pivot::pivot_into(&root)?;
     }
+    for m in &plan.mounts {
+        m.after_pivot()?;
+    }
+    if let Some(flags) = plan.rootfs_propagation {
+        sys::mount(
+            None,
+            Path::new("/"),
+            None,
+            flags,
+            None,
+            "linux.rootfsPropagation: how mount events reach the container's root, and leave it",
+        )?;
+    }
     knobs::apply(plan)?;
     if let Some(sock) = io.console {
         console::attach(sock, plan.process.console_size)?;

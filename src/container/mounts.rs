@@ -86,7 +86,8 @@ fn flag(opt: &str) -> Option<(bool, MsFlags)> {
     })
 }
 
-fn propagation(opt: &str) -> Option<MsFlags> {
+/// A propagation option (`rprivate`, `slave`, …) as mount(2) flags.
+pub fn propagation(opt: &str) -> Option<MsFlags> {
     let rec = MsFlags::MS_REC;
     Some(match opt {
         "private" => MsFlags::MS_PRIVATE,
@@ -165,7 +166,7 @@ impl MountPlan {
                 "a bind mount takes its flags (ro, nosuid, ...) only on a second call, a remount",
             )?;
         }
-        if !self.propagation.is_empty() {
+        if !self.propagation.is_empty() && !self.unbindable() {
             sys::mount(
                 None,
                 &target,
@@ -173,6 +174,29 @@ impl MountPlan {
                 self.propagation,
                 None,
                 "the spec asks for this propagation on the mount",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// An unbindable mount is left out of every recursive bind, including
+    /// the one that makes the root a mount point for pivot_root: it would
+    /// vanish from the container. So that propagation waits until after.
+    fn unbindable(&self) -> bool {
+        self.propagation.contains(MsFlags::MS_UNBINDABLE)
+    }
+
+    /// After pivot_root: the propagation that had to wait (see
+    /// [`MountPlan::unbindable`]), at the mount's path in the new root.
+    pub fn after_pivot(&self) -> anyhow::Result<()> {
+        if self.unbindable() {
+            sys::mount(
+                None,
+                &self.dest,
+                None,
+                self.propagation,
+                None,
+                "the spec asks for an unbindable mount: no bind of it, or of a tree holding it, will carry it",
             )?;
         }
         Ok(())

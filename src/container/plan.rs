@@ -68,6 +68,8 @@ pub struct Plan {
     /// linux.cgroupsPath, below each hierarchy's root (relative paths are
     /// taken from the root too); None: `<host tag>/<id>`.
     pub cgroups_path: Option<PathBuf>,
+    /// linux.rootfsPropagation, set on `/` once it is the container's.
+    pub rootfs_propagation: Option<nix::mount::MsFlags>,
     /// The spec's annotations, which the state carries.
     pub annotations: std::collections::HashMap<String, String>,
 }
@@ -118,6 +120,12 @@ impl Plan {
                 .collect(),
             hooks: spec.hooks().clone(),
             cgroups_path: cgroups_path(&linux)?,
+            rootfs_propagation: match linux.rootfs_propagation() {
+                None => None,
+                Some(p) => Some(super::mounts::propagation(p).with_context(|| {
+                    format!("linux.rootfsPropagation {p:?}: use private, slave, shared or unbindable (r… for recursive)")
+                })?),
+            },
             annotations: spec.annotations().clone().unwrap_or_default(),
             root: root_path
                 .canonicalize()
