@@ -562,3 +562,38 @@ fn propagation_options_reach_the_kernel() {
     // mount has no master to follow.)
     assert!(line("/").contains(" unbindable "), "{}", line("/"));
 }
+
+/// The config.json that `runc spec` writes runs as it is: it lists ambient
+/// capabilities with no inheritable set, which the kernel cannot raise,
+/// and which runc (and so wharf-oci) leave out rather than fail.
+#[test]
+fn a_runc_spec_config_runs_unchanged() {
+    let runc = oci_common::need("runc");
+    let o = Oci::new(&["/bin/true"], |_| {});
+    std::fs::remove_file(o.bundle.join("config.json")).unwrap();
+    let out = std::process::Command::new(runc)
+        .arg("spec")
+        .current_dir(&o.bundle)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "runc spec: {}", stderr(&out));
+    let rootfs = o.t.rootfs();
+    o.edit(|s| {
+        s["root"]["path"] = rootfs.to_str().unwrap().into();
+        s["process"]["terminal"] = false.into();
+        s["process"]["args"] = serde_json::json!(["/bin/sh", "-c", "grep Cap /proc/self/status"]);
+    });
+    let out = o.oci(&["run", "--bundle", o.bundle.to_str().unwrap(), "rs"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // CAP_KILL|CAP_NET_BIND_SERVICE|CAP_AUDIT_WRITE, and no ambient ones.
+    assert!(
+        stdout(&out).contains("CapEff:\t0000000020000420"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("CapAmb:\t0000000000000000"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -183,7 +183,14 @@ pub fn set_sets(c: &LinuxCapabilities) -> anyhow::Result<()> {
         "keep only the capabilities the container is given; the kernel checks the effective set on every privileged call",
     )
     .context("setting the capability sets (capset)")?;
-    let ambient = mask(c.ambient().as_ref()) & sup;
+    // The kernel raises an ambient capability only if it is both permitted
+    // and inheritable (else EPERM). `runc spec` lists ambient capabilities
+    // with no inheritable set, and runc skips those it cannot raise; so do
+    // we, keeping the ones the kernel accepts.
+    let ambient = mask(c.ambient().as_ref())
+        & mask(c.permitted().as_ref())
+        & mask(c.inheritable().as_ref())
+        & sup;
     // An empty ambient set needs no call when there is nothing to clear;
     // clearing it anyway costs one prctl and makes sure.
     sys::ambient_set(
