@@ -9,6 +9,7 @@ pub mod lesson;
 pub mod reset;
 pub mod rootfs;
 pub mod tour;
+pub mod union_demo;
 pub mod volume;
 
 use clap::{Parser, Subcommand};

@@ -13,6 +13,7 @@
 //! the parent over a socketpair and becomes the one error line the user sees.
 
 mod create;
+pub mod dir;
 mod init;
 pub mod mounts;
 pub mod plan;
@@ -31,6 +32,7 @@ use crate::ns::run::Hooks;
 use crate::sys::{self, ExitReport};
 
 pub use create::Detach;
+pub use dir::ContainerDir;
 pub use oci_spec::runtime::Spec as OciSpec;
 pub use spec::{ChapterFlags, SpecBuilder};
 

@@ -14,10 +14,10 @@
 use clap::Parser;
 use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{ChapterFlags, Runtime, SpecBuilder};
+use wharf::container::{ChapterFlags, ContainerDir, Runtime, SpecBuilder};
 use wharf::rootfs;
 use wharf::security;
-use wharf::union::{ContainerDir, Rootfs};
+use wharf::union::Rootfs;
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 
 const NAME: &str = "ch08-security";
