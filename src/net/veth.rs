@@ -97,12 +97,17 @@ fn lo_up() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Remove the pair whose host end is `host` (both ends go together), if
-/// it is still there: the kernel also removes it with the container's
-/// namespace, but not always before we look.
+/// Remove the pair whose host end is `host`. When the container's last
+/// process exits, the kernel destroys its network namespace and, with it,
+/// every device inside — and a veth goes whole, both ends. That happens
+/// in the background, so wait a little for it; remove the pair ourselves
+/// only if it stays (another container still holds the namespace).
 pub fn unplug(host: &str) -> anyhow::Result<()> {
-    if crate::probe::net::index_of(host).is_none() {
-        return Ok(());
+    for _ in 0..50 {
+        if crate::probe::net::index_of(host).is_none() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     match sys::link_delete(host, "the container is gone: remove its cable, both ends") {
         // Gone between the look and the request: the namespace took it.

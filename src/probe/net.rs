@@ -273,13 +273,18 @@ pub fn nft_tables() -> io::Result<Vec<String>> {
         .collect())
 }
 
-/// The rules of table `ip NAME`, each as `nft` prints it (`nft list table`).
+/// Table `ip NAME` as `nft list table` prints it: chains, rules, counters.
+/// (The nftables crate speaks only JSON; this is the text learners know.)
 pub fn nft_rules(table: &str) -> io::Result<String> {
-    nftables::helper::get_current_ruleset_raw(
-        nftables::helper::DEFAULT_NFT,
-        ["-n", "list", "table", "ip", table],
-    )
-    .map_err(|e| io::Error::other(e.to_string()))
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "ip", table])
+        .output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Rows for `--show net`: one per link, address and route, of the

@@ -35,11 +35,11 @@ struct Args {
     /// none, host, bridge (the default network), container:ID-or-PID, or
     /// the name of another network.
     #[arg(long, default_value = "bridge", value_name = "NETWORK")]
-    network: Mode,
+    network: String,
 
     /// The subnet of a network made now (default for bridge: 10.88.0.0/16).
     #[arg(long, value_name = "CIDR")]
-    subnet: Option<Subnet>,
+    subnet: Option<String>,
 
     /// The bridge device of a network made now (default for bridge: wharf0).
     #[arg(long, value_name = "NAME")]
@@ -47,7 +47,7 @@ struct Args {
 
     /// Publish a port: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp].
     #[arg(short = 'p', long = "publish", value_name = "SPEC")]
-    publish: Vec<Port>,
+    publish: Vec<String>,
 
     /// The hostname inside (default: the container id, as Docker does).
     #[arg(long)]
@@ -73,14 +73,14 @@ fn main() {
 
 /// `container:ID` names the container by the pid of its init, as its
 /// state records it; a pid, or anything else, stays as it is.
-fn by_pid(mode: &Mode) -> Mode {
-    match mode {
+fn by_pid(mode: Mode) -> Mode {
+    match &mode {
         Mode::Container(id) if id.parse::<i32>().is_err() => Runtime::default_root()
             .state(id)
             .ok()
             .and_then(|st| *st.pid())
-            .map_or(mode.clone(), |pid| Mode::Container(pid.to_string())),
-        other => other.clone(),
+            .map_or(mode, |pid| Mode::Container(pid.to_string())),
+        _ => mode,
     }
 }
 
@@ -100,10 +100,18 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     // ANCHOR: prepare
     // Before anything exists: check the flags, lease an address.
     let request = Request {
-        mode: by_pid(&args.network),
-        subnet: args.subnet,
+        mode: by_pid(args.network.parse()?),
+        subnet: args
+            .subnet
+            .as_deref()
+            .map(str::parse::<Subnet>)
+            .transpose()?,
         bridge: args.bridge.clone(),
-        ports: args.publish.clone(),
+        ports: args
+            .publish
+            .iter()
+            .map(|p| p.parse::<Port>())
+            .collect::<Result<_, _>>()?,
     };
     let mut net = Attachment::prepare(&request, &dir.id, &hostname)?;
     for line in net.describe() {
