@@ -25,6 +25,7 @@ pub fn names(id: &str) -> (String, String) {
     (format!("{stem}h"), format!("{stem}c"))
 }
 
+// ANCHOR: plug
 /// Wire the container whose namespace is `ns` to `net`'s bridge
 /// (`bridge`: its ifindex), with address `ip`.
 pub fn plug(
@@ -81,6 +82,7 @@ pub fn plug(
         Ok(())
     })
 }
+// ANCHOR_END: plug
 
 /// Bring the loopback device up inside `ns`: a new network namespace has
 /// only `lo`, and it is down, so even 127.0.0.1 is unreachable.
