@@ -584,3 +584,80 @@ fn explain_transcript() {
         .into_owned();
     insta::assert_snapshot!("ch09_explain", text);
 }
+
+/// A second namespace of the test's own, "outside" the host, joined to it
+/// by a veth pair: 192.0.2.1/24 on the host's end, 192.0.2.2/24 outside.
+fn outside_of(net: &TestNet) -> TestNet {
+    use wharf::sys;
+    let outer = TestNet::new();
+    let why = "test: a network outside the test's host";
+    let path = outer.path().display().to_string();
+    pnet::within(&net.path(), || {
+        sys::link_add_veth("wto0", "wto1", why).map_err(std::io::Error::other)?;
+        let (a, b) = (
+            pnet::index_of("wto0").unwrap(),
+            pnet::index_of("wto1").unwrap(),
+        );
+        sys::link_set_netns(b, "wto1", &outer.fd, &path, why).map_err(std::io::Error::other)?;
+        sys::addr_add(a, "wto0", Ipv4Addr::new(192, 0, 2, 1), 24, why)
+            .map_err(std::io::Error::other)?;
+        sys::link_set_up(a, "wto0", why).map_err(std::io::Error::other)
+    })
+    .unwrap();
+    pnet::within(&outer.path(), || {
+        let b = pnet::index_of("wto1").unwrap();
+        sys::addr_add(b, "wto1", Ipv4Addr::new(192, 0, 2, 2), 24, why)
+            .map_err(std::io::Error::other)?;
+        sys::link_set_up(b, "wto1", why).map_err(std::io::Error::other)
+    })
+    .unwrap();
+    outer
+}
+
+#[test]
+fn the_way_out_is_masqueraded_to_the_host_s_address() {
+    let (t, net) = (TestRoot::new(), TestNet::new());
+    let outer = outside_of(&net);
+    // A server outside that tells whom it saw: the masqueraded source.
+    let listener = pnet::within(&outer.path(), || {
+        std::net::TcpListener::bind((Ipv4Addr::new(192, 0, 2, 2), 7000))
+    })
+    .unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let server = std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            match listener.accept() {
+                Ok((mut conn, peer)) => {
+                    conn.set_nonblocking(false).unwrap();
+                    let mut line = String::new();
+                    BufReader::new(&conn).read_line(&mut line).unwrap();
+                    writeln!(conn, "echo {}", line.trim_end()).unwrap();
+                    return Some(peer.ip());
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        None
+    });
+    let e = echo();
+    let script = format!("{e} send tcp 192.0.2.2 7000 out > /dev/null && exec sleep 30");
+    let (c, pid) = start_as(&net, &t, &[], &["/bin/sh", "-c", &script], "sleep");
+    let seen = server.join().unwrap();
+    assert_eq!(
+        seen,
+        Some(Ipv4Addr::new(192, 0, 2, 1).into()),
+        "the source was not masqueraded"
+    );
+    let rules = net.rules(&net.tables()[0]);
+    let masq = rules
+        .lines()
+        .find(|l| l.contains("oifname != \"wharf0\""))
+        .unwrap_or_default();
+    assert!(
+        !masq.contains("packets 0 "),
+        "the masquerade counted nothing:\n{rules}"
+    );
+    stop(c, pid);
+    assert_eq!(net.leftovers(), (vec!["wto0".to_string()], vec![]));
+}

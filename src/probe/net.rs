@@ -243,6 +243,18 @@ pub fn of_pid(pid: i32) -> io::Result<NetView> {
     within(Path::new(&format!("/proc/{pid}/ns/net")), here)
 }
 
+/// The view of the namespace of `pid`'s parent: for a container's
+/// command, the host side its runtime wired.
+pub fn host_side(pid: i32) -> io::Result<NetView> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let ppid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| io::Error::other(format!("/proc/{pid}/status has no PPid")))?;
+    of_pid(ppid)
+}
+
 /// The ifindex of the device `name` in the calling thread's namespace.
 pub fn index_of(name: &str) -> Option<u32> {
     nix::net::if_::if_nametoindex(name).ok()

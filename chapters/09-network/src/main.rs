@@ -113,7 +113,11 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
             .map(|p| p.parse::<Port>())
             .collect::<Result<_, _>>()?,
     };
-    let mut net = Attachment::prepare(&request, &dir.id, &hostname)?;
+    let mut net: Attachment = {
+        // lab:solution-begin check the flags against the leases and lease an address on the network (wharf::net::Attachment::prepare)
+        Attachment::prepare(&request, &dir.id, &hostname)?
+        // lab:solution-end
+    };
     for line in net.describe() {
         eprintln!("{NAME}: {line}");
     }
@@ -143,9 +147,13 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         _ => spec.namespaces(&[&shared[..], &["network"]].concat()),
     };
     // The parent wires the network while the init waits in its namespaces.
-    let mut hooks = WithNetwork {
-        inner: &mut inner,
-        net: &mut net,
+    let mut hooks: WithNetwork = {
+        // lab:solution-begin wrap chapter 08's hooks so the parent connects the network in in_parent (wharf::net::WithNetwork)
+        WithNetwork {
+            inner: &mut inner,
+            net: &mut net,
+        }
+        // lab:solution-end
     };
     let status = Runtime::default_root().run(&dir.id, &dir.path, &spec.build(), &mut hooks)?;
     net.release()?;
