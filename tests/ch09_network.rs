@@ -661,3 +661,61 @@ fn the_way_out_is_masqueraded_to_the_host_s_address() {
     stop(c, pid);
     assert_eq!(net.leftovers(), (vec!["wto0".to_string()], vec![]));
 }
+
+#[test]
+fn containers_on_a_user_network_find_each_other_by_name() {
+    let (t, net) = (TestRoot::new(), TestNet::new());
+    let wharf = |args: &[&str]| {
+        let mut c = t.cmd("wharf");
+        c.arg("network").args(args);
+        net.enter(&mut c);
+        c.output().unwrap()
+    };
+    ok(&wharf(&["create", "app", "--subnet", "10.90.0.0/24"]));
+    let again = wharf(&["create", "other", "--subnet", "10.90.0.128/25"]);
+    assert!(
+        stderr(&again).contains("overlaps 10.90.0.0/24"),
+        "{}",
+        stderr(&again)
+    );
+    let e = echo();
+    let (srv, srv_pid) = start(
+        &net,
+        &t,
+        &["--network", "app", "--hostname", "web"],
+        &[&e, "serve", "tcp", "5000"],
+    );
+    let out = ok(&run(
+        &net,
+        &t,
+        &[
+            "--network",
+            "app",
+            "--",
+            &e,
+            "send",
+            "tcp",
+            "web",
+            "5000",
+            "hi",
+        ],
+    ));
+    assert_eq!(out, "echo hi\n");
+    let ls = ok(&wharf(&["ls"]));
+    assert!(
+        ls.contains("app") && ls.contains("10.90.0.0/24") && ls.contains("10.90.0.2"),
+        "{ls}"
+    );
+    let busy = wharf(&["rm", "app"]);
+    assert!(
+        !busy.status.success() && stderr(&busy).contains("in use"),
+        "{}",
+        stderr(&busy)
+    );
+    stop(srv, srv_pid);
+    // The record stays; the bridge and table went with the last container.
+    assert_eq!(net.leftovers(), (vec![], vec![]));
+    assert!(ok(&wharf(&["ls"])).contains("app"));
+    ok(&wharf(&["rm", "app"]));
+    assert!(!t.path().join("net/app").exists());
+}

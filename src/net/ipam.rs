@@ -25,6 +25,9 @@ pub struct Network {
     pub name: String,
     pub bridge: String,
     pub subnet: Subnet,
+    /// Made by `wharf network create`: kept when its last container goes.
+    #[serde(default)]
+    pub created: bool,
 }
 
 /// One container's address on a network.
@@ -167,6 +170,7 @@ mod tests {
             name: "n".into(),
             bridge: "b".into(),
             subnet: "10.9.0.0/29".parse().unwrap(),
+            created: false,
         };
         assert_eq!(free_address(&net, &[]).unwrap(), Ipv4Addr::new(10, 9, 0, 2));
         let taken = [lease([10, 9, 0, 2]), lease([10, 9, 0, 4])];

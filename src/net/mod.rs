@@ -18,6 +18,7 @@ pub mod hosts;
 pub mod ipam;
 pub mod nat;
 pub mod netns;
+pub mod networks;
 pub mod ports;
 pub mod subnet;
 pub mod veth;
@@ -73,13 +74,13 @@ pub const DEFAULT_NETWORK: &str = "bridge";
 pub const DEFAULT_BRIDGE: &str = "wharf0";
 
 /// A network's name becomes part of device and table names: keep it short.
-fn check_name(name: &str) -> anyhow::Result<()> {
-    let ok = (1..=10).contains(&name.len())
+pub(crate) fn check_name(name: &str) -> anyhow::Result<()> {
+    let ok = (1..=9).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok {
-        bail!("{name:?} is not a network name: use 1 to 10 lowercase letters, digits or '-' (or none, host, container:ID)");
+        bail!("{name:?} is not a network name: use 1 to 9 lowercase letters, digits or '-' (or none, host, container:ID)");
     }
     Ok(())
 }
@@ -244,7 +245,10 @@ impl Attachment {
         if rest.is_empty() {
             nat::remove(net)?;
             bridge::remove(net)?;
-            store.remove(&net.name)
+            match net.created {
+                true => store.save_leases(&net.name, &[]),
+                false => store.remove(&net.name),
+            }
         } else {
             store.save_leases(&net.name, &rest)?;
             nat::apply(net, &rest)
@@ -270,7 +274,7 @@ fn network(store: &Store, name: &str, req: &Request) -> anyhow::Result<Network> 
         return Ok(net);
     }
     if name != DEFAULT_NETWORK && req.subnet.is_none() {
-        bail!("unknown network {name}: give --subnet to create it, or use --network bridge");
+        bail!("unknown network {name}: create it with `wharf network create {name} --subnet CIDR` (or give --subnet here), or use --network bridge");
     }
     let net = Network {
         name: name.to_string(),
@@ -279,6 +283,7 @@ fn network(store: &Store, name: &str, req: &Request) -> anyhow::Result<Network> 
             other => format!("wharf-{other}"),
         }),
         subnet: req.subnet.unwrap_or(subnet::DEFAULT),
+        created: false,
     };
     check_overlap(store, &net)?;
     Ok(net)
@@ -286,7 +291,7 @@ fn network(store: &Store, name: &str, req: &Request) -> anyhow::Result<Network> 
 
 /// A new subnet must not overlap another network's, nor an address the
 /// host already has: packets for it would have two ways to go.
-fn check_overlap(store: &Store, net: &Network) -> anyhow::Result<()> {
+pub(crate) fn check_overlap(store: &Store, net: &Network) -> anyhow::Result<()> {
     for other in store.networks()? {
         if other.subnet.overlaps(&net.subnet) {
             bail!(
