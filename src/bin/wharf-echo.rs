@@ -5,6 +5,9 @@
 //! `wharf-echo serve tcp|udp PORT` answers every line or datagram with
 //! `echo <it>`, forever. `wharf-echo send tcp|udp HOST PORT MSG` prints the
 //! answer; it retries for 5 s, so a server that is still starting is fine.
+//! For the benchmark: `wharf-echo sink PORT` reads each TCP connection to
+//! its end and answers with the byte count; `wharf-echo blast HOST PORT
+//! MIB` sends MIB MiB and prints the rate in MiB/s.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
@@ -28,6 +31,38 @@ fn serve(proto: &str, port: u16) -> std::io::Result<()> {
         writeln!(conn, "echo {}", line.trim_end())?;
     }
     Ok(())
+}
+
+fn sink(port: u16) -> std::io::Result<()> {
+    let listener = TcpListener::bind(("0.0.0.0", port))?;
+    for conn in listener.incoming() {
+        let mut conn = conn?;
+        let n = std::io::copy(&mut conn, &mut std::io::sink())?;
+        writeln!(conn, "{n}")?;
+    }
+    Ok(())
+}
+
+fn blast(addr: &str, mib: usize) -> std::io::Result<String> {
+    // The first connection may race a server still starting: retry it.
+    let start = Instant::now();
+    let mut conn = loop {
+        match TcpStream::connect(addr) {
+            Ok(c) => break c,
+            Err(e) if start.elapsed() > Duration::from_secs(5) => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    let chunk = vec![0x5au8; 1 << 20];
+    let t = Instant::now();
+    for _ in 0..mib {
+        conn.write_all(&chunk)?;
+    }
+    conn.shutdown(std::net::Shutdown::Write)?;
+    let mut line = String::new();
+    BufReader::new(&conn).read_line(&mut line)?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok(format!("{:.1}", mib as f64 / secs))
 }
 
 fn send_once(proto: &str, addr: &str, msg: &str) -> std::io::Result<String> {
@@ -74,8 +109,16 @@ fn main() {
         ["send", proto @ ("tcp" | "udp"), host, port, msg] => {
             send(proto, &format!("{host}:{port}"), msg)
         }
+        ["sink", port] => match port.parse() {
+            Ok(p) => sink(p).map(|()| String::new()),
+            Err(_) => Err(std::io::Error::other(format!("{port:?} is not a port"))),
+        },
+        ["blast", host, port, mib] => match mib.parse() {
+            Ok(m) => blast(&format!("{host}:{port}"), m),
+            Err(_) => Err(std::io::Error::other(format!("{mib:?} is not a number of MiB"))),
+        },
         _ => Err(std::io::Error::other(
-            "usage: wharf-echo serve tcp|udp PORT | send tcp|udp HOST PORT MSG",
+            "usage: wharf-echo serve tcp|udp PORT | send tcp|udp HOST PORT MSG | sink PORT | blast HOST PORT MIB",
         )),
     };
     match result {
