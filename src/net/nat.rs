@@ -86,52 +86,41 @@ struct Line {
     expr: Vec<Statement<'static>>,
 }
 
+/// `ip saddr FROM oifname (==|!=) BRIDGE [ct status dnat] counter masquerade`.
+fn masquerade(from: &Subnet, out: Operator, br: &str, dnat_only: bool) -> Line {
+    let op = if out == Operator::NEQ { "!= " } else { "" };
+    let mut expr = vec![
+        is(field("ip", "saddr"), Operator::EQ, prefix(from)),
+        is(oifname(), out, text(br.to_string())),
+    ];
+    if dnat_only {
+        let status = named(NamedExpression::CT(CT {
+            key: "status".into(),
+            family: None,
+            dir: None,
+        }));
+        expr.push(is(status, Operator::IN, text("dnat".into())));
+    }
+    expr.extend([counter(), Statement::Masquerade(None)]);
+    let ct = if dnat_only { "ct status dnat " } else { "" };
+    Line {
+        chain: "postrouting",
+        shown: format!("ip saddr {from} oifname {op}{br:?} {ct}counter masquerade"),
+        expr,
+    }
+}
+
 fn masquerades(net: &Network) -> Vec<Line> {
-    let (s, br) = (net.subnet, net.bridge.clone());
-    let masq = Statement::Masquerade(None);
+    let br = net.bridge.as_str();
     vec![
-        Line {
-            chain: "postrouting",
-            shown: format!("ip saddr {s} oifname != {br:?} counter masquerade"),
-            expr: vec![
-                is(field("ip", "saddr"), Operator::EQ, prefix(&s)),
-                is(oifname(), Operator::NEQ, text(br.clone())),
-                counter(),
-                masq.clone(),
-            ],
-        },
-        Line {
-            chain: "postrouting",
-            shown: format!("ip saddr 127.0.0.0/8 oifname {br:?} counter masquerade"),
-            expr: vec![
-                is(field("ip", "saddr"), Operator::EQ, prefix(&LOOPBACK)),
-                is(oifname(), Operator::EQ, text(br.clone())),
-                counter(),
-                masq.clone(),
-            ],
-        },
+        // The way out: leaving by any device but the bridge.
+        masquerade(&net.subnet, Operator::NEQ, br, false),
+        // A DNAT'd connection from 127.0.0.1 going out the bridge.
+        masquerade(&LOOPBACK, Operator::EQ, br, false),
         // A container reaching a published port through the bridge address:
         // without this the answer would come straight from the other
         // container, and the caller would not know it.
-        Line {
-            chain: "postrouting",
-            shown: format!("ip saddr {s} oifname {br:?} ct status dnat counter masquerade"),
-            expr: vec![
-                is(field("ip", "saddr"), Operator::EQ, prefix(&s)),
-                is(oifname(), Operator::EQ, text(br)),
-                is(
-                    named(NamedExpression::CT(CT {
-                        key: "status".into(),
-                        family: None,
-                        dir: None,
-                    })),
-                    Operator::IN,
-                    text("dnat".into()),
-                ),
-                counter(),
-                masq,
-            ],
-        },
+        masquerade(&net.subnet, Operator::EQ, br, true),
     ]
 }
 
