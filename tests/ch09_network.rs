@@ -719,3 +719,24 @@ fn containers_on_a_user_network_find_each_other_by_name() {
     ok(&wharf(&["rm", "app"]));
     assert!(!t.path().join("net/app").exists());
 }
+
+#[test]
+fn network_host_shares_the_host_s_namespace_and_resolv_conf() {
+    let (t, net) = (TestRoot::new(), TestNet::new());
+    let (c, pid) = start(&net, &t, &["--network", "host"], &["/bin/sleep", "30"]);
+    let host_ns = std::fs::metadata(net.path()).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    assert_eq!(pnet::netns_inode(pid as i32).ok(), host_ns.ok());
+    let resolv =
+        wharf::probe::host::read_in_root(pid as i32, Path::new("/etc/resolv.conf")).unwrap();
+    assert_eq!(
+        resolv,
+        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+    );
+    assert_eq!(
+        net.leftovers(),
+        (vec![], vec![]),
+        "host mode made a device or a table"
+    );
+    assert!(leases(&t, "bridge").is_empty());
+    stop(c, pid);
+}

@@ -4,7 +4,8 @@
 //! Order matters: first the containers still running (their processes hold
 //! mounts and cgroups busy), then the mounts (deepest first, so a parent is
 //! never busy because of a child), then the cgroups named after this state
-//! root, then network devices, and only when no mount is left below it the
+//! root, then network devices, the bridges and nftables tables of its
+//! networks, and only when no mount is left below it the
 //! state directory itself — deleting through a live bind mount would delete
 //! the files it points at. Only objects of THIS state root are touched:
 //! other roots (tests running in parallel) have other tags and paths.
