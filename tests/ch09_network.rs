@@ -740,3 +740,42 @@ fn network_host_shares_the_host_s_namespace_and_resolv_conf() {
     assert!(leases(&t, "bridge").is_empty());
     stop(c, pid);
 }
+
+#[test]
+fn a_setup_that_fails_half_way_leaves_nothing() {
+    let (t, net) = (TestRoot::new(), TestNet::new());
+    // The host end's name is taken already: RTM_NEWLINK for the veth fails
+    // after the lease, the bridge and the container's namespaces exist.
+    // SAFETY: nextest runs each test in a process of its own.
+    unsafe { std::env::set_var("WHARF_ROOT", t.path()) };
+    let (host_end, _) = wharf::net::veth::names("halfway");
+    let out = net
+        .command("ip")
+        .args(["link", "add", &host_end, "type", "bridge"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&net, &t, &["--id", "halfway", "--", "/bin/true"]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("ch09-network: error: ") && last.contains("EEXIST"),
+        "{err}"
+    );
+    // The device in the way carries wharf's prefix, so it is wharf's (a
+    // stale end of a killed run with this id): the cleanup takes it too.
+    assert_eq!(
+        net.leftovers(),
+        (vec![], vec![]),
+        "{host_end}, the bridge or a table stayed"
+    );
+    assert!(!t.path().join("net/bridge").exists(), "the lease stayed");
+    assert_eq!(
+        std::fs::read_dir(t.path().join("containers"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(std::fs::read_dir(t.path().join("run")).unwrap().count(), 0);
+}

@@ -85,6 +85,19 @@ pub(crate) fn check_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The kernel's rule for a device name (dev_valid_name): 1 to 15 bytes,
+/// no '/', ':' or white space, and not `.` or `..`.
+pub(crate) fn check_device_name(name: &str) -> anyhow::Result<()> {
+    let ok = (1..=15).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace());
+    if !ok {
+        bail!("{name:?} cannot name a network device: use 1 to 15 characters without '/', ':' or spaces");
+    }
+    Ok(())
+}
+
 /// What the flags ask for.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -275,6 +288,9 @@ fn network(store: &Store, name: &str, req: &Request) -> anyhow::Result<Network> 
     }
     if name != DEFAULT_NETWORK && req.subnet.is_none() {
         bail!("unknown network {name}: create it with `wharf network create {name} --subnet CIDR` (or give --subnet here), or use --network bridge");
+    }
+    if let Some(b) = &req.bridge {
+        check_device_name(b)?;
     }
     let net = Network {
         name: name.to_string(),

@@ -8,11 +8,14 @@ use anyhow::bail;
 
 use super::ipam::{Lease, Network, Store};
 use super::subnet::Subnet;
-use super::{bridge, check_name, check_overlap, nat, DEFAULT_NETWORK};
+use super::{bridge, check_device_name, check_name, check_overlap, nat, DEFAULT_NETWORK};
 
 /// Record a new network.
 pub fn create(name: &str, subnet: Subnet, bridge: Option<&str>) -> anyhow::Result<Network> {
     check_name(name)?;
+    if let Some(b) = bridge {
+        check_device_name(b)?;
+    }
     let store = Store::open()?;
     if store.network(name)?.is_some() || name == DEFAULT_NETWORK {
         bail!("network {name} already exists: choose another name, or `wharf network rm {name}` first");
