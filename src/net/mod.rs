@@ -108,6 +108,26 @@ pub struct Request {
     pub ports: Vec<Port>,
 }
 
+impl Request {
+    /// From the flags' text: `--network`, `--subnet`, `--bridge`, `-p`.
+    pub fn parse(
+        network: &str,
+        subnet: Option<&str>,
+        bridge: Option<&str>,
+        ports: &[String],
+    ) -> anyhow::Result<Request> {
+        Ok(Request {
+            mode: network.parse()?,
+            subnet: subnet.map(str::parse).transpose()?,
+            bridge: bridge.map(str::to_string),
+            ports: ports
+                .iter()
+                .map(|p| p.parse())
+                .collect::<anyhow::Result<_>>()?,
+        })
+    }
+}
+
 /// One container's network, from before it exists until after it is gone.
 #[derive(Debug)]
 pub struct Attachment {

@@ -9,16 +9,14 @@
 //! route via the bridge; masquerade for the way out and DNAT for published
 //! ports (`-p 8080:80`), in an nftables table of wharf's own.
 //!
-//! The parent does all of it over rtnetlink while the init waits in its
-//! new namespaces (the `in_parent` hook of chapter 04), and undoes it when
-//! the container is gone. `--network none|host|container:ID` show the
-//! other choices Docker offers.
+//! The parent does it over rtnetlink while the init waits (chapter 04's
+//! `in_parent` hook), and undoes it when the container is gone.
 
 use clap::Parser;
 use wharf::cli::flags::LayerFlags;
 use wharf::cli::lesson::{self, Lesson};
 use wharf::container::{Runtime, SpecBuilder};
-use wharf::net::{ports::Port, subnet::Subnet, Attachment, Mode, Request, WithNetwork};
+use wharf::net::{Attachment, Mode, Request, WithNetwork};
 use wharf::union::{ContainerDir, Rootfs};
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 use wharf::{rootfs, security};
@@ -99,20 +97,9 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
 
     // ANCHOR: prepare
     // Before anything exists: check the flags, lease an address.
-    let request = Request {
-        mode: by_pid(args.network.parse()?),
-        subnet: args
-            .subnet
-            .as_deref()
-            .map(str::parse::<Subnet>)
-            .transpose()?,
-        bridge: args.bridge.clone(),
-        ports: args
-            .publish
-            .iter()
-            .map(|p| p.parse::<Port>())
-            .collect::<Result<_, _>>()?,
-    };
+    let (subnet, bridge) = (args.subnet.as_deref(), args.bridge.as_deref());
+    let mut request = Request::parse(&args.network, subnet, bridge, &args.publish)?;
+    request.mode = by_pid(request.mode);
     let mut net: Attachment = {
         // lab:solution-begin check the flags against the leases and lease an address on the network (wharf::net::Attachment::prepare)
         Attachment::prepare(&request, &dir.id, &hostname)?
