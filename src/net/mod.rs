@@ -409,8 +409,12 @@ impl Hooks for WithNetwork<'_> {
 }
 
 /// What a killed run may have left of this state root's networks: their
-/// bridges and nftables tables (veths carry the state root's prefix).
+/// bridges and nftables tables (veths carry the state root's prefix). A
+/// bridge counts only as a killed run leaves it: with the network's
+/// gateway address and no port plugged in — `wharf0` in use by another
+/// state root, or someone else's, stays.
 pub fn leftovers(root: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let here = probe::net::here().unwrap_or_default();
     let mut bridges = Vec::new();
     for e in std::fs::read_dir(root.join("net"))
         .into_iter()
@@ -420,10 +424,18 @@ pub fn leftovers(root: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         let Ok(b) = std::fs::read(e.path().join("network.json")) else {
             continue;
         };
-        if let Ok(n) = serde_json::from_slice::<Network>(&b) {
-            if probe::net::index_of(&n.bridge).is_some() {
-                bridges.push(n.bridge);
-            }
+        let Ok(n) = serde_json::from_slice::<Network>(&b) else {
+            continue;
+        };
+        let Some(br) = here.link(&n.bridge) else {
+            continue;
+        };
+        let ours = here
+            .addrs_of(&n.bridge)
+            .contains(&(n.subnet.gateway(), n.subnet.prefix));
+        let unused = here.links.iter().all(|l| l.master != Some(br.index));
+        if br.kind == "bridge" && ours && unused {
+            bridges.push(n.bridge);
         }
     }
     let tag = crate::paths::host_tag_for(root);
