@@ -312,11 +312,18 @@ fn a_published_port_answers_on_loopback_and_on_the_bridge_address() {
     let (c, pid) = start_as(
         &net,
         &t,
-        &["-p", "8080:80", "-p", "127.0.0.1:8081:81"],
+        &[
+            "-p",
+            "8080:80",
+            "-p",
+            "127.0.0.1:8081:81",
+            "-p",
+            "8082:82/udp",
+        ],
         &[
             "/bin/sh",
             "-c",
-            &format!("{e} serve tcp 81 & exec {e} serve tcp 80"),
+            &format!("{e} serve tcp 81 & {e} serve udp 82 & exec {e} serve tcp 80"),
         ],
         "wharf-echo",
     );
@@ -327,6 +334,12 @@ fn a_published_port_answers_on_loopback_and_on_the_bridge_address() {
         "echo lo"
     );
     assert_eq!(net.tcp((GW, 8080), "br").unwrap(), "echo br");
+    let udp = net
+        .command(echo())
+        .args(["send", "udp", "127.0.0.1", "8082", "dgram"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&udp), "echo dgram\n", "UDP to a published port");
     assert_eq!(
         net.tcp((Ipv4Addr::LOCALHOST, 8081), "only-lo").unwrap(),
         "echo only-lo"
