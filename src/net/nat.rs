@@ -26,7 +26,6 @@ use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use super::ipam::{Lease, Network};
 use super::ports::Port;
 use super::subnet::Subnet;
-use crate::probe;
 use crate::sys;
 
 /// The name of a network's table.
@@ -241,16 +240,19 @@ pub fn remove(net: &Network) -> anyhow::Result<()> {
     remove_table(&table_name(net))
 }
 
-/// Delete the table `name` of family ip, if it is there.
+/// Delete the table `name` of family ip, if it is there: `add` first,
+/// which does nothing to a table that exists, so the batch never fails
+/// on a missing one — one nft run instead of a look and a delete.
 pub fn remove_table(name: &str) -> anyhow::Result<()> {
-    if !probe::net::nft_tables()?.iter().any(|t| t == name) {
-        return Ok(());
-    }
     let mut b = Batch::new();
+    b.add(NfListObject::Table(table(name)));
     b.delete(NfListObject::Table(table(name)));
     sys::nft_apply(
         &b.to_nftables(),
-        vec![format!("NFT_MSG_DELTABLE ip {name}")],
+        vec![
+            format!("NFT_MSG_NEWTABLE ip {name} (if missing)"),
+            format!("NFT_MSG_DELTABLE ip {name}"),
+        ],
         "no container uses this network any more: its table goes, with every chain and rule in it",
     )?;
     Ok(())
