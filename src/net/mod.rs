@@ -446,3 +446,45 @@ pub fn leftovers(root: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         .collect();
     Ok((bridges, tables))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_modes_parse_as_docker_writes_them() {
+        assert_eq!("none".parse::<Mode>().unwrap(), Mode::None);
+        assert_eq!("host".parse::<Mode>().unwrap(), Mode::Host);
+        assert_eq!(
+            "bridge".parse::<Mode>().unwrap(),
+            Mode::Network("bridge".into())
+        );
+        assert_eq!(
+            "container:web".parse::<Mode>().unwrap(),
+            Mode::Container("web".into())
+        );
+        assert!("container:".parse::<Mode>().is_err());
+        assert!("Bad Name".parse::<Mode>().is_err());
+        assert!("muchtoolongname".parse::<Mode>().is_err());
+    }
+
+    #[test]
+    fn a_request_parses_every_flag_or_names_the_bad_one() {
+        let ports = ["8080:80".to_string(), "53:53/udp".to_string()];
+        let r = Request::parse("app", Some("10.9.0.0/24"), Some("br-app"), &ports).unwrap();
+        assert_eq!(r.mode, Mode::Network("app".into()));
+        assert_eq!(r.subnet.unwrap().to_string(), "10.9.0.0/24");
+        assert_eq!(r.ports.len(), 2);
+        let e = Request::parse("bridge", None, None, &["1:99999".into()]).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn device_names_follow_the_kernel_s_rule() {
+        assert!(check_device_name("wharf0").is_ok());
+        assert!(check_device_name("exactly15chars_").is_ok());
+        for bad in ["", ".", "..", "a/b", "a:b", "a b", "sixteen_chars___"] {
+            assert!(check_device_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -257,3 +257,73 @@ pub fn remove_table(name: &str) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(ports: &[&str]) -> Lease {
+        Lease {
+            ip: std::net::Ipv4Addr::new(10, 88, 0, 2),
+            id: "c".into(),
+            hostname: "c".into(),
+            veth: "v".into(),
+            ports: ports.iter().map(|p| p.parse().unwrap()).collect(),
+            owner: 1,
+            owner_start: 0,
+        }
+    }
+
+    #[test]
+    fn a_port_on_any_host_address_matches_local_destinations() {
+        let l = lease(&["8080:80"]);
+        let line = dnat("prerouting", &l, &l.ports[0]);
+        assert_eq!(
+            line.shown,
+            "fib daddr type local tcp dport 8080 counter dnat to 10.88.0.2:80"
+        );
+        let json = serde_json::to_string(&line.expr).unwrap();
+        assert!(
+            json.contains(r#""fib":{"result":"type","flags":["daddr"]}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""dnat":{"addr":"10.88.0.2","port":80}"#),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn a_port_on_one_address_matches_only_it() {
+        let l = lease(&["127.0.0.1:5353:53/udp"]);
+        let line = dnat("output", &l, &l.ports[0]);
+        assert_eq!(
+            line.shown,
+            "ip daddr 127.0.0.1 udp dport 5353 counter dnat to 10.88.0.2:53"
+        );
+        let json = serde_json::to_string(&line.expr).unwrap();
+        assert!(
+            json.contains(r#""protocol":"udp","field":"dport""#),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn the_subnet_is_masqueraded_out_of_every_device_but_the_bridge() {
+        let net = Network {
+            name: "bridge".into(),
+            bridge: "wharf0".into(),
+            subnet: crate::net::subnet::DEFAULT,
+            created: false,
+        };
+        let shown: Vec<String> = masquerades(&net).into_iter().map(|l| l.shown).collect();
+        assert_eq!(
+            shown,
+            [
+                r#"ip saddr 10.88.0.0/16 oifname != "wharf0" counter masquerade"#,
+                r#"ip saddr 127.0.0.0/8 oifname "wharf0" counter masquerade"#,
+                r#"ip saddr 10.88.0.0/16 oifname "wharf0" ct status dnat counter masquerade"#,
+            ]
+        );
+    }
+}
