@@ -792,3 +792,20 @@ fn a_setup_that_fails_half_way_leaves_nothing() {
     );
     assert_eq!(std::fs::read_dir(t.path().join("run")).unwrap().count(), 0);
 }
+
+#[test]
+fn a_stop_signal_reaches_the_container_and_the_network_still_goes() {
+    let (t, net) = (TestRoot::new(), TestNet::new());
+    let (mut c, _pid) = start(&net, &t, &["-p", "8080:80"], &["/bin/sleep", "30"]);
+    // As PID 1 of its pid namespace, sleep ignores the first SIGTERM passed
+    // on to it; the second becomes SIGKILL.
+    let ch09 = nix::unistd::Pid::from_raw(c.0.id() as i32);
+    let start = Instant::now();
+    while c.0.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(10) {
+        let _ = nix::sys::signal::kill(ch09, nix::sys::signal::SIGTERM);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(c.0.try_wait().unwrap().is_some(), "ch09 did not stop");
+    assert_eq!(net.leftovers(), (vec![], vec![]));
+    assert!(!t.path().join("net/bridge").exists(), "the lease stayed");
+}

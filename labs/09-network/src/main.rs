@@ -71,6 +71,8 @@ struct Args {
 fn main() {
     let args = Args::parse();
     args.lesson.start();
+    // Ctrl-C goes on to the container, and we still take its network down.
+    wharf::sys::catch_stop_signals();
     lesson::finish(NAME, chapter(&args))
 }
 
