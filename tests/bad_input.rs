@@ -171,3 +171,16 @@ fn not_root_ch07() {
 fn not_root_volume_create() {
     refused_without_root("wharf", &["volume", "create", "data"]);
 }
+
+#[test]
+fn not_root_ch09() {
+    refused_without_root("ch09-network", &["-p", "8080:80", "--", "/bin/true"]);
+}
+
+#[test]
+fn not_root_network_create() {
+    refused_without_root(
+        "wharf",
+        &["network", "create", "app", "--subnet", "10.90.0.0/24"],
+    );
+}

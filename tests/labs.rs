@@ -142,6 +142,11 @@ fn lab07_volumes() {
 }
 
 #[test]
+fn lab09_network() {
+    accepts_reference_and_rejects_skeleton("09-network");
+}
+
+#[test]
 fn every_chapter_has_a_checker_test() {
     let me = include_str!("labs.rs");
     for ch in chapters() {

@@ -14,6 +14,7 @@ pub mod journal;
 mod kfile;
 mod mount;
 mod netlink;
+mod nft;
 mod ns;
 mod process;
 mod security;
@@ -23,7 +24,11 @@ pub use child::{child_exit, exit_code_of, one_line, program_name, ExitCode};
 pub use creds::{setgroups, setgroups_empty, setresgid, setresuid};
 pub use kfile::{mkdir, open, rmdir, write};
 pub use mount::{chdir, chroot, fchdir, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
-pub use netlink::link_delete;
+pub use netlink::{
+    addr_add, link_add_bridge, link_add_veth, link_delete, link_rename, link_set_master,
+    link_set_netns, link_set_up, route_add_default,
+};
+pub use nft::nft_apply;
 pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
 pub use process::{
     catch_stop_signals, clear_pdeathsig, cloexec_from_3, execve, kill, reset_signals,
