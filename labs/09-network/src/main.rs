@@ -20,9 +20,9 @@
 use clap::Parser;
 use wharf::cli::flags::LayerFlags;
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{Runtime, SpecBuilder};
+use wharf::container::{ContainerDir, Runtime, SpecBuilder};
 use wharf::net::{Attachment, Mode, Request, WithNetwork};
-use wharf::union::{ContainerDir, Rootfs};
+use wharf::union::Rootfs;
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 use wharf::{rootfs, security};
 
