@@ -16,6 +16,7 @@ mod create;
 mod init;
 pub mod mounts;
 pub mod plan;
+pub mod reaper;
 pub mod spec;
 pub mod state;
 

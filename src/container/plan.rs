@@ -53,6 +53,9 @@ pub struct Plan {
     pub devices: Vec<LinuxDevice>,
     /// The seccomp filter, compiled here once; the init only installs it.
     pub seccomp: Option<seccomp::Compiled>,
+    /// `--init`: the init stays PID 1 and reaps, the command is its child
+    /// (the annotation [`super::reaper::ANNOTATION`]).
+    pub reaper: bool,
 }
 
 impl Plan {
@@ -100,6 +103,7 @@ impl Plan {
                 .map(seccomp::compile)
                 .transpose()
                 .context("compiling linux.seccomp")?,
+            reaper: wants_reaper(spec)?,
         };
         plan.check()?;
         Ok(plan)
@@ -118,6 +122,17 @@ impl Plan {
             bail!("a new user namespace needs linux.uidMappings and linux.gidMappings");
         }
         Ok(())
+    }
+}
+
+/// The reaper annotation: "true" or "false"; anything else is a mistake.
+fn wants_reaper(spec: &Spec) -> anyhow::Result<bool> {
+    let key = super::reaper::ANNOTATION;
+    match spec.annotations().as_ref().and_then(|a| a.get(key)) {
+        None => Ok(false),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => bail!("annotation {key} is {v:?}: it must be \"true\" or \"false\""),
     }
 }
 

@@ -145,6 +145,43 @@ impl SpecBuilder {
         self
     }
 
+    /// process.noNewPrivileges (runc's default: true).
+    pub fn no_new_privileges(mut self, on: bool) -> Self {
+        if let Some(p) = self.spec.process_mut() {
+            p.set_no_new_privileges(Some(on));
+        }
+        self
+    }
+
+    /// false: no masked and no read-only paths, as Docker's `--security-opt
+    /// systempaths=unconfined` (true keeps runc's default lists).
+    pub fn system_paths(mut self, confined: bool) -> Self {
+        if !confined {
+            let linux = self.linux();
+            linux.set_masked_paths(None);
+            linux.set_readonly_paths(None);
+        }
+        self
+    }
+
+    /// `--init`: the annotation that makes the init a reaping PID 1 and the
+    /// command its child (see [`super::reaper`]).
+    pub fn init(mut self, on: bool) -> Self {
+        let notes = self
+            .spec
+            .annotations_mut()
+            .get_or_insert_with(Default::default);
+        if on {
+            notes.insert(super::reaper::ANNOTATION.into(), "true".into());
+        } else {
+            notes.remove(super::reaper::ANNOTATION);
+        }
+        if notes.is_empty() {
+            self.spec.set_annotations(None);
+        }
+        self
+    }
+
     pub fn env(mut self, env: Vec<String>) -> Self {
         if let Some(p) = self.spec.process_mut() {
             p.set_env(Some(env));

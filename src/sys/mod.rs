@@ -16,6 +16,7 @@ mod mount;
 mod netlink;
 mod ns;
 mod process;
+mod reap;
 mod security;
 pub mod xattr_fs;
 
@@ -29,6 +30,7 @@ pub use process::{
     catch_stop_signals, clear_pdeathsig, cloexec_from_3, execve, kill, reset_signals,
     stop_requested, wait, ExitReport,
 };
+pub use reap::{block_signals, reap_any, unblock_all, wait_signal};
 pub use security::{
     ambient_set, bpf_prog_attach_cgroup_device, bpf_prog_load_cgroup_device, cap_mask,
     capbset_drop, capset, prlimit, seccomp_set_mode_filter, set_keepcaps, set_no_new_privs,

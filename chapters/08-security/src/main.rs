@@ -67,6 +67,21 @@ struct Args {
     #[arg(long, value_name = "PROFILE", value_parser = ["default", "unconfined"], default_value = "default")]
     seccomp: String,
 
+    /// `unconfined`: no masked or read-only /proc and /sys paths, as
+    /// Docker's `--security-opt systempaths=unconfined`, to compare.
+    #[arg(long, value_name = "PATHS", value_parser = ["default", "unconfined"], default_value = "default")]
+    systempaths: String,
+
+    /// `false`: let execve grant privileges again (setuid bits, file
+    /// capabilities), to compare.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    no_new_privs: bool,
+
+    /// Run a tiny reaping init as PID 1, with the command as its child: it
+    /// passes signals on and reaps orphans (Docker's `--init`).
+    #[arg(long)]
+    init: bool,
+
     /// Print the OCI runtime spec (config.json) these flags describe, and
     /// exit without running anything.
     #[arg(long)]
@@ -108,6 +123,9 @@ fn describe(
         .read_only(args.read_only)
         .capabilities(security::caps::with_changes(&args.cap_add, &args.cap_drop)?)
         .seccomp((args.seccomp == "default").then(security::seccomp::docker_default))
+        .system_paths(args.systempaths == "default")
+        .no_new_privileges(args.no_new_privs)
+        .init(args.init)
         .env(rootfs::exec::default_env(hostname));
     if let Some(m) = limits.memory {
         b = b.memory(m as i64);
