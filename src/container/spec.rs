@@ -123,6 +123,19 @@ impl SpecBuilder {
         self
     }
 
+    /// linux.resources.devices: more allow rules for the device cgroup, as
+    /// Docker's `--device-cgroup-rule` adds them.
+    pub fn device_rules(mut self, rules: Vec<oci_spec::runtime::LinuxDeviceCgroup>) -> Self {
+        if !rules.is_empty() {
+            self.resources(|r| {
+                let mut all = r.devices().clone().unwrap_or_default();
+                all.extend(rules);
+                r.set_devices(Some(all))
+            });
+        }
+        self
+    }
+
     /// root.readonly: the root mount read-only.
     pub fn read_only(mut self, ro: bool) -> Self {
         if let Some(r) = self.spec.root_mut() {

@@ -9,6 +9,7 @@
 mod child;
 mod creds;
 pub mod decode;
+mod denied;
 pub mod fifo;
 pub mod journal;
 mod kfile;
@@ -22,6 +23,7 @@ pub mod xattr_fs;
 
 pub use child::{child_exit, exit_code_of, one_line, program_name, ExitCode};
 pub use creds::{setgroups, setgroups_empty, setresgid, setresuid};
+pub use denied::{finit_module, init_module, ptrace_attach, ptrace_detach, reboot_restart};
 pub use kfile::{mkdir, open, rmdir, write};
 pub use mount::{chdir, chroot, fchdir, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
 pub use netlink::link_delete;

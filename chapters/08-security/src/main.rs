@@ -67,6 +67,11 @@ struct Args {
     #[arg(long, value_name = "PROFILE", value_parser = ["default", "unconfined"], default_value = "default")]
     seccomp: String,
 
+    /// Allow a device in the cgroup's device list: `c 1:11 rwm` (Docker's
+    /// `--device-cgroup-rule`).
+    #[arg(long, value_name = "RULE")]
+    device_cgroup_rule: Vec<String>,
+
     /// `unconfined`: no masked or read-only /proc and /sys paths, as
     /// Docker's `--security-opt systempaths=unconfined`, to compare.
     #[arg(long, value_name = "PATHS", value_parser = ["default", "unconfined"], default_value = "default")]
@@ -126,6 +131,12 @@ fn describe(
         .system_paths(args.systempaths == "default")
         .no_new_privileges(args.no_new_privs)
         .init(args.init)
+        .device_rules(
+            args.device_cgroup_rule
+                .iter()
+                .map(|r| security::devices::parse_rule(r))
+                .collect::<anyhow::Result<_>>()?,
+        )
         .env(rootfs::exec::default_env(hostname));
     if let Some(m) = limits.memory {
         b = b.memory(m as i64);
