@@ -145,6 +145,13 @@ fn setup(
 // ANCHOR: harden
 fn harden(plan: &Plan) -> anyhow::Result<()> {
     let p = &plan.process;
+    // Without no_new_privs, attaching a filter needs CAP_SYS_ADMIN: attach
+    // it first, while we still hold it (runc does the same); it then also
+    // filters the calls below, which the profile allows.
+    let filter_first = !p.no_new_privs;
+    if let (true, Some(filter)) = (filter_first, &plan.seccomp) {
+        seccomp::install(filter)?;
+    }
     if let Some(c) = &p.caps {
         caps::drop_bounding(c)?;
         sys::set_keepcaps(
@@ -160,7 +167,7 @@ fn harden(plan: &Plan) -> anyhow::Result<()> {
     if p.no_new_privs {
         nnp::no_new_privs()?;
     }
-    if let Some(filter) = &plan.seccomp {
+    if let (false, Some(filter)) = (filter_first, &plan.seccomp) {
         seccomp::install(filter)?;
     }
     Ok(())
