@@ -126,10 +126,7 @@ fn describe(
         .namespaces(&names)
         .hostname(hostname)
         .read_only(args.read_only)
-        .capabilities(security::caps::with_changes(&args.cap_add, &args.cap_drop)?)
-        .seccomp((args.seccomp == "default").then(security::seccomp::docker_default))
         .system_paths(args.systempaths == "default")
-        .no_new_privileges(args.no_new_privs)
         .init(args.init)
         .device_rules(
             args.device_cgroup_rule
@@ -138,6 +135,17 @@ fn describe(
                 .collect::<anyhow::Result<_>>()?,
         )
         .env(rootfs::exec::default_env(hostname));
+
+    // ANCHOR: hardening
+    // lab:solution-begin give the process Docker's 14 capabilities, changed by --cap-add/--cap-drop: b.capabilities(security::caps::with_changes(…)?)
+    b = b.capabilities(security::caps::with_changes(&args.cap_add, &args.cap_drop)?);
+    // lab:solution-end
+    // lab:solution-begin no_new_privs (unless --no-new-privs false), and Docker's seccomp profile (unless --seccomp unconfined): security::seccomp::docker_default
+    b = b
+        .no_new_privileges(args.no_new_privs)
+        .seccomp((args.seccomp == "default").then(security::seccomp::docker_default));
+    // lab:solution-end
+    // ANCHOR_END: hardening
     if let Some(m) = limits.memory {
         b = b.memory(m as i64);
     }
