@@ -58,6 +58,7 @@ pub const FORWARDED: &[Signal] = &[
     Signal::SIGWINCH,
 ];
 
+// ANCHOR: reaper
 /// Be PID 1: fork, let the child become the command through `exec`, and
 /// forward and reap until the command ends. Never returns (nor does
 /// `exec`, which only comes back to report a failed execve).
@@ -101,6 +102,7 @@ pub fn run(exec: impl FnOnce() -> std::convert::Infallible) -> ! {
         }
     }
 }
+// ANCHOR_END: reaper
 
 /// Reap every child that has ended; the command's exit code once it is
 /// among them. SIGCHLDs merge while pending, so one may stand for many.
