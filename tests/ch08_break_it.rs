@@ -61,10 +61,7 @@ fn answer(out: &Output, what: &str) -> String {
 }
 
 fn sh(t: &TestRoot, flags: &[&str], script: &str) -> Output {
-    t.rootfs();
-    let mut args: Vec<&str> = flags.to_vec();
-    args.extend(["--", "/bin/sh", "-c", script]);
-    t.run("ch08-security", &args)
+    common::sh_in(t, "ch08-security", flags, script)
 }
 
 /// (device, inode) of the directory a path resolves to.

@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 use common::{stderr, stdout, Reaped, TestRoot};
 
 fn ch08(t: &TestRoot, flags: &[&str], script: &str) -> Output {
-    t.rootfs();
-    let mut args: Vec<&str> = flags.to_vec();
-    args.extend(["--", "/bin/sh", "-c", script]);
-    t.run("ch08-security", &args)
+    common::sh_in(t, "ch08-security", flags, script)
 }
 
 /// ch08 started in the background, killed and reaped when dropped.
@@ -256,5 +253,51 @@ fn each_step_of_the_init_is_journaled() {
             .contains("exited with status 5"),
         "{:?}",
         steps[reap]
+    );
+}
+
+/// Read the first line of ch08's stdout, then close the pipe (what
+/// `| head -1` does): the status ch08 ends with, if within `limit`.
+fn first_line_then_close(
+    t: &TestRoot,
+    flags: &[&str],
+    script: &str,
+    limit: Duration,
+) -> (String, Option<std::process::ExitStatus>) {
+    use std::io::BufRead;
+    t.rootfs();
+    let child = t
+        .cmd("ch08-security")
+        .args(flags)
+        .args(["--", "/bin/sh", "-c", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut run = Reaped(child);
+    let mut first = String::new();
+    std::io::BufReader::new(run.0.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    (first, ended_within(&mut run, limit))
+}
+
+/// The issue's `sh -c 'seq 1 100000' | head -1`, with the shell itself
+/// as the writer (the rootfs has no seq). As PID 1 the kernel drops the
+/// SIGPIPE its write raises — the write fails with EPIPE and the loop runs
+/// on; under --init the shell is PID 2, dies of SIGPIPE, and the init
+/// exits 128 + 13, as `docker run --init` does.
+#[test]
+fn a_command_killed_by_sigpipe_exits_141_under_init() {
+    let t = TestRoot::new();
+    let writer = "while :; do echo y; done";
+    let (first, st) = first_line_then_close(&t, &["--init"], writer, Duration::from_secs(10));
+    assert_eq!(first, "y\n");
+    assert_eq!(st.and_then(|s| s.code()), Some(141), "{st:?}");
+    let (first, st) = first_line_then_close(&t, &[], writer, Duration::from_secs(2));
+    assert_eq!(first, "y\n");
+    assert_eq!(
+        st, None,
+        "PID 1 died of SIGPIPE: the kernel should have dropped it"
     );
 }

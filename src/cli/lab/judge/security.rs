@@ -73,7 +73,11 @@ fn system_paths(pid: i32) -> Vec<Verdict> {
             format!(
                 "/proc/timer_list: {} bytes inside, the host's has {}",
                 t.len(),
-                if host_has { "content" } else { "none (cannot tell)" }
+                if host_has {
+                    "content"
+                } else {
+                    "none (cannot tell)"
+                }
             ),
         ),
         Err(e) => (false, format!("/proc/{pid}/root/proc/timer_list: {e}")),
