@@ -141,7 +141,8 @@ fn setup(
 /// Chapter 08: what stops root in the container. The bounding set shrinks
 /// while we are still root; PR_SET_KEEPCAPS carries the permitted set
 /// across the uid change; the other sets are set after it; no_new_privs
-/// and seccomp come last, the filter once nothing more needs a denied call.
+/// and seccomp come last, the filter once nothing more needs a denied call
+/// (first, when the spec turns no_new_privs off: see below).
 // ANCHOR: harden
 fn harden(plan: &Plan) -> anyhow::Result<()> {
     let p = &plan.process;

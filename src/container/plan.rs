@@ -250,9 +250,25 @@ mod tests {
     }
 
     #[test]
+    fn the_init_annotation_asks_for_the_reaper() {
+        let b = bundle();
+        let plan = |on| {
+            let spec = SpecBuilder::new("rootfs", ["/bin/true"]).init(on).build();
+            Plan::from_spec(&spec, b.path()).unwrap().reaper
+        };
+        assert!(plan(true));
+        assert!(!plan(false));
+        let spec = SpecBuilder::new("rootfs", ["/bin/true"])
+            .init(true)
+            .init(false)
+            .build();
+        assert!(spec.annotations().is_none(), "{:?}", spec.annotations());
+    }
+
+    #[test]
     fn bad_specs_are_refused_with_what_is_wrong() {
         let b = bundle();
-        let cases: Vec<(Spec, &str)> = vec![
+        let mut cases: Vec<(Spec, &str)> = vec![
             (
                 SpecBuilder::new("nope", ["/bin/true"]).build(),
                 "is not a directory",
@@ -274,6 +290,15 @@ mod tests {
                 "not absolute",
             ),
         ];
+        let mut odd = SpecBuilder::new("rootfs", ["/bin/true"]).build();
+        odd.set_annotations(Some(
+            [(
+                crate::container::reaper::ANNOTATION.to_string(),
+                "yes".to_string(),
+            )]
+            .into(),
+        ));
+        cases.push((odd, "it must be \"true\" or \"false\""));
         for (spec, want) in cases {
             let err = format!("{:#}", Plan::from_spec(&spec, b.path()).unwrap_err());
             assert!(err.contains(want), "{err:?} lacks {want:?}");
