@@ -23,10 +23,10 @@ pub fn judge(ctx: &Ctx) -> Vec<Verdict> {
         let (inh, amb) = (field("CapInh"), field("CapAmb"));
         let nnp = field("NoNewPrivs");
         let seccomp = field("Seccomp");
-        let filter_fix = "b.no_new_privileges(args.no_new_privs).seccomp(…docker_default…): no_new_privs first lets the kernel accept the filter";
+        let filter_fix = "b.no_new_privileges(args.no_new_privs).seccomp((args.seccomp == \"default\").then(security::seccomp::docker_default)): the init sets no_new_privs, then attaches the filter last";
         let mut out = vec![
             verdict(
-                "bounding set: Docker's 14 minus NET_RAW",
+                "bounding set: Docker's 14 but NET_RAW",
                 bnd == DOCKER_MINUS_NET_RAW,
                 format!("CapBnd: {bnd} (want {DOCKER_MINUS_NET_RAW})"),
                 caps_fix,
