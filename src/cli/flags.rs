@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cgroup::{self, demo::Demo, LimitArgs};
+use crate::container::OciSpec as Spec;
 use crate::ns::Namespaces;
 use crate::probe::View;
 use crate::rootfs::Source;
@@ -263,5 +264,29 @@ impl From<SourceFlag> for Source {
             SourceFlag::Host => Source::Host,
             SourceFlag::Busybox => Source::Busybox,
         }
+    }
+}
+
+/// `--print-spec`, which every chapter from 02 on has: the OCI runtime
+/// spec (the config.json runc reads) that the other flags describe.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PrintSpecFlag {
+    /// Print the OCI runtime spec (config.json) these flags describe, and
+    /// exit without running anything.
+    #[arg(long)]
+    pub print_spec: bool,
+}
+
+impl PrintSpecFlag {
+    /// Print the spec if asked: `Some(0)` to exit with, else `None`.
+    pub fn print(
+        &self,
+        spec: impl FnOnce() -> anyhow::Result<Spec>,
+    ) -> anyhow::Result<Option<i32>> {
+        if !self.print_spec {
+            return Ok(None);
+        }
+        println!("{}", crate::container::spec::to_json(&spec()?));
+        Ok(Some(0))
     }
 }

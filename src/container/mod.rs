@@ -30,13 +30,28 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::{ContainerState, Spec, State};
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, Report};
 use crate::ns::run::Hooks;
 use crate::sys::{self, ExitReport};
 
 pub use create::Detach;
 pub use oci_spec::runtime::Spec as OciSpec;
-pub use spec::SpecBuilder;
+pub use spec::{ChapterFlags, SpecBuilder};
+
+/// How a foreground container ended: its status, and what its cgroup
+/// counted (CPU time, OOM kills, forks refused), if it had one.
+#[derive(Debug)]
+pub struct Ran {
+    pub status: ExitReport,
+    pub usage: Option<Report>,
+}
+
+impl Ran {
+    /// The exit code a shell would see (128+n for a signal).
+    pub fn exit_code(&self) -> i32 {
+        self.status.exit_code()
+    }
+}
 
 /// Where a runtime keeps its containers: one directory per container id,
 /// holding state.json, its lock and, until `start`, the exec FIFO.
@@ -138,15 +153,18 @@ impl Runtime {
     }
 
     /// Docker's foreground run: create, start, wait for the init, delete.
+    /// What the cgroup counted is read just before `delete` removes it.
     pub fn run(
         &self,
         id: &str,
         bundle: &Path,
         spec: &Spec,
         hooks: &mut dyn Hooks,
-    ) -> anyhow::Result<ExitReport> {
-        let st = self.create(id, bundle, spec, hooks, Detach::No)?;
+    ) -> anyhow::Result<Ran> {
+        let plan = plan::Plan::from_spec(spec, bundle)?;
+        let st = create::create(self, id, bundle, &plan, hooks, Detach::No)?;
         let pid = Pid::from_raw(st.pid().unwrap_or(0));
+        let began = std::time::Instant::now();
         let outcome = self.start(id).and_then(|()| {
             Ok(sys::wait(
                 pid,
@@ -161,10 +179,18 @@ impl Runtime {
             );
             let _ = sys::wait(pid, "reap it so no zombie is left");
         }
+        let usage = match (&outcome, Cgroup::open(id)) {
+            (Ok(status), Ok(Some(cg))) => {
+                let usage = Report::new(&cg.stats(), &plan.limits, status, began.elapsed());
+                cg.persist();
+                Some(usage)
+            }
+            _ => None,
+        };
         let removed = self.delete(id, true);
-        let report = outcome?;
+        let status = outcome?;
         removed?;
-        Ok(report)
+        Ok(Ran { status, usage })
     }
 
     fn dir(&self, id: &str) -> anyhow::Result<PathBuf> {

@@ -7,13 +7,24 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use oci_spec::runtime::{
-    LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, RootBuilder,
-    Spec,
+    LinuxBuilder, LinuxCpuBuilder, LinuxIdMapping, LinuxIdMappingBuilder, LinuxMemoryBuilder,
+    LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder,
+    LinuxResourcesBuilder, Mount, MountBuilder, RootBuilder, Spec,
 };
+
+use crate::cgroup::Limits;
+use crate::ns::{idmap, Namespaces};
 
 pub struct SpecBuilder {
     spec: Spec,
+}
+
+/// The flags chapters 02–08 share, in plain form.
+#[derive(Debug, Clone, Default)]
+pub struct ChapterFlags<'a> {
+    pub ns: Namespaces,
+    pub hostname: Option<&'a str>,
+    pub limits: Limits,
 }
 
 fn ns_type(name: &str) -> LinuxNamespaceType {
@@ -47,6 +58,88 @@ impl SpecBuilder {
             p.set_args(Some(args.into_iter().map(Into::into).collect()));
         }
         SpecBuilder { spec }
+    }
+
+    /// The container of chapters 02–07: runc's default spec with the
+    /// chapter's flags, without the hardening that chapter 08 adds. The
+    /// process keeps every capability root has, no seccomp filter,
+    /// no_new_privs off, no rlimits, nothing masked or read-only; the only
+    /// mount is /proc, and only with a new pid namespace (the rootfs brings
+    /// its own /dev, as in chapter 01).
+    pub fn unhardened<S: Into<String>>(
+        root: impl Into<PathBuf>,
+        args: impl IntoIterator<Item = S>,
+        flags: &ChapterFlags,
+    ) -> SpecBuilder {
+        let mut b = SpecBuilder::new(root, args);
+        if let Some(p) = b.spec.process_mut() {
+            p.set_capabilities(None);
+            p.set_no_new_privileges(None);
+            p.set_rlimits(None);
+        }
+        let linux = b.linux();
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
+        linux.set_seccomp(None);
+        // runc's default device rules (deny all but a few) belong to the
+        // hardening too.
+        linux.set_resources(None);
+        b.spec.set_mounts(Some(Vec::new()));
+        let b = b.chapter(flags);
+        match flags.ns.effective().pid {
+            true => b.mount("proc", "/proc", "proc", &["nosuid", "noexec", "nodev"]),
+            false => b,
+        }
+    }
+
+    /// What a chapter's flags say: its namespaces, hostname (also in the
+    /// environment, as chapter 01's shell shows it) and cgroup limits.
+    pub fn chapter(self, flags: &ChapterFlags) -> Self {
+        self.namespaces_of(&flags.ns)
+            .hostname(flags.hostname)
+            .limits(&flags.limits)
+            .env(crate::rootfs::exec::default_env(flags.hostname))
+    }
+
+    /// The new namespaces a chapter's flags chose (chapter 02's default
+    /// set when none was), and for a user namespace the id maps that
+    /// chapter 02 writes: root inside is uid 100000 outside.
+    pub fn namespaces_of(self, ns: &Namespaces) -> Self {
+        let e = ns.effective();
+        let names: Vec<&str> = [
+            (e.pid, "pid"),
+            (e.uts, "uts"),
+            (e.ipc, "ipc"),
+            (e.net, "network"),
+            (e.mount, "mount"),
+            (e.user, "user"),
+            (e.cgroup, "cgroup"),
+        ]
+        .into_iter()
+        .filter_map(|(on, n)| on.then_some(n))
+        .collect();
+        let mut b = self.namespaces(&names);
+        if e.user {
+            let map = vec![id_map(0, idmap::HOST_BASE, idmap::RANGE)];
+            b.linux().set_uid_mappings(Some(map.clone()));
+            b.linux().set_gid_mappings(Some(map));
+        }
+        b
+    }
+
+    /// linux.resources from chapter 04's limits: cpu quota/period, memory,
+    /// pids.
+    pub fn limits(mut self, l: &Limits) -> Self {
+        if let Some(m) = l.memory {
+            self = self.memory(m as i64);
+        }
+        if let Some(p) = l.pids {
+            self = self.pids(p as i64);
+        }
+        if let Some(c) = &l.cpu {
+            self = self.cpu(c.quota_us as i64, c.period_us);
+        }
+        self
     }
 
     pub fn hostname(mut self, h: Option<&str>) -> Self {
@@ -222,6 +315,15 @@ impl SpecBuilder {
             .get_or_insert_with(|| LinuxResourcesBuilder::default().build().expect("resources"));
         f(res);
     }
+}
+
+fn id_map(inside: u32, outside: u32, size: u32) -> LinuxIdMapping {
+    LinuxIdMappingBuilder::default()
+        .container_id(inside)
+        .host_id(outside)
+        .size(size)
+        .build()
+        .expect("id mapping")
 }
 
 /// A bundle's config.json, with one line saying what is wrong if it is not

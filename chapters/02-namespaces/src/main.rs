@@ -9,8 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use wharf::cli::flags::NamespaceFlags;
+use wharf::cli::flags::{NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
+use wharf::container::{ChapterFlags, SpecBuilder};
 use wharf::ns::{idmap, run};
 use wharf::rootfs::{self, chroot, exec, pivot};
 use wharf::sys::{self, Child, Fork};
@@ -34,6 +35,9 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
 
+    #[command(flatten)]
+    spec: PrintSpecFlag,
+
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
     cmd: Vec<String>,
@@ -46,6 +50,18 @@ fn main() {
 }
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
+    // The same container in the OCI runtime spec's words (chapter 08 builds
+    // containers from such a spec): namespaces, hostname, root, command.
+    let flags = ChapterFlags {
+        ns: args.ns.ns(),
+        hostname: args.hostname.as_deref(),
+        ..Default::default()
+    };
+    let root = args.rootfs.clone().unwrap_or_else(|| "rootfs".into());
+    let spec = || Ok(SpecBuilder::unhardened(&root, args.cmd.clone(), &flags).build());
+    if let Some(code) = args.spec.print(spec)? {
+        return Ok(code);
+    }
     lesson::require_root("ch02-namespaces")?;
     args.ns.ns().check(args.hostname.as_deref())?;
     if args.cmd.is_empty() && !args.ns.ns().escape_demo {

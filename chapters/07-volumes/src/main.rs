@@ -12,11 +12,13 @@
 //! *init layer* of the container's own, laid on top of the image's layers:
 //! the image is never modified, and every container gets its own copies.
 
+use std::path::{Path, PathBuf};
+
 use clap::Parser;
-use wharf::cgroup::{Cgroup, Placement};
-use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags};
+use wharf::cgroup::Limits;
+use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::ns::run::{self, RunSpec};
+use wharf::container::{ChapterFlags, OciSpec, Runtime, SpecBuilder};
 use wharf::rootfs;
 use wharf::union::{ContainerDir, Rootfs};
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
@@ -57,6 +59,9 @@ struct Args {
     #[arg(long)]
     keep_volumes: bool,
 
+    #[command(flatten)]
+    spec: PrintSpecFlag,
+
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
     cmd: Vec<String>,
@@ -68,7 +73,27 @@ fn main() {
     lesson::finish(NAME, chapter(&args))
 }
 
+/// The container the flags describe, on the root at `root`: chapter 05's,
+/// without chapter 08's hardening. The volumes are not in it: they are
+/// mounted by the hooks, as chapter 07 teaches.
+fn describe(args: &Args, root: &Path, hostname: Option<&str>, limits: &Limits) -> OciSpec {
+    let flags = ChapterFlags {
+        ns: args.ns.ns(),
+        hostname,
+        limits: *limits,
+    };
+    SpecBuilder::unhardened(root, args.cmd.clone(), &flags).build()
+}
+
 fn chapter(args: &Args) -> anyhow::Result<i32> {
+    let limits = args.limits.limits().parse()?;
+    let hostname = args.hostname.as_deref();
+    if let Some(code) = args
+        .spec
+        .print(|| Ok(describe(args, "rootfs".as_ref(), hostname, &limits)))?
+    {
+        return Ok(code);
+    }
     lesson::require_root(NAME)?;
     if let Some(exec) = &args.exec {
         let new = args.ns.ns().chosen() || args.ns.ns().escape_demo || args.limits.limits().given();
@@ -86,7 +111,6 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} -v /data -- /bin/sh`");
     }
     // Every check that can fail comes before anything is made on disk.
-    let limits = args.limits.limits().parse()?;
     let specs = volume::parse_all(&args.volume)?;
     volume::check_sources(&specs)?;
     let image = args.union.layers().lowers(|| rootfs::choose(None))?;
@@ -100,7 +124,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         .or_else(|| uts.then(|| dir.id.clone()));
 
     // ANCHOR: initlayer
-    let init: std::path::PathBuf = {
+    let init: PathBuf = {
         // lab:solution-begin write the init layer (/etc/hostname, hosts, resolv.conf) for this container (wharf::volume::initlayer::create)
         initlayer::create(&dir.path, hostname.as_deref().unwrap_or(&dir.id), &image)?
         // lab:solution-end
@@ -115,27 +139,17 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         Attached::attach(&specs, &dir.id, args.keep_volumes)?
         // lab:solution-end
     };
-    let spec = RunSpec {
-        ns: args.ns.ns(),
-        hostname,
-        rootfs: root.root(),
-        cmd: args.cmd.clone(),
-    };
     let mut volumes = WithVolumes {
         rootfs: &root,
         mounts: &vols.mounts,
     };
-    // Chapter 04's cgroup around it: the child is placed before it runs.
-    let cgroup = Cgroup::create(&format!("ch07-{}", std::process::id()), &limits)?;
-    let mut hooks = Placement::new(&cgroup, spec.ns.effective().cgroup, &mut volumes);
-    let status = run::run(&spec, &mut hooks)?;
-    let wall = hooks.elapsed();
+    let spec = describe(args, &root.root(), hostname.as_deref(), &limits);
+    let ran = Runtime::default_root().run(&dir.id, &dir.path, &spec, &mut volumes)?;
     // ANCHOR_END: volumes
-    eprint!("{}", cgroup.report(&status, wall));
-    cgroup.remove()?;
+    ran.usage.iter().for_each(|usage| eprint!("{usage}"));
 
     for line in volume::report(&root, &vols, &dir.id, args.union.layers().keep)? {
         eprintln!("{NAME}: {line}");
     }
-    Ok(status.exit_code())
+    Ok(ran.exit_code())
 }

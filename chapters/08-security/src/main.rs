@@ -12,9 +12,9 @@
 //! only harmless devices, and /proc files masked or made read-only.
 
 use clap::Parser;
-use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags};
+use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{spec, Runtime, SpecBuilder};
+use wharf::container::{ChapterFlags, Runtime, SpecBuilder};
 use wharf::rootfs;
 use wharf::security;
 use wharf::union::{ContainerDir, Rootfs};
@@ -87,10 +87,8 @@ struct Args {
     #[arg(long)]
     init: bool,
 
-    /// Print the OCI runtime spec (config.json) these flags describe, and
-    /// exit without running anything.
-    #[arg(long)]
-    print_spec: bool,
+    #[command(flatten)]
+    spec: PrintSpecFlag,
 
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
@@ -109,22 +107,13 @@ fn describe(
     root: &std::path::Path,
     hostname: Option<&str>,
 ) -> anyhow::Result<wharf::container::OciSpec> {
-    let e = args.ns.ns().effective();
-    let names: Vec<&str> = [
-        (e.pid, "pid"),
-        (e.uts, "uts"),
-        (e.ipc, "ipc"),
-        (e.net, "network"),
-        (e.mount, "mount"),
-        (e.cgroup, "cgroup"),
-    ]
-    .into_iter()
-    .filter_map(|(on, n)| on.then_some(n))
-    .collect();
-    let limits = args.limits.limits().parse()?;
+    let flags = ChapterFlags {
+        ns: args.ns.ns(),
+        hostname,
+        limits: args.limits.limits().parse()?,
+    };
     let mut b = SpecBuilder::new(root, args.cmd.clone())
-        .namespaces(&names)
-        .hostname(hostname)
+        .chapter(&flags)
         .read_only(args.read_only)
         .system_paths(args.systempaths == "default")
         .init(args.init)
@@ -133,8 +122,7 @@ fn describe(
                 .iter()
                 .map(|r| security::devices::parse_rule(r))
                 .collect::<anyhow::Result<_>>()?,
-        )
-        .env(rootfs::exec::default_env(hostname));
+        );
 
     // ANCHOR: hardening
     // lab:solution-begin give the process Docker's 14 capabilities, changed by --cap-add/--cap-drop: b.capabilities(security::caps::with_changes(…)?)
@@ -146,27 +134,16 @@ fn describe(
         .seccomp((args.seccomp == "default").then(security::seccomp::docker_default));
     // lab:solution-end
     // ANCHOR_END: hardening
-    if let Some(m) = limits.memory {
-        b = b.memory(m as i64);
-    }
-    if let Some(p) = limits.pids {
-        b = b.pids(p as i64);
-    }
-    if let Some(c) = limits.cpu {
-        b = b.cpu(c.quota_us as i64, c.period_us);
-    }
     Ok(b.build())
 }
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
-    if args.print_spec {
-        let spec = describe(
-            args,
-            std::path::Path::new("rootfs"),
-            args.hostname.as_deref(),
-        )?;
-        println!("{}", spec::to_json(&spec));
-        return Ok(0);
+    let hostname = args.hostname.as_deref();
+    if let Some(code) = args
+        .spec
+        .print(|| describe(args, "rootfs".as_ref(), hostname))?
+    {
+        return Ok(code);
     }
     lesson::require_root(NAME)?;
     let (ns, layers) = (args.ns.ns(), args.union.layers());

@@ -13,8 +13,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use nix::unistd::Pid;
-use wharf::cli::flags::NamespaceFlags;
+use wharf::cli::flags::{NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
+use wharf::container::{ChapterFlags, SpecBuilder};
 use wharf::ns::run::{self, Hooks, RunSpec};
 use wharf::ns::setns;
 use wharf::rootfs;
@@ -39,6 +40,8 @@ enum Cmd {
         hostname: Option<String>,
         #[arg(long, value_name = "DIR")]
         rootfs: Option<PathBuf>,
+        #[command(flatten)]
+        spec: PrintSpecFlag,
         #[arg(last = true, required = true, value_name = "CMD")]
         cmd: Vec<String>,
     },
@@ -57,6 +60,25 @@ fn main() {
 }
 
 fn chapter(args: Args) -> anyhow::Result<i32> {
+    if let Cmd::Run {
+        ns,
+        hostname,
+        rootfs,
+        spec,
+        cmd,
+    } = &args.cmd
+    {
+        let flags = ChapterFlags {
+            ns: ns.ns(),
+            hostname: hostname.as_deref(),
+            ..Default::default()
+        };
+        let root = rootfs.clone().unwrap_or_else(|| "rootfs".into());
+        let oci = || Ok(SpecBuilder::unhardened(&root, cmd.clone(), &flags).build());
+        if let Some(code) = spec.print(oci)? {
+            return Ok(code);
+        }
+    }
     lesson::require_root("ch03-setns")?;
     match args.cmd {
         Cmd::Run {
@@ -64,6 +86,7 @@ fn chapter(args: Args) -> anyhow::Result<i32> {
             hostname,
             rootfs,
             cmd,
+            ..
         } => {
             let rootfs = rootfs::choose(rootfs.as_deref())?;
             let spec = RunSpec {

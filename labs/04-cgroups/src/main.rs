@@ -20,8 +20,9 @@ use anyhow::bail;
 use clap::Parser;
 use wharf::cgroup::demo::Demo;
 use wharf::cgroup::{Cgroup, Placement};
-use wharf::cli::flags::{DemoFlag, ExecFlags, LimitFlags, NamespaceFlags};
+use wharf::cli::flags::{DemoFlag, ExecFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
+use wharf::container::{ChapterFlags, SpecBuilder};
 use wharf::ns::run::{self, NoHooks, RunSpec};
 use wharf::rootfs;
 
@@ -54,6 +55,9 @@ struct Args {
     #[arg(long, value_enum)]
     demo: Option<DemoFlag>,
 
+    #[command(flatten)]
+    spec: PrintSpecFlag,
+
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
     cmd: Vec<String>,
@@ -66,7 +70,9 @@ fn main() {
 }
 
 fn chapter(args: &Args) -> anyhow::Result<i32> {
-    lesson::require_root("ch04-cgroups")?;
+    if !args.spec.print_spec {
+        lesson::require_root("ch04-cgroups")?;
+    }
     // Chapter 03's exec, in the container's cgroups too (wharf::cgroup::exec_into).
     if let Some(exec) = &args.exec {
         let run_flags =
@@ -89,6 +95,18 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         }
         (None, false) => args.cmd.clone(),
     };
+    // The same container in the OCI runtime spec's words: the limits are
+    // linux.resources, which chapter 08's runtime writes into the cgroup.
+    let flags = ChapterFlags {
+        ns: args.ns.ns(),
+        hostname: args.hostname.as_deref(),
+        limits,
+    };
+    let root = args.rootfs.clone().unwrap_or_else(|| "rootfs".into());
+    let spec = || Ok(SpecBuilder::unhardened(&root, cmd.clone(), &flags).build());
+    if let Some(code) = args.spec.print(spec)? {
+        return Ok(code);
+    }
     args.ns.ns().check(args.hostname.as_deref())?;
     let rootfs = rootfs::choose(args.rootfs.as_deref())?;
     let spec = RunSpec {

@@ -22,10 +22,10 @@
 //! mainline Linux, and left us its `.wh.` whiteout names in layer tars.
 
 use clap::Parser;
-use wharf::cgroup::{Cgroup, Placement};
-use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags};
+use wharf::cgroup::Limits;
+use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::ns::run::{self, RunSpec};
+use wharf::container::{ChapterFlags, OciSpec, Runtime, SpecBuilder};
 use wharf::rootfs;
 use wharf::union::{changes, demo};
 use wharf::union::{ContainerDir, Rootfs};
@@ -67,6 +67,9 @@ struct Args {
           value_parser = clap::value_parser!(u32).range(1..=50))]
     containers: u32,
 
+    #[command(flatten)]
+    spec: PrintSpecFlag,
+
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
     cmd: Vec<String>,
@@ -78,7 +81,25 @@ fn main() {
     lesson::finish(NAME, chapter(&args))
 }
 
+/// The container the flags describe, on the root at `root`: chapter 04's,
+/// without chapter 08's hardening.
+fn describe(args: &Args, root: &std::path::Path, limits: &Limits) -> OciSpec {
+    let flags = ChapterFlags {
+        ns: args.ns.ns(),
+        hostname: args.hostname.as_deref(),
+        limits: *limits,
+    };
+    SpecBuilder::unhardened(root, args.cmd.clone(), &flags).build()
+}
+
 fn chapter(args: &Args) -> anyhow::Result<i32> {
+    let limits = args.limits.limits().parse()?;
+    if let Some(code) = args
+        .spec
+        .print(|| Ok(describe(args, "rootfs".as_ref(), &limits)))?
+    {
+        return Ok(code);
+    }
     lesson::require_root(NAME)?;
     if let Some(exec) = &args.exec {
         let new = args.ns.ns().chosen() || args.ns.ns().escape_demo || args.limits.limits().given();
@@ -95,7 +116,6 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     if args.cmd.is_empty() {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} --layer DIR -- /bin/sh`");
     }
-    let limits = args.limits.limits().parse()?;
     let lowers = args.union.layers().lowers(|| rootfs::choose(None))?;
 
     let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;
@@ -105,22 +125,17 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         todo!("prepare the container's root from the layers: overlay (lowerdir, upperdir, workdir) or copy (wharf::union::Rootfs::prepare)");
     };
 
-    let spec = RunSpec {
-        ns: args.ns.ns(),
-        hostname: args.hostname.clone(),
-        rootfs: root.root(),
-        cmd: args.cmd.clone(),
-    };
-    // Chapter 04's cgroup around it: the child is placed before it runs.
-    let cgroup = Cgroup::create(&format!("ch05-{}", std::process::id()), &limits)?;
-    let mut hooks = Placement::new(&cgroup, spec.ns.effective().cgroup, &mut root);
-    let status = run::run(&spec, &mut hooks)?;
-    let wall = hooks.elapsed();
-    eprint!("{}", cgroup.report(&status, wall));
-    cgroup.remove()?;
+    // The spec these flags describe (see --print-spec), built into a
+    // container by wharf::container: the overlay is mounted in the child,
+    // in its new mount namespace, by `root` (its build_root hook).
+    let spec = describe(args, &root.root(), &limits);
+    let ran = Runtime::default_root().run(&dir.id, &dir.path, &spec, &mut root)?;
+    if let Some(usage) = &ran.usage {
+        eprint!("{usage}");
+    }
 
     report(&root, &dir.id, args.union.layers().keep)?;
-    Ok(status.exit_code())
+    Ok(ran.exit_code())
 }
 
 /// Tell the learner where the container's writes went.

@@ -17,11 +17,10 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use nix::sched::CloneFlags;
-use wharf::cgroup::{Cgroup, Placement};
-use wharf::cli::flags::{LayerFlags, LimitFlags, NamespaceFlags};
+use wharf::cli::flags::{LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
+use wharf::container::{ChapterFlags, OciSpec, Runtime, SpecBuilder};
 use wharf::layer::{self, demo, ApplyOptions, ExportStats};
-use wharf::ns::{run, run::RunSpec};
 use wharf::union::{ContainerDir, Driver, Mounted, Rootfs};
 use wharf::{rootfs, sys};
 
@@ -55,6 +54,9 @@ struct Args {
     /// The directory to `rm -rf` and `mkdir` again inside.
     #[arg(long, value_name = "DIR", default_value = "etc/config")]
     recreate: PathBuf,
+
+    #[command(flatten)]
+    spec: PrintSpecFlag,
 }
 
 fn main() {
@@ -63,33 +65,42 @@ fn main() {
     lesson::finish(NAME, chapter(&args))
 }
 
+/// Chapter 05's container, on the root at `root`, running the deletions.
+fn describe(args: &Args, root: &std::path::Path) -> anyhow::Result<OciSpec> {
+    let flags = ChapterFlags {
+        ns: args.ns.ns(),
+        hostname: args.hostname.as_deref(),
+        limits: args.limits.limits().parse()?,
+    };
+    let cmd = demo::deletions(&args.rm, &args.recreate);
+    Ok(SpecBuilder::unhardened(root, cmd, &flags).build())
+}
+
 fn chapter(args: &Args) -> anyhow::Result<i32> {
+    if let Some(code) = args.spec.print(|| describe(args, "rootfs".as_ref()))? {
+        return Ok(code);
+    }
     lesson::require_root(NAME)?;
     args.ns.ns().check(args.hostname.as_deref())?;
     if !args.ns.ns().effective().mount || args.union.layers().driver != Driver::Overlay {
         anyhow::bail!("{NAME} needs a mount namespace and the overlay driver: only an overlay in the container's own namespace records deletions as whiteouts");
     }
-    let limits = args.limits.limits().parse()?;
+    args.limits.limits().parse()?; // a bad limit is refused before anything is made
     let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;
     dir.keep(args.union.layers().keep);
     let lowers = demo::lowers(&args.union.layers(), &dir.path)?;
     demo::check_targets(&lowers, &args.rm, &args.recreate)?;
 
     let mut root = Rootfs::prepare(Driver::Overlay, &lowers, &dir.path)?;
-    let spec = RunSpec {
-        ns: args.ns.ns(),
-        hostname: args.hostname.clone(),
-        rootfs: root.root(),
-        cmd: demo::deletions(&args.rm, &args.recreate),
-    };
-    println!("In the container: {}", spec.cmd[2]);
-    let cgroup = Cgroup::create(&format!("ch06-{}", std::process::id()), &limits)?;
-    let mut hooks = Placement::new(&cgroup, spec.ns.effective().cgroup, &mut root);
-    let status = run::run(&spec, &mut hooks)?;
-    eprint!("{}", cgroup.report(&status, hooks.elapsed()));
-    cgroup.remove()?;
-    if status.exit_code() != 0 {
-        anyhow::bail!("the container's shell failed: {}", status.describe());
+    let spec = describe(args, &root.root())?;
+    println!(
+        "In the container: {}",
+        demo::deletions(&args.rm, &args.recreate)[2]
+    );
+    let ran = Runtime::default_root().run(&dir.id, &dir.path, &spec, &mut root)?;
+    ran.usage.iter().for_each(|usage| eprint!("{usage}"));
+    if ran.exit_code() != 0 {
+        anyhow::bail!("the container's shell failed: {}", ran.status.describe());
     }
 
     let (upper, merged, tar) = (root.changes(), root.root(), dir.path.join("layer.tar"));
