@@ -13,15 +13,16 @@ fn ch08(t: &TestRoot, flags: &[&str], script: &str) -> Output {
     common::sh_in(t, "ch08-security", flags, script)
 }
 
-/// ch08 started in the background, killed and reaped when dropped.
+/// ch08 started in the background, its stdout a pipe to us, killed and
+/// reaped when dropped.
 fn spawn(t: &TestRoot, flags: &[&str], script: &str) -> Reaped {
     t.rootfs();
     let child: Child = t
         .cmd("ch08-security")
         .args(flags)
         .args(["--", "/bin/sh", "-c", script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("spawn ch08-security");
     Reaped(child)
@@ -265,16 +266,7 @@ fn first_line_then_close(
     limit: Duration,
 ) -> (String, Option<std::process::ExitStatus>) {
     use std::io::BufRead;
-    t.rootfs();
-    let child = t
-        .cmd("ch08-security")
-        .args(flags)
-        .args(["--", "/bin/sh", "-c", script])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut run = Reaped(child);
+    let mut run = spawn(t, flags, script);
     let mut first = String::new();
     std::io::BufReader::new(run.0.stdout.take().unwrap())
         .read_line(&mut first)
