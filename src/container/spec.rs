@@ -336,7 +336,19 @@ pub fn load_bundle(bundle: &Path) -> anyhow::Result<Spec> {
         .with_context(|| format!("{} is not an OCI runtime spec", path.display()))
 }
 
-/// The spec as config.json text, as `--print-spec` shows it.
+/// The spec as config.json text, as `--print-spec` shows it. oci-spec
+/// keeps each capability set in a hash set, whose order changes from run
+/// to run: the sets are printed sorted, so two prints of one spec are the
+/// same text.
 pub fn to_json(spec: &Spec) -> String {
-    serde_json::to_string_pretty(spec).expect("a spec serializes")
+    let mut v = serde_json::to_value(spec).expect("a spec serializes");
+    if let Some(sets) = v
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    {
+        for set in sets.values_mut().filter_map(|s| s.as_array_mut()) {
+            set.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
+    serde_json::to_string_pretty(&v).expect("a spec serializes")
 }
