@@ -293,3 +293,36 @@ fn a_command_killed_by_sigpipe_exits_141_under_init() {
         "PID 1 died of SIGPIPE: the kernel should have dropped it"
     );
 }
+
+/// The init's part of the `--explain` transcript, from the first signal
+/// it blocks to the command's status (the steps before it are chapter
+/// 08's, in its own snapshot), renumbered from 1. The book shows it.
+#[test]
+fn explain_transcript_of_the_init() {
+    let t = TestRoot::new();
+    let out = ch08(
+        &t,
+        &["--init", "--explain", "--id", "snap", "--hostname", "box"],
+        "exit 3",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = common::redact(&stderr(&out), t.path());
+    let from = text
+        .find("rt_sigprocmask(SIG_BLOCK")
+        .and_then(|i| text[..i].rfind('#'))
+        .unwrap_or_else(|| panic!("no SIG_BLOCK step:\n{text}"));
+    let to = text
+        .find("wait for the container's command to end")
+        .and_then(|i| text[..i].rfind('#'))
+        .expect("the parent's wait4");
+    // Numbered from the init's first step, so that a step more or less
+    // before it (chapter 08's own) does not change this transcript.
+    let part = &text[from..to];
+    let first: u32 = part[1..].split(' ').next().unwrap().parse().unwrap();
+    let renumbered = regex::Regex::new(r"(?m)^#(\d+)")
+        .unwrap()
+        .replace_all(part, |c: &regex::Captures| {
+            format!("#{}", c[1].parse::<u32>().unwrap() - first + 1)
+        });
+    insta::assert_snapshot!("ch08_init_explain", renumbered);
+}
