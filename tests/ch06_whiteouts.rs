@@ -9,7 +9,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::process::Command;
 
-use common::{redact, stderr, stdout, TestRoot};
+use common::{redact, snapshot_name, stderr, stdout, TestRoot};
 
 /// Mount points below `root`, as the host's mount namespace sees them.
 fn mounts_below(root: &Path) -> Vec<String> {
@@ -223,6 +223,6 @@ fn explain_transcript() {
     t.rootfs();
     let out = t.run("ch06-whiteouts", &["--explain", "--id", "snap"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    insta::assert_snapshot!("ch06_explain", redact_run(&stderr(&out), t.path()));
+    insta::assert_snapshot!(snapshot_name("ch06_explain"), redact_run(&stderr(&out), t.path()));
     insta::assert_snapshot!("ch06_output", redact_run(&stdout(&out), t.path()));
 }

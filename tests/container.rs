@@ -186,6 +186,30 @@ fn run_passes_the_exit_code_and_starts_clean() {
     assert_eq!(fds, ["0", "1", "2", "3"], "{text}");
 }
 
+/// The init opens the exec FIFO as the user it has become: process.user,
+/// or root of a user namespace (uid 100000 on the host). Both are "others"
+/// to the FIFO's owner, the host's root.
+#[test]
+fn another_user_and_a_user_namespace_pass_the_exec_fifo() {
+    let b = Bundle::new(&["/bin/sh", "-c", "id -u; id -g"], |s| {
+        s["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1001});
+    });
+    let out = b.oci(&["run", "--bundle", b.dir.to_str().unwrap(), "u1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1000\n1001\n");
+    let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let b = Bundle::new(&["/bin/cat", "/proc/self/uid_map"], |s| {
+        let ns = s["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.push(serde_json::json!({"type": "user"}));
+        s["linux"]["uidMappings"] = map.clone();
+        s["linux"]["gidMappings"] = map.clone();
+    });
+    let out = b.oci(&["run", "--bundle", b.dir.to_str().unwrap(), "u2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fields: Vec<String> = stdout(&out).split_whitespace().map(String::from).collect();
+    assert_eq!(fields, ["0", "100000", "65536"]);
+}
+
 /// A bad spec: one line, exit 1, no state dir and no cgroup.
 fn refused(edit: impl FnOnce(&mut serde_json::Value), want: &str) {
     let b = Bundle::new(&["/bin/true"], edit);

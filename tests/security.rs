@@ -237,7 +237,7 @@ fn dev_and_masked_paths_from_mountinfo_and_stat() {
         {
             wharf::container::mounts::MountPlan::from_spec(m)?.mount_in(&root)?;
         }
-        wharf::security::dev::populate(&root, &wharf::security::dev::default_devices())?;
+        wharf::security::dev::populate(&root, &wharf::security::dev::default_devices(), false)?;
         wharf::security::paths::mask(&root, &wharf::security::paths::default_masked())?;
         wharf::security::paths::readonly(&root, &wharf::security::paths::default_readonly())?;
         let mut out = mounts_below(&root)?;

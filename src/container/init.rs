@@ -125,7 +125,9 @@ fn setup(
             .with_context(|| format!("mounting {}", m.dest.display()))?;
     }
     if plan.mounts.iter().any(|m| m.dest == Path::new("/dev")) {
-        dev::populate(&root, &plan.devices)?;
+        let user = CloneFlags::CLONE_NEWUSER;
+        let in_userns = plan.new_ns.contains(user) || plan.join.iter().any(|(f, _)| f.contains(user));
+        dev::populate(&root, &plan.devices, in_userns)?;
     }
     pivot::pivot_into(&root)?;
     paths::mask(Path::new("/"), &plan.masked)?;

@@ -70,7 +70,12 @@ fn mkdir(p: &Path) -> anyhow::Result<()> {
 /// with `devices` and the usual symlinks. The spec's mounts have put a
 /// tmpfs at /dev (and devpts, shm, mqueue below it) already: an empty /dev
 /// of the container's own, where only the nodes made here exist.
-pub fn populate(root: &Path, devices: &[LinuxDevice]) -> anyhow::Result<()> {
+///
+/// In a user namespace the kernel refuses mknod (a device node would let
+/// a user-namespace root reach any driver). There, as runc does, each node
+/// is the host's own node of that path bind-mounted onto an empty file:
+/// the same device, with the host's permissions on it.
+pub fn populate(root: &Path, devices: &[LinuxDevice], in_userns: bool) -> anyhow::Result<()> {
     let dev = root.join("dev");
     for d in devices {
         let path = node_path(root, d)?;
@@ -86,6 +91,10 @@ pub fn populate(root: &Path, devices: &[LinuxDevice]) -> anyhow::Result<()> {
                 d.path().display()
             ),
         };
+        if in_userns {
+            bind_host_node(&path, d.path())?;
+            continue;
+        }
         let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
         let (major, minor) = (d.major(), d.minor());
         if major < 0 || minor < 0 {
@@ -122,6 +131,22 @@ pub fn populate(root: &Path, devices: &[LinuxDevice]) -> anyhow::Result<()> {
         symlink(target, &link)
             .with_context(|| format!("symlink {} -> {target}", link.display()))?;
     }
+    Ok(())
+}
+
+/// The host's node at `host` (same path as in the container) bound onto
+/// an empty file at `path`.
+fn bind_host_node(path: &Path, host: &Path) -> anyhow::Result<()> {
+    std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    sys::mount(
+        Some(host),
+        path,
+        None,
+        nix::mount::MsFlags::MS_BIND,
+        None,
+        "no mknod in a user namespace: bind the host's own node of this device instead",
+    )
+    .with_context(|| format!("binding device {}", host.display()))?;
     Ok(())
 }
 

@@ -16,14 +16,24 @@ use nix::sys::stat::Mode;
 use super::decode::path as qpath;
 use super::{Call, SysError};
 
-/// `mkfifo(path, 0622)`.
+/// `mkfifo(path, 0622)`, then `chmod(path, 0622)`: the umask (022) cuts
+/// the write bits for others from mkfifo's mode, and the init that opens
+/// the FIFO for writing may by then be another user (process.user, or
+/// root of a user namespace, which is "others" to the host's root).
 pub fn mkfifo(path: &Path, why: &str) -> Result<(), SysError> {
+    let mode = Mode::from_bits_truncate(0o622);
     Call::new(
         "mknodat",
         vec!["AT_FDCWD".into(), qpath(path), "S_IFIFO|0622".into()],
         why,
     )
-    .run(|| nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622)))
+    .run(|| nix::unistd::mkfifo(path, mode))?;
+    Call::new(
+        "fchmodat",
+        vec!["AT_FDCWD".into(), qpath(path), "0622".into()],
+        "past the umask: any uid the init becomes may open the FIFO for writing (only the init holds a handle on it)",
+    )
+    .run(|| nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, path, mode, nix::sys::stat::FchmodatFlags::FollowSymlink))
 }
 
 /// `open(path, O_PATH|O_CLOEXEC)`: a handle on the FIFO that opens nothing

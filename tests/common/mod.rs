@@ -37,7 +37,7 @@ impl TestRoot {
         require_root();
         let dir = tempfile::Builder::new()
             .prefix("wharf-test-")
-            .tempdir_in("/tmp")
+            .tempdir_in(std::env::temp_dir())
             .expect("tempdir");
         // 0755, so that a container's root mapped to uid 100000 can reach
         // its rootfs below here.
@@ -113,6 +113,18 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The name of an --explain snapshot on this host: `NAME` on the hybrid
+/// hosts the book is written on, `NAME_v2` on a pure cgroup v2 kernel (the
+/// VM lane), whose cgroup steps differ.
+#[allow(dead_code)] // not every test binary takes snapshots
+pub fn snapshot_name(name: &str) -> String {
+    use wharf::probe::cgroup::{CgroupMode, Cgroupfs};
+    match Cgroupfs::system().expect("cgroup filesystems").mode {
+        CgroupMode::V2 => format!("{name}_v2"),
+        _ => name.to_string(),
+    }
 }
 
 /// Replace what varies between runs so a transcript can be a snapshot:

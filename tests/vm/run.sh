@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The pure cgroup v2 lane. This host is hybrid; most learners' machines are
 # pure v2. Boot Debian's kernel in qemu with virtme-ng, v1 controllers
-# switched off (cgroup_no_v1=all), and run chapter 04's tests and demos
+# switched off (cgroup_no_v1=all), and run chapter 04's tests and demos,
+# and chapters 05-07's tests (their containers come from src/container),
 # inside (tests/vm/guest.sh), on binaries built here. The guest sees the
 # host's files read-only; its results come back through one writable dir.
 #
@@ -23,8 +24,8 @@ kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
 [ -n "$kernel" ] || { echo "vm lane: no kernel in /boot: apt-get install linux-image-amd64"; exit 1; }
 
 # Build on the host: the chapter binaries and the test binaries the guest
-# runs (chapter 04's, and the cgroup limit files on a real v2 kernel).
-cargo build --quiet -p wharf -p ch04-cgroups --bins
+# runs (chapters 04-07's, and the cgroup limit files on a real v2 kernel).
+cargo build --quiet -p wharf -p ch04-cgroups -p ch05-union -p ch06-whiteouts -p ch07-volumes --bins
 test_binary() { # test_binary NAME: build tests/NAME.rs, print its executable
     cargo test --quiet -p wharf --test "$1" --no-run --message-format=json 2>/dev/null |
         python3 -c 'import json,sys
@@ -33,10 +34,11 @@ for l in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
         print(m["executable"])' "$1"
 }
-testbin=$(test_binary ch04_cgroups)
-limitsbin=$(test_binary cgroup_limits)
-for b in "$testbin" "$limitsbin"; do
-    [ -x "$b" ] || { echo "vm lane: could not build the test binaries (ch04_cgroups, cgroup_limits)"; exit 1; }
+tests=()
+for name in cgroup_limits ch04_cgroups ch05_union ch06_whiteouts ch07_volumes; do
+    b=$(test_binary "$name")
+    [ -x "$b" ] || { echo "vm lane: could not build the test binary $name"; exit 1; }
+    tests+=("$b")
 done
 
 out=$(mktemp -d /tmp/wharf-vm-XXXXXX)
@@ -49,9 +51,9 @@ fi
 
 echo "vm lane: booting $(basename "$kernel") with cgroup_no_v1=all (software emulation)"
 vm_rc=0
-timeout 420 vng --run "$kernel" --disable-kvm --cpus 2 --memory 1G \
+timeout 900 vng --run "$kernel" --disable-kvm --cpus 2 --memory 1G \
     --append cgroup_no_v1=all --rwdir "$out" "${extra[@]}" \
-    --exec "INSTA_UPDATE=${INSTA_UPDATE:-no} $repo/tests/vm/guest.sh $repo $testbin $out $limitsbin" \
+    --exec "INSTA_UPDATE=${INSTA_UPDATE:-no} $repo/tests/vm/guest.sh $repo $out ${tests[*]}" \
     >"$out/console.log" 2>&1 || vm_rc=$?
 
 echo "== pure cgroup v2 lane ($(($(date +%s) - started)) s)"
