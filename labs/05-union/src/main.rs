@@ -102,7 +102,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     }
     lesson::require_root(NAME)?;
     if let Some(exec) = &args.exec {
-        let new = args.ns.ns().chosen() || args.ns.ns().escape_demo || args.limits.limits().given();
+        let new = args.ns.ns().chosen() || args.limits.limits().given();
         let more = args.hostname.is_some() || args.union.layers().given() || args.demo;
         return exec.run(new || more);
     }

@@ -151,7 +151,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     }
     ns.check(args.hostname.as_deref())?;
     if ns.effective().user {
-        anyhow::bail!("{NAME} does not take --user yet: its spec maps no ids");
+        anyhow::bail!("{NAME} does not take --user: from inside a user namespace the kernel refuses (EPERM) the overlay of layers that the host's root owns; see a user namespace with `ch03-setns run --user --pid --mount -- /bin/sh`");
     }
     if args.cmd.is_empty() {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} -- /bin/sh`");
