@@ -482,7 +482,10 @@ fn explain_transcript() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    insta::assert_snapshot!(snapshot_name("ch05_explain"), redact(&stderr(&out), t.path()));
+    insta::assert_snapshot!(
+        snapshot_name("ch05_explain"),
+        redact(&stderr(&out), t.path())
+    );
 }
 
 #[test]

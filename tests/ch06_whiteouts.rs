@@ -223,6 +223,9 @@ fn explain_transcript() {
     t.rootfs();
     let out = t.run("ch06-whiteouts", &["--explain", "--id", "snap"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    insta::assert_snapshot!(snapshot_name("ch06_explain"), redact_run(&stderr(&out), t.path()));
+    insta::assert_snapshot!(
+        snapshot_name("ch06_explain"),
+        redact_run(&stderr(&out), t.path())
+    );
     insta::assert_snapshot!("ch06_output", redact_run(&stdout(&out), t.path()));
 }

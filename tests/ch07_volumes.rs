@@ -338,7 +338,10 @@ fn explain_transcript() {
     ];
     let out = ch07(&t, &args, "echo hi > /data/f");
     ok(&out);
-    insta::assert_snapshot!(snapshot_name("ch07_explain"), redact(&stderr(&out), t.path()));
+    insta::assert_snapshot!(
+        snapshot_name("ch07_explain"),
+        redact(&stderr(&out), t.path())
+    );
 }
 
 /// Run ch07 with `script`, read the first line of its stdout and close the

@@ -126,7 +126,8 @@ fn setup(
     }
     if plan.mounts.iter().any(|m| m.dest == Path::new("/dev")) {
         let user = CloneFlags::CLONE_NEWUSER;
-        let in_userns = plan.new_ns.contains(user) || plan.join.iter().any(|(f, _)| f.contains(user));
+        let in_userns =
+            plan.new_ns.contains(user) || plan.join.iter().any(|(f, _)| f.contains(user));
         dev::populate(&root, &plan.devices, in_userns)?;
     }
     pivot::pivot_into(&root)?;
