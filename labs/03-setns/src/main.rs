@@ -83,7 +83,9 @@ fn chapter(args: Args) -> anyhow::Result<i32> {
             let rootfs = rootfs::choose(rootfs.as_deref())?;
             let id = format!("ch03-{}", std::process::id());
             let runtime = Runtime::default_root();
-            Ok(runtime.run(&id, &rootfs, &describe(&rootfs), &mut AnnouncePid)?.exit_code())
+            Ok(runtime
+                .run(&id, &rootfs, &describe(&rootfs), &mut AnnouncePid)?
+                .exit_code())
         }
         Cmd::Exec { pid, cmd } => {
             lesson::require_root("ch03-setns")?;

@@ -20,7 +20,9 @@ use anyhow::bail;
 use clap::Parser;
 use wharf::cgroup::demo::Demo;
 use wharf::cgroup::{Cgroup, Placement};
-use wharf::cli::flags::{EscapeDemoFlag, DemoFlag, ExecFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
+use wharf::cli::flags::{
+    DemoFlag, EscapeDemoFlag, ExecFlags, LimitFlags, NamespaceFlags, PrintSpecFlag,
+};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::container::{ChapterFlags, SpecBuilder};
 use wharf::ns::run::{self, NoHooks, RunSpec};
