@@ -14,6 +14,7 @@ use nix::sched::CloneFlags;
 
 use super::create::Detach;
 use super::plan::Plan;
+use super::reaper;
 use crate::ns::idmap;
 use crate::ns::run::Hooks;
 use crate::rootfs::{exec, pivot};
@@ -49,12 +50,26 @@ pub fn main(
         eprintln!("container init: {e}");
         exit(1);
     }
-    let err = sys::execve(
+    if plan.reaper {
+        reaper::run(|| {
+            become_command(
+                plan,
+                &program,
+                "replace the init's child with the container's command; the init stays PID 1",
+            )
+        })
+    }
+    become_command(
+        plan,
         &program,
-        &plan.process.args,
-        &plan.process.env,
         "replace the init with the container's command; its pid, namespaces and root stay",
-    );
+    )
+}
+
+/// execve the command: with `--init` in the reaper's child, else in the
+/// init itself, which then is the command, PID 1 and all.
+fn become_command(plan: &Plan, program: &Path, why: &str) -> ! {
+    let err = sys::execve(program, &plan.process.args, &plan.process.env, why);
     eprintln!("container init: {}: {err}", plan.process.args[0]);
     exit(if err.errno == nix::errno::Errno::ENOENT {
         127
@@ -71,7 +86,7 @@ fn fail(report: &mut UnixStream, e: &anyhow::Error) -> ! {
 
 /// `_exit`: leave without running the parent's exit handlers or flushing
 /// its buffers a second time (this process is a copy of it).
-fn exit(code: i32) -> ! {
+pub(super) fn exit(code: i32) -> ! {
     // SAFETY: _exit ends the process at once; nothing is left to run.
     unsafe { libc::_exit(code) }
 }
@@ -129,10 +144,18 @@ fn setup(
 /// Chapter 08: what stops root in the container. The bounding set shrinks
 /// while we are still root; PR_SET_KEEPCAPS carries the permitted set
 /// across the uid change; the other sets are set after it; no_new_privs
-/// and seccomp come last, the filter once nothing more needs a denied call.
+/// and seccomp come last, the filter once nothing more needs a denied call
+/// (first, when the spec turns no_new_privs off: see below).
 // ANCHOR: harden
 fn harden(plan: &Plan) -> anyhow::Result<()> {
     let p = &plan.process;
+    // Without no_new_privs, attaching a filter needs CAP_SYS_ADMIN: attach
+    // it first, while we still hold it (runc does the same); it then also
+    // filters the calls below, which the profile allows.
+    let filter_first = !p.no_new_privs;
+    if let (true, Some(filter)) = (filter_first, &plan.seccomp) {
+        seccomp::install(filter)?;
+    }
     if let Some(c) = &p.caps {
         caps::drop_bounding(c)?;
         sys::set_keepcaps(
@@ -148,7 +171,7 @@ fn harden(plan: &Plan) -> anyhow::Result<()> {
     if p.no_new_privs {
         nnp::no_new_privs()?;
     }
-    if let Some(filter) = &plan.seccomp {
+    if let (false, Some(filter)) = (filter_first, &plan.seccomp) {
         seccomp::install(filter)?;
     }
     Ok(())

@@ -11,12 +11,16 @@
 //! mistake in the spec is refused before a namespace exists; the child then
 //! follows it step by step ([`init`]). A failing step in the child reaches
 //! the parent over a socketpair and becomes the one error line the user sees.
+//! With the annotation [`reaper::ANNOTATION`] (chapter 08's `--init`) the
+//! init does not become the command but stays PID 1, forks it, passes
+//! signals on and reaps orphans ([`reaper`]).
 
 mod create;
 pub mod dir;
 mod init;
 pub mod mounts;
 pub mod plan;
+pub mod reaper;
 pub mod spec;
 pub mod state;
 
