@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use nix::sched::CloneFlags;
-use wharf::union::{disk_usage, human_bytes, ContainerDir, Driver, Rootfs};
+use wharf::container::ContainerDir;
+use wharf::union::{disk_usage, human_bytes, Driver, Rootfs};
 
 const CONTAINERS: usize = 20;
 

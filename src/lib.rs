@@ -13,6 +13,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod container;
 pub mod layer;
+pub mod net;
 pub mod ns;
 pub mod paths;
 pub mod probe;

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
+
 /// The state root: `$WHARF_ROOT` or `/var/lib/wharf`.
 pub fn state_root() -> PathBuf {
     std::env::var_os("WHARF_ROOT")
@@ -44,6 +46,23 @@ pub fn host_tag_for(root: &std::path::Path) -> String {
 /// tag's hash, leaving room for a 5-byte suffix in the kernel's 15 bytes.
 pub fn net_prefix(tag: &str) -> String {
     format!("wf{}", tag.trim_start_matches("wharf-"))
+}
+
+/// `<state root>/containers`: one directory per container (see
+/// [`crate::container::ContainerDir`]).
+pub fn containers_dir() -> PathBuf {
+    state_root().join("containers")
+}
+
+/// Twelve hex digits from the kernel's random pool, like a short Docker
+/// id: for containers, anonymous volumes and the demos.
+pub fn new_id() -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut b = [0u8; 6];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .context("reading /dev/urandom for an id")?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 #[cfg(test)]

@@ -5,19 +5,15 @@ mod common;
 use common::*;
 
 /// Run, and check: failed with `code`, one stderr line containing `needle`,
-/// and the host's mount table unchanged.
+/// and no mount of this test's left on the host.
 fn refused(t: &TestRoot, chapter: &str, args: &[&str], code: i32, needle: &str) {
-    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let before = our_mounts(t);
     let out = t.run(chapter, args);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(code), "{err}");
     assert_eq!(err.lines().count(), 1, "exactly one line:\n{err}");
     assert!(err.contains(needle), "{needle:?} not in {err:?}");
-    assert_eq!(
-        before,
-        std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
-        "mounts changed"
-    );
+    assert_eq!(before, our_mounts(t), "a mount of ours was left behind");
 }
 
 #[test]
@@ -170,4 +166,17 @@ fn not_root_ch07() {
 #[test]
 fn not_root_volume_create() {
     refused_without_root("wharf", &["volume", "create", "data"]);
+}
+
+#[test]
+fn not_root_ch09() {
+    refused_without_root("ch09-network", &["-p", "8080:80", "--", "/bin/true"]);
+}
+
+#[test]
+fn not_root_network_create() {
+    refused_without_root(
+        "wharf",
+        &["network", "create", "app", "--subnet", "10.90.0.0/24"],
+    );
 }

@@ -500,16 +500,29 @@ fn exec_joins_the_containers_cgroups_and_namespaces() {
 #[test]
 fn exec_with_flags_for_a_new_container_is_refused() {
     let t = TestRoot::new();
-    for args in [
-        &["--cpus", "1", "exec", "1", "--", "/bin/true"][..],
-        &["--hostname", "x", "exec", "1", "--", "/bin/true"],
-        &["exec", "999999999", "--", "/bin/true"],
+    let new_flags = "exec enters a running container, with its namespaces and limits: give the flags for a new one without `exec`";
+    for (args, want) in [
+        (
+            &["--cpus", "1", "exec", "1", "--", "/bin/true"][..],
+            new_flags,
+        ),
+        (
+            &["--hostname", "x", "exec", "1", "--", "/bin/true"],
+            new_flags,
+        ),
+        (
+            &["exec", "999999999", "--", "/bin/true"],
+            "no process with pid 999999999: is the container still running?",
+        ),
     ] {
         let out = t.run("ch04-cgroups", args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("ch04-cgroups: error: "), "{err}");
+        assert!(
+            err.starts_with(&format!("ch04-cgroups: error: {want}")),
+            "{args:?}: {err}"
+        );
     }
     assert_no_cgroup_left(&tag(&t));
 }

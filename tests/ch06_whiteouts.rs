@@ -144,23 +144,44 @@ fn given_layers_are_used_and_left_untouched() {
 #[test]
 fn bad_input_is_one_line_and_changes_nothing() {
     let t = TestRoot::new();
-    for args in [
-        &["--layer", "/nonexistent/layer"][..],
-        &["--rm", "../../etc/passwd"],
-        &["--rm", "/etc/passwd"],
-        &["--recreate", "."],
-        &["--rm", "etc/no-such-file"],
-        &["--rm", "etc/config"],
-        &["--recreate", "etc/motd"],
-        &["--driver", "copy"],
-        &["--pid"],
-        &["--id", "../x"],
+    for (args, want) in [
+        (
+            &["--layer", "/nonexistent/layer"][..],
+            "layer /nonexistent/layer does not exist",
+        ),
+        (
+            &["--rm", "../../etc/passwd"],
+            "--rm ../../etc/passwd: path contains `..`",
+        ),
+        (&["--rm", "/etc/passwd"], "--rm /etc/passwd: absolute path"),
+        (&["--recreate", "."], "--recreate .: names the root itself"),
+        (
+            &["--rm", "etc/no-such-file"],
+            "--rm etc/no-such-file: no lower layer has it",
+        ),
+        (&["--rm", "etc/config"], "--rm etc/config: is a directory"),
+        (
+            &["--recreate", "etc/motd"],
+            "--recreate etc/motd: no lower layer has this directory",
+        ),
+        (
+            &["--driver", "copy"],
+            "ch06-whiteouts needs a mount namespace and the overlay driver",
+        ),
+        (&["--pid"], "--pid needs --mount as well"),
+        (
+            &["--id", "../x"],
+            "container id \"../x\": use 1 to 64 letters",
+        ),
     ] {
         let out = t.run("ch06-whiteouts", args);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "{args:?}: not one line:\n{err}");
-        assert!(err.starts_with("ch06-whiteouts: error: "), "{err}");
+        assert!(
+            err.starts_with(&format!("ch06-whiteouts: error: {want}")),
+            "{args:?}: {err}"
+        );
         assert_eq!(container_dirs(t.path()), Vec::<String>::new(), "{args:?}");
         assert_nothing_left(&t);
     }

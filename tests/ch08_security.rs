@@ -10,10 +10,7 @@ use std::process::Output;
 use common::{redact, stderr, stdout, TestRoot};
 
 fn ch08(t: &TestRoot, flags: &[&str], script: &str) -> Output {
-    t.rootfs();
-    let mut args: Vec<&str> = flags.to_vec();
-    args.extend(["--", "/bin/sh", "-c", script]);
-    t.run("ch08-security", &args)
+    common::sh_in(t, "ch08-security", flags, script)
 }
 
 fn ok(out: &Output) -> String {
@@ -184,6 +181,75 @@ fn print_spec_is_the_config_json_of_the_flags() {
     );
 }
 
+/// The comparison flags of chapter 08 say what they change in the spec,
+/// and nothing else; without them the spec keeps runc's defaults.
+#[test]
+fn the_comparison_flags_change_their_part_of_the_spec() {
+    let t = TestRoot::new();
+    let spec = |flags: &[&str]| -> serde_json::Value {
+        let mut args = vec!["--print-spec"];
+        args.extend(flags);
+        args.extend(["--", "/bin/true"]);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&ok(&t.run("ch08-security", &args))).unwrap();
+        // oci-spec keeps capabilities in hash sets: their order varies.
+        if let Some(sets) = v["process"]["capabilities"].as_object_mut() {
+            for set in sets.values_mut().filter_map(|s| s.as_array_mut()) {
+                set.sort_by_key(|c| c.to_string());
+            }
+        }
+        v
+    };
+    let plain = spec(&[]);
+    // Printed twice, one spec is the same text (capability sets sorted).
+    assert_eq!(plain, spec(&[]));
+    assert!(plain["annotations"].is_null(), "{}", plain["annotations"]);
+    assert_eq!(plain["process"]["noNewPrivileges"], true);
+    assert!(plain["linux"]["maskedPaths"]
+        .as_array()
+        .is_some_and(|m| m.contains(&"/proc/timer_list".into())));
+    assert!(plain["linux"]["readonlyPaths"]
+        .as_array()
+        .is_some_and(|m| m.contains(&"/proc/sys".into())));
+
+    let init = spec(&["--init"]);
+    assert_eq!(init["annotations"]["org.wharf.init"], "true");
+    let nnp = spec(&["--no-new-privs", "false"]);
+    assert_eq!(nnp["process"]["noNewPrivileges"], false);
+    let paths = spec(&["--systempaths", "unconfined"]);
+    assert!(
+        paths["linux"]["maskedPaths"].is_null(),
+        "{}",
+        paths["linux"]
+    );
+    assert!(
+        paths["linux"]["readonlyPaths"].is_null(),
+        "{}",
+        paths["linux"]
+    );
+    let dev = spec(&["--device-cgroup-rule", "c 1:11 r"]);
+    let rules = dev["linux"]["resources"]["devices"].as_array().unwrap();
+    assert!(
+        rules.contains(
+            &serde_json::json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"})
+        ),
+        "{rules:?}"
+    );
+    // Each flag touched only its own part.
+    for (changed, key) in [
+        (&init, "annotations"),
+        (&nnp, "process"),
+        (&paths, "linux"),
+        (&dev, "linux"),
+    ] {
+        let mut a = changed.clone();
+        let mut b = plain.clone();
+        a[key] = serde_json::Value::Null;
+        b[key] = serde_json::Value::Null;
+        assert_eq!(a, b, "{key}");
+    }
+}
+
 #[test]
 fn a_bad_capability_is_one_line_and_nothing_is_made() {
     let t = TestRoot::new();
@@ -192,7 +258,9 @@ fn a_bad_capability_is_one_line_and_nothing_is_made() {
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("ch08-security: error: ") && err.contains("NET_BOSS"),
+        err.starts_with(
+            "ch08-security: error: --cap-add NET_BOSS: unknown capability \"NET_BOSS\""
+        ),
         "{err}"
     );
     assert!(!t

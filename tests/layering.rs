@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-const BELOW_THE_FACES: [&str; 9] = [
-    "ns", "rootfs", "cgroup", "union", "layer", "volume", "security", "sys", "probe",
+const BELOW_THE_FACES: [&str; 10] = [
+    "ns", "rootfs", "cgroup", "union", "layer", "volume", "security", "net", "sys", "probe",
 ];
 const FORBIDDEN: [&str; 3] = ["crate::cli", "use clap", "clap::"];
 

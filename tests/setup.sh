@@ -8,6 +8,9 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have strace || need_apt+=(strace)
 have ip || need_apt+=(iproute2)
 have setpriv || need_apt+=(util-linux)
+# nft: chapter 09 writes its NAT table through the nftables crate, which
+# hands libnftables JSON to `nft -j`; the tests read the rules back with it.
+have nft || need_apt+=(nftables)
 # setfattr/getfattr: the whiteout exercises read and set overlay xattrs.
 have setfattr || need_apt+=(attr)
 have tar || need_apt+=(tar)

@@ -248,6 +248,8 @@ pub enum ViewFlag {
     Mounts,
     /// Cgroups: /proc/PID/cgroup and the hierarchy's files.
     Cgroup,
+    /// Network: links, addresses and routes (rtnetlink dumps).
+    Net,
 }
 
 impl From<ViewFlag> for View {
@@ -256,6 +258,7 @@ impl From<ViewFlag> for View {
             ViewFlag::Ns => View::Ns,
             ViewFlag::Mounts => View::Mounts,
             ViewFlag::Cgroup => View::Cgroup,
+            ViewFlag::Net => View::Net,
         }
     }
 }

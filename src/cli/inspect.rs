@@ -71,6 +71,7 @@ fn json(data: &Data, tree: bool) -> anyhow::Result<String> {
         Data::Mounts(rows) if tree => serde_json::to_string_pretty(&mounts::tree(rows)),
         Data::Mounts(rows) => serde_json::to_string_pretty(rows),
         Data::Cgroup(rows) => serde_json::to_string_pretty(rows),
+        Data::Net(rows) => serde_json::to_string_pretty(rows),
     };
     Ok(text.context("encoding JSON")? + "\n")
 }

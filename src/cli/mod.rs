@@ -6,9 +6,11 @@ pub mod flags;
 pub mod inspect;
 pub mod lab;
 pub mod lesson;
+pub mod network;
 pub mod reset;
 pub mod rootfs;
 pub mod tour;
+pub mod union_demo;
 pub mod volume;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Named volumes: create, ls, inspect, rm.
     Volume(volume::VolumeArgs),
+    /// Networks for chapter 09's containers: create, ls, inspect, rm.
+    Network(network::NetworkArgs),
     /// The labs: list, check, hint, watch.
     Lab(lab::LabArgs),
     /// Check this host for what wharf and the labs need.
@@ -46,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Rootfs(a) => rootfs::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Volume(a) => volume::run(a),
+        Command::Network(a) => network::run(a),
         Command::Lab(a) => lab::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Reset(a) => reset::run(a),

@@ -4,7 +4,8 @@
 //! Order matters: first the containers still running (their processes hold
 //! mounts and cgroups busy), then the mounts (deepest first, so a parent is
 //! never busy because of a child), then the cgroups named after this state
-//! root, then network devices, and only when no mount is left below it the
+//! root, then network devices, the bridges and nftables tables of its
+//! networks, and only when no mount is left below it the
 //! state directory itself — deleting through a live bind mount would delete
 //! the files it points at. Only objects of THIS state root are touched:
 //! other roots (tests running in parallel) have other tags and paths.
@@ -75,6 +76,9 @@ pub fn run(args: ResetArgs) -> anyhow::Result<i32> {
     for t in [&tag, &lab_tag] {
         remove_cgroups(&mut r, t)?;
         remove_net_devices(&mut r, t)?;
+    }
+    for dir in [root.clone(), paths::lab_check_root(&root)] {
+        remove_networks(&mut r, &dir)?;
     }
     remove_state_dir(&mut r, &root)?;
     println!("reset {} (host tag {tag}):", root.display());
@@ -289,6 +293,24 @@ fn remove_net_devices(r: &mut Reset, tag: &str) -> anyhow::Result<()> {
                 &dev,
                 "a network device named after this state root is wharf's: remove it",
             )?;
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
+/// The bridges this state root's networks recorded, and its nftables
+/// tables (named after its tag): what a killed chapter 09 leaves.
+fn remove_networks(r: &mut Reset, root: &Path) -> anyhow::Result<()> {
+    let (bridges, tables) = crate::net::leftovers(root)?;
+    for t in tables {
+        r.act("remove", format!("nftables table ip {t}"), || {
+            crate::net::nat::remove_table(&t)
+        });
+    }
+    for b in bridges {
+        r.act("remove", format!("bridge {b}"), || {
+            sys::link_delete(&b, "a bridge of this state root's networks: remove it")?;
             Ok(())
         });
     }

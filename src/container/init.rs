@@ -15,7 +15,7 @@ use nix::sched::CloneFlags;
 use super::create::Detach;
 use super::options::InitIo;
 use super::plan::{Plan, Process};
-use super::{console, hooks, knobs, nopivot};
+use super::{console, hooks, knobs, nopivot, reaper};
 use crate::ns::idmap;
 use crate::ns::run::Hooks;
 use crate::rootfs::{exec, pivot};
@@ -77,12 +77,26 @@ pub fn main(
             exit(1);
         }
     }
-    let err = sys::execve(
+    if plan.reaper {
+        reaper::run(|| {
+            become_command(
+                plan,
+                &program,
+                "replace the init's child with the container's command; the init stays PID 1",
+            )
+        })
+    }
+    become_command(
+        plan,
         &program,
-        &plan.process.args,
-        &plan.process.env,
         "replace the init with the container's command; its pid, namespaces and root stay",
-    );
+    )
+}
+
+/// execve the command: with `--init` in the reaper's child, else in the
+/// init itself, which then is the command, PID 1 and all.
+fn become_command(plan: &Plan, program: &Path, why: &str) -> ! {
+    let err = sys::execve(program, &plan.process.args, &plan.process.env, why);
     eprintln!("container init: {}: {err}", plan.process.args[0]);
     exit(if err.errno == nix::errno::Errno::ENOENT {
         127
@@ -109,7 +123,7 @@ fn fail(report: &mut UnixStream, e: &anyhow::Error) -> ! {
 
 /// `_exit`: leave without running the parent's exit handlers or flushing
 /// its buffers a second time (this process is a copy of it).
-fn exit(code: i32) -> ! {
+pub(super) fn exit(code: i32) -> ! {
     // SAFETY: _exit ends the process at once; nothing is left to run.
     unsafe { libc::_exit(code) }
 }
@@ -195,18 +209,18 @@ fn setup(
 /// while CAP_SYS_RESOURCE still lets us raise a hard limit; the bounding
 /// set shrinks while we are still root; PR_SET_KEEPCAPS carries the permitted set
 /// across the uid change; the other sets are set after it; no_new_privs
-/// and seccomp come last, the filter once nothing more needs a denied call.
+/// and seccomp come last, the filter once nothing more needs a denied call
+/// (first, when the spec turns no_new_privs off: see below).
 // ANCHOR: harden
 pub(super) fn harden(p: &Process, filter: Option<&seccomp::Compiled>) -> anyhow::Result<()> {
     // First, while we still hold CAP_SYS_RESOURCE: raising a hard limit
     // above the one we inherited (podman asks for nofile 1048576) needs it.
     rlimits::apply(&p.rlimits)?;
-    // Without no_new_privs the kernel takes a seccomp filter only from a
-    // process with CAP_SYS_ADMIN (else EACCES), so, as runc does, install
-    // it now while we hold it; the filter must then let the steps below
-    // through (setresuid, capset, execve), as every sane profile does.
-    let early = !p.no_new_privs;
-    if let (true, Some(filter)) = (early, filter) {
+    // Without no_new_privs, attaching a filter needs CAP_SYS_ADMIN: attach
+    // it first, while we still hold it (runc does the same); it then also
+    // filters the calls below, which the profile allows.
+    let filter_first = !p.no_new_privs;
+    if let (true, Some(filter)) = (filter_first, filter) {
         seccomp::install(filter)?;
     }
     if let Some(c) = &p.caps {
@@ -223,7 +237,7 @@ pub(super) fn harden(p: &Process, filter: Option<&seccomp::Compiled>) -> anyhow:
     if p.no_new_privs {
         nnp::no_new_privs()?;
     }
-    if let (false, Some(filter)) = (early, filter) {
+    if let (false, Some(filter)) = (filter_first, filter) {
         seccomp::install(filter)?;
     }
     Ok(())

@@ -11,10 +11,14 @@
 //! mistake in the spec is refused before a namespace exists; the child then
 //! follows it step by step ([`init`]). A failing step in the child reaches
 //! the parent over a socketpair and becomes the one error line the user sees.
+//! With the annotation [`reaper::ANNOTATION`] (chapter 08's `--init`) the
+//! init does not become the command but stays PID 1, forks it, passes
+//! signals on and reaps orphans ([`reaper`]).
 
 mod console;
 mod control;
 mod create;
+pub mod dir;
 mod exec;
 mod features;
 pub mod hooks;
@@ -24,6 +28,7 @@ pub mod mounts;
 mod nopivot;
 pub mod options;
 pub mod plan;
+pub mod reaper;
 pub mod spec;
 pub mod state;
 
@@ -39,6 +44,7 @@ use crate::ns::run::Hooks;
 use crate::sys::{self, ExitReport};
 
 pub use create::Detach;
+pub use dir::ContainerDir;
 pub use exec::ExecOptions;
 pub use features::features;
 pub use oci_spec::runtime::Spec as OciSpec;

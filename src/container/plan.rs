@@ -59,6 +59,9 @@ pub struct Plan {
     pub devices: Vec<LinuxDevice>,
     /// The seccomp filter, compiled here once; the init only installs it.
     pub seccomp: Option<seccomp::Compiled>,
+    /// `--init`: the init stays PID 1 and reaps, the command is its child
+    /// (the annotation [`super::reaper::ANNOTATION`]).
+    pub reaper: bool,
     /// The device cgroup rules, in the order they take effect.
     pub device_rules: Vec<LinuxDeviceCgroup>,
     /// linux.sysctl: kernel parameters of the container's namespaces.
@@ -149,6 +152,7 @@ impl Plan {
                 .map(seccomp::compile)
                 .transpose()
                 .context("compiling linux.seccomp")?,
+            reaper: wants_reaper(spec)?,
         };
         plan.check()?;
         Ok(plan)
@@ -167,6 +171,17 @@ impl Plan {
             bail!("a new user namespace needs linux.uidMappings and linux.gidMappings");
         }
         Ok(())
+    }
+}
+
+/// The reaper annotation: "true" or "false"; anything else is a mistake.
+fn wants_reaper(spec: &Spec) -> anyhow::Result<bool> {
+    let key = super::reaper::ANNOTATION;
+    match spec.annotations().as_ref().and_then(|a| a.get(key)) {
+        None => Ok(false),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => bail!("annotation {key} is {v:?}: it must be \"true\" or \"false\""),
     }
 }
 
@@ -318,9 +333,25 @@ mod tests {
     }
 
     #[test]
+    fn the_init_annotation_asks_for_the_reaper() {
+        let b = bundle();
+        let plan = |on| {
+            let spec = SpecBuilder::new("rootfs", ["/bin/true"]).init(on).build();
+            Plan::from_spec(&spec, b.path()).unwrap().reaper
+        };
+        assert!(plan(true));
+        assert!(!plan(false));
+        let spec = SpecBuilder::new("rootfs", ["/bin/true"])
+            .init(true)
+            .init(false)
+            .build();
+        assert!(spec.annotations().is_none(), "{:?}", spec.annotations());
+    }
+
+    #[test]
     fn bad_specs_are_refused_with_what_is_wrong() {
         let b = bundle();
-        let cases: Vec<(Spec, &str)> = vec![
+        let mut cases: Vec<(Spec, &str)> = vec![
             (
                 SpecBuilder::new("nope", ["/bin/true"]).build(),
                 "is not a directory",
@@ -342,6 +373,15 @@ mod tests {
                 "not absolute",
             ),
         ];
+        let mut odd = SpecBuilder::new("rootfs", ["/bin/true"]).build();
+        odd.set_annotations(Some(
+            [(
+                crate::container::reaper::ANNOTATION.to_string(),
+                "yes".to_string(),
+            )]
+            .into(),
+        ));
+        cases.push((odd, "it must be \"true\" or \"false\""));
         for (spec, want) in cases {
             let err = format!("{:#}", Plan::from_spec(&spec, b.path()).unwrap_err());
             assert!(err.contains(want), "{err:?} lacks {want:?}");

@@ -216,6 +216,19 @@ impl SpecBuilder {
         self
     }
 
+    /// linux.resources.devices: more allow rules for the device cgroup, as
+    /// Docker's `--device-cgroup-rule` adds them.
+    pub fn device_rules(mut self, rules: Vec<oci_spec::runtime::LinuxDeviceCgroup>) -> Self {
+        if !rules.is_empty() {
+            self.resources(|r| {
+                let mut all = r.devices().clone().unwrap_or_default();
+                all.extend(rules);
+                r.set_devices(Some(all))
+            });
+        }
+        self
+    }
+
     /// root.readonly: the root mount read-only.
     pub fn read_only(mut self, ro: bool) -> Self {
         if let Some(r) = self.spec.root_mut() {
@@ -235,6 +248,43 @@ impl SpecBuilder {
     /// linux.seccomp: the syscall filter (None: unconfined).
     pub fn seccomp(mut self, profile: Option<oci_spec::runtime::LinuxSeccomp>) -> Self {
         self.linux().set_seccomp(profile);
+        self
+    }
+
+    /// process.noNewPrivileges (runc's default: true).
+    pub fn no_new_privileges(mut self, on: bool) -> Self {
+        if let Some(p) = self.spec.process_mut() {
+            p.set_no_new_privileges(Some(on));
+        }
+        self
+    }
+
+    /// false: no masked and no read-only paths, as Docker's `--security-opt
+    /// systempaths=unconfined` (true keeps runc's default lists).
+    pub fn system_paths(mut self, confined: bool) -> Self {
+        if !confined {
+            let linux = self.linux();
+            linux.set_masked_paths(None);
+            linux.set_readonly_paths(None);
+        }
+        self
+    }
+
+    /// `--init`: the annotation that makes the init a reaping PID 1 and the
+    /// command its child (see [`super::reaper`]).
+    pub fn init(mut self, on: bool) -> Self {
+        let notes = self
+            .spec
+            .annotations_mut()
+            .get_or_insert_with(Default::default);
+        if on {
+            notes.insert(super::reaper::ANNOTATION.into(), "true".into());
+        } else {
+            notes.remove(super::reaper::ANNOTATION);
+        }
+        if notes.is_empty() {
+            self.spec.set_annotations(None);
+        }
         self
     }
 
@@ -345,7 +395,19 @@ pub fn load_bundle(bundle: &Path) -> anyhow::Result<Spec> {
         .with_context(|| format!("{} is not an OCI runtime spec", path.display()))
 }
 
-/// The spec as config.json text, as `--print-spec` shows it.
+/// The spec as config.json text, as `--print-spec` shows it. oci-spec
+/// keeps each capability set in a hash set, whose order changes from run
+/// to run: the sets are printed sorted, so two prints of one spec are the
+/// same text.
 pub fn to_json(spec: &Spec) -> String {
-    serde_json::to_string_pretty(spec).expect("a spec serializes")
+    let mut v = serde_json::to_value(spec).expect("a spec serializes");
+    if let Some(sets) = v
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    {
+        for set in sets.values_mut().filter_map(|s| s.as_array_mut()) {
+            set.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
+    serde_json::to_string_pretty(&v).expect("a spec serializes")
 }

@@ -97,9 +97,9 @@ fn same_process(dir: &Path, pid: i32) -> bool {
     procs::alive(pid) && noted.is_some() && noted == now
 }
 
-/// An id names a directory (chapter 05's rule, see [`crate::union::check_id`]).
+/// An id names a directory (the rule of [`super::dir::check_id`]).
 pub fn check_id(id: &str) -> anyhow::Result<&str> {
-    crate::union::check_id(id)?;
+    super::dir::check_id(id)?;
     Ok(id)
 }
 

@@ -13,6 +13,7 @@ pub mod cgroup;
 mod cgroupns;
 pub mod host;
 pub mod mounts;
+pub mod net;
 pub mod ns;
 pub mod procs;
 pub mod table;
@@ -31,6 +32,8 @@ pub enum View {
     Mounts,
     /// Cgroups: /proc/PID/cgroup and the hierarchy's files.
     Cgroup,
+    /// Network: links, addresses, routes of its netns and its children's.
+    Net,
 }
 
 impl View {
@@ -39,6 +42,7 @@ impl View {
             View::Ns => "ns",
             View::Mounts => "mounts",
             View::Cgroup => "cgroup",
+            View::Net => "net",
         }
     }
 }
@@ -61,6 +65,7 @@ pub enum Data {
     Ns(Vec<ns::NsRow>),
     Mounts(Vec<mounts::MountRow>),
     Cgroup(Vec<cgroup::CgroupRow>),
+    Net(Vec<net::NetRow>),
 }
 
 impl Data {
@@ -70,6 +75,7 @@ impl Data {
             View::Ns => Data::Ns(ns::rows(pid)?),
             View::Mounts => Data::Mounts(mounts::rows(pid)?),
             View::Cgroup => Data::Cgroup(cgroup::rows(pid)?),
+            View::Net => Data::Net(net::rows(pid)?),
         })
     }
 
@@ -79,6 +85,7 @@ impl Data {
             Data::Ns(rows) => ns::table(rows),
             Data::Mounts(rows) => mounts::table(rows),
             Data::Cgroup(rows) => cgroup_table(rows),
+            Data::Net(rows) => net::table(rows),
         }
     }
 

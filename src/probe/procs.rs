@@ -68,3 +68,13 @@ pub fn alive(pid: i32) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// One field of /proc/PID/status as the kernel wrote it (`CapEff`,
+/// `NoNewPrivs`, `Seccomp`, `Uid` …), trimmed; `pid` may be `self`.
+pub fn status_field(pid: &str, key: &str) -> io::Result<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
+        .ok_or_else(|| io::Error::other(format!("/proc/{pid}/status has no {key}")))
+}

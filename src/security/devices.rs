@@ -212,6 +212,35 @@ pub fn apply_v2(cgroup_dir: &Path, rules: &[LinuxDeviceCgroup]) -> anyhow::Resul
     .context("attaching the device cgroup program (bpf BPF_PROG_ATTACH)")
 }
 
+/// A rule as Docker's `--device-cgroup-rule` spells it: `c 1:11 rwm`,
+/// `b *:* m`, or `a` (every device); always an allow rule.
+pub fn parse_rule(text: &str) -> anyhow::Result<LinuxDeviceCgroup> {
+    let bad = || {
+        anyhow::anyhow!(
+            "device rule {text:?}: write TYPE MAJOR:MINOR ACCESS, e.g. `c 1:11 rwm` (TYPE a, b or c; * for any number; ACCESS of r, w, m)"
+        )
+    };
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let typ = match fields.first().copied() {
+        Some("a") if fields.len() == 1 => return Ok(rule(LinuxDeviceType::A, None, None, "rwm")),
+        Some("b") => LinuxDeviceType::B,
+        Some("c") => LinuxDeviceType::C,
+        _ => return Err(bad()),
+    };
+    let [_, numbers, access] = fields[..] else {
+        return Err(bad());
+    };
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let num = |n: &str| match n {
+        "*" => Ok(None),
+        n => n.parse::<i64>().map(Some).map_err(|_| bad()),
+    };
+    if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
+        return Err(bad());
+    }
+    Ok(rule(typ, num(major)?, num(minor)?, access))
+}
+
 /// The rules a container gets, in the order they take effect: the spec's
 /// `linux.resources.devices`, an allow rule for each node of
 /// `linux.devices`, then runc's defaults. A rule that denies everything
@@ -299,6 +328,18 @@ mod tests {
             }
         }
         assert!(program(&[rule(LinuxDeviceType::C, None, None, "x")]).is_err());
+    }
+
+    #[test]
+    fn docker_s_rule_syntax_parses_and_bad_rules_say_how() {
+        let r = parse_rule("c 1:11 r").unwrap();
+        assert_eq!(v1_line(&r), "c 1:11 r");
+        assert_eq!(v1_line(&parse_rule("b *:* m").unwrap()), "b *:* m");
+        assert_eq!(v1_line(&parse_rule("a").unwrap()), "a");
+        for bad in ["", "x 1:1 r", "c 1 r", "c 1:1 rx", "c a:1 r", "c 1:1"] {
+            let e = parse_rule(bad).unwrap_err().to_string();
+            assert!(e.contains("write TYPE MAJOR:MINOR ACCESS"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

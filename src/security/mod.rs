@@ -16,7 +16,9 @@
 //! [`caps::drop_bounding`], `PR_SET_KEEPCAPS` and the uid/gid change,
 //! [`caps::set_sets`], [`rlimits::apply`], [`nnp::no_new_privs`], and
 //! [`seccomp::install`] last before execve ([`seccomp::compile`] runs once
-//! in the parent, before clone). [`dev::populate`] runs before pivot_root, once the spec's mounts put a tmpfs on /dev;
+//! in the parent, before clone) — or first, when the spec turns
+//! no_new_privs off: then attaching a filter needs CAP_SYS_ADMIN, which
+//! only the start of the list still holds. [`dev::populate`] runs before pivot_root, once the spec's mounts put a tmpfs on /dev;
 //! [`paths::mask`] and [`paths::readonly`] once /proc and /sys are mounted.
 //!
 //! The functions here take plain structs or oci-spec types and make their

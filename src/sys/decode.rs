@@ -138,6 +138,9 @@ pub fn hint(syscall: &str, errno: Errno) -> Option<String> {
         ("mkdir", ENOENT) => "the parent cgroup does not exist: is this controller mounted?",
         ("rmdir", EBUSY) => "the cgroup still has processes in it: kill them first",
         ("kill", ESRCH) => "no such process: it has already exited",
+        ("reboot", EPERM) => "needs CAP_SYS_BOOT; a seccomp filter (Docker's default) refuses reboot before the kernel looks at capabilities",
+        ("init_module" | "finit_module", EPERM) => "needs CAP_SYS_MODULE (and kernel.modules_disabled = 0); a seccomp filter (Docker's default) refuses module loading first",
+        ("ptrace", EPERM) => "tracing a process with more capabilities than ours needs CAP_SYS_PTRACE (and Yama's ptrace_scope); a seccomp filter (Docker's default) refuses ptrace first",
         (_, EPERM) | (_, EACCES) => "permission denied: run as root (sudo)",
         _ => return None,
     };

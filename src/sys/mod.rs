@@ -9,27 +9,36 @@
 mod child;
 mod creds;
 pub mod decode;
+mod denied;
 pub mod fifo;
 pub mod journal;
 mod kfile;
 mod mount;
 mod netlink;
+mod nft;
 mod ns;
 mod process;
+mod reap;
 mod security;
 mod tty;
 pub mod xattr_fs;
 
 pub use child::{child_exit, exit_code_of, one_line, program_name, ExitCode};
 pub use creds::{setgroups, setgroups_empty, setresgid, setresuid};
+pub use denied::{finit_module, init_module, ptrace_attach, ptrace_detach, reboot_restart};
 pub use kfile::{mkdir, open, rmdir, write};
 pub use mount::{chdir, chroot, fchdir, mknod, mount, pivot_root, setxattr, umount2, NodeKind};
-pub use netlink::link_delete;
+pub use netlink::{
+    addr_add, link_add_bridge, link_add_veth, link_delete, link_rename, link_set_master,
+    link_set_netns, link_set_up, route_add_default,
+};
+pub use nft::nft_apply;
 pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
 pub use process::{
     catch_stop_signals, clear_pdeathsig, cloexec_from_3, execve, kill, reset_signals,
     stop_requested, wait, ExitReport,
 };
+pub use reap::{block_signals, reap_any, unblock_all, wait_signal};
 pub use security::{
     ambient_set, bpf_prog_attach_cgroup_device, bpf_prog_load_cgroup_device, cap_mask,
     capbset_drop, capset, prlimit, seccomp_set_mode_filter, set_keepcaps, set_no_new_privs,

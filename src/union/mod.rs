@@ -16,7 +16,6 @@
 
 pub mod changes;
 pub mod copy;
-pub mod demo;
 pub mod overlay;
 
 use std::collections::HashSet;
@@ -144,100 +143,6 @@ pub(crate) fn check_option_path(p: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// A container's own directory under the state root:
-/// `<state root>/containers/<id>/`. Dropping it removes it, unless kept.
-#[derive(Debug)]
-pub struct ContainerDir {
-    pub id: String,
-    pub path: PathBuf,
-    keep: bool,
-}
-
-impl ContainerDir {
-    /// A new, empty directory for a container: named `id`, or a fresh
-    /// random id. An id already in use is refused.
-    pub fn create(id: Option<&str>) -> anyhow::Result<ContainerDir> {
-        let id = match id {
-            Some(id) => check_id(id)?,
-            None => new_id()?,
-        };
-        let path = crate::paths::state_root().join("containers").join(&id);
-        if path.exists() {
-            anyhow::bail!(
-                "container id {id} is in use ({} exists): choose another --id",
-                path.display()
-            );
-        }
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(ContainerDir {
-            id,
-            path,
-            keep: false,
-        })
-    }
-
-    /// The directory of an existing container, e.g. one kept with `--keep`;
-    /// dropping the guard removes it.
-    pub fn existing(id: &str) -> anyhow::Result<ContainerDir> {
-        let id = check_id(id)?;
-        let path = crate::paths::state_root().join("containers").join(&id);
-        if !path.is_dir() {
-            anyhow::bail!("no container {id}: {} does not exist", path.display());
-        }
-        Ok(ContainerDir {
-            id,
-            path,
-            keep: false,
-        })
-    }
-
-    /// Leave the directory behind when this is dropped.
-    pub fn keep(&mut self, keep: bool) {
-        self.keep = keep;
-    }
-
-    /// Remove the directory now; refuses while something is mounted inside.
-    pub fn remove(mut self) -> anyhow::Result<()> {
-        self.keep = true;
-        remove_tree(&self.path)
-    }
-}
-
-impl Drop for ContainerDir {
-    fn drop(&mut self) {
-        if !self.keep {
-            if let Err(e) = remove_tree(&self.path) {
-                eprintln!("warning: {e:#}");
-            }
-        }
-    }
-}
-
-/// An id names a directory: letters, digits, `_`, `-` and `.`, 1 to 64 of them.
-pub fn check_id(id: &str) -> anyhow::Result<String> {
-    let ok = (1..=64).contains(&id.len())
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-    if !ok {
-        anyhow::bail!(
-            "container id {id:?}: use 1 to 64 letters, digits, '_', '-' or '.', not starting with '.'"
-        );
-    }
-    Ok(id.to_string())
-}
-
-/// Twelve hex digits from the kernel's random pool, like a short Docker id.
-pub fn new_id() -> anyhow::Result<String> {
-    use std::io::Read;
-    let mut b = [0u8; 6];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .context("reading /dev/urandom for a container id")?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 /// Remove a directory tree, but never through a mount point: a mounted
@@ -419,14 +324,6 @@ mod tests {
         assert!(check_option_path(Path::new("/a,b")).is_err());
         assert!(check_option_path(Path::new("/a:b")).is_err());
         assert!(check_option_path(Path::new("/var/lib/wharf/layers/1")).is_ok());
-    }
-
-    #[test]
-    fn ids_cannot_climb_out_of_the_state_root() {
-        assert!(check_id("web-1").is_ok());
-        for bad in ["..", "a/b", "", ".hidden", &"x".repeat(65)] {
-            assert!(check_id(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]

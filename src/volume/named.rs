@@ -32,7 +32,7 @@ impl Volume {
     /// Users whose container still exists: a container that died without
     /// cleaning up leaves no directory behind and no longer counts.
     pub fn live_users(&self) -> Vec<String> {
-        let containers = crate::paths::state_root().join("containers");
+        let containers = crate::paths::containers_dir();
         self.users
             .iter()
             .filter(|u| containers.join(u).is_dir())
@@ -176,8 +176,8 @@ pub fn remove(names: &[String], force: bool) -> anyhow::Result<()> {
 pub fn anonymous_name() -> anyhow::Result<String> {
     Ok(format!(
         "{}{}",
-        crate::union::new_id()?,
-        crate::union::new_id()?
+        crate::paths::new_id()?,
+        crate::paths::new_id()?
     ))
 }
 

@@ -202,3 +202,28 @@ pub fn ns_link(pid: &str, kind: &str) -> String {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|e| panic!("readlink /proc/{pid}/ns/{kind}: {e}"))
 }
+
+/// `CHAPTER FLAGS -- /bin/sh -c SCRIPT` on the built-in rootfs, captured.
+pub fn sh_in(t: &TestRoot, chapter: &str, flags: &[&str], script: &str) -> Output {
+    t.rootfs();
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend(["--", "/bin/sh", "-c", script]);
+    t.run(chapter, &args)
+}
+
+/// The host's mounts that are this test's own: mounted at or below its
+/// state root, or binding a directory from below it (mountinfo's root
+/// field). Other tests mount and unmount meanwhile, so a test compares
+/// these, never the whole host table.
+pub fn our_mounts(t: &TestRoot) -> Vec<String> {
+    let root = t.path().to_str().unwrap_or("\u{0}");
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            f.len() > 4 && (Path::new(f[3]).starts_with(root) || Path::new(f[4]).starts_with(root))
+        })
+        .map(str::to_string)
+        .collect()
+}

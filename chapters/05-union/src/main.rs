@@ -20,10 +20,11 @@ use clap::Parser;
 use wharf::cgroup::Limits;
 use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{ChapterFlags, OciSpec, Runtime, SpecBuilder};
+use wharf::cli::union_demo as demo;
+use wharf::container::{ChapterFlags, ContainerDir, OciSpec, Runtime, SpecBuilder};
 use wharf::rootfs;
-use wharf::union::{changes, demo};
-use wharf::union::{ContainerDir, Rootfs};
+use wharf::union::changes;
+use wharf::union::Rootfs;
 
 const NAME: &str = "ch05-union";
 

@@ -14,9 +14,9 @@ use clap::Parser;
 use nix::sched::CloneFlags;
 use wharf::cli::flags::{LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{ChapterFlags, OciSpec, Runtime, SpecBuilder};
+use wharf::container::{ChapterFlags, ContainerDir, OciSpec, Runtime, SpecBuilder};
 use wharf::layer::{self, demo, ApplyOptions, ExportStats};
-use wharf::union::{ContainerDir, Driver, Mounted, Rootfs};
+use wharf::union::{Driver, Mounted, Rootfs};
 use wharf::{rootfs, sys};
 
 const NAME: &str = "ch06-whiteouts";

@@ -18,9 +18,9 @@ use clap::Parser;
 use wharf::cgroup::Limits;
 use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{ChapterFlags, OciSpec, Runtime, SpecBuilder};
+use wharf::container::{ChapterFlags, ContainerDir, OciSpec, Runtime, SpecBuilder};
 use wharf::rootfs;
-use wharf::union::{ContainerDir, Rootfs};
+use wharf::union::Rootfs;
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 
 const NAME: &str = "ch07-volumes";

@@ -14,10 +14,10 @@
 use clap::Parser;
 use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{ChapterFlags, Runtime, SpecBuilder};
+use wharf::container::{ChapterFlags, ContainerDir, Runtime, SpecBuilder};
 use wharf::rootfs;
 use wharf::security;
-use wharf::union::{ContainerDir, Rootfs};
+use wharf::union::Rootfs;
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 
 const NAME: &str = "ch08-security";
@@ -67,6 +67,26 @@ struct Args {
     #[arg(long, value_name = "PROFILE", value_parser = ["default", "unconfined"], default_value = "default")]
     seccomp: String,
 
+    /// Allow a device in the cgroup's device list: `c 1:11 rwm` (Docker's
+    /// `--device-cgroup-rule`).
+    #[arg(long, value_name = "RULE")]
+    device_cgroup_rule: Vec<String>,
+
+    /// `unconfined`: no masked or read-only /proc and /sys paths, as
+    /// Docker's `--security-opt systempaths=unconfined`, to compare.
+    #[arg(long, value_name = "PATHS", value_parser = ["default", "unconfined"], default_value = "default")]
+    systempaths: String,
+
+    /// `false`: let execve grant privileges again (setuid bits, file
+    /// capabilities), to compare.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    no_new_privs: bool,
+
+    /// Run a tiny reaping init as PID 1, with the command as its child: it
+    /// passes signals on and reaps orphans (Docker's `--init`).
+    #[arg(long)]
+    init: bool,
+
     #[command(flatten)]
     spec: PrintSpecFlag,
 
@@ -92,11 +112,28 @@ fn describe(
         hostname,
         limits: args.limits.limits().parse()?,
     };
-    let b = SpecBuilder::new(root, args.cmd.clone())
+    let mut b = SpecBuilder::new(root, args.cmd.clone())
         .chapter(&flags)
         .read_only(args.read_only)
-        .capabilities(security::caps::with_changes(&args.cap_add, &args.cap_drop)?)
+        .system_paths(args.systempaths == "default")
+        .init(args.init)
+        .device_rules(
+            args.device_cgroup_rule
+                .iter()
+                .map(|r| security::devices::parse_rule(r))
+                .collect::<anyhow::Result<_>>()?,
+        );
+
+    // ANCHOR: hardening
+    // lab:solution-begin give the process Docker's 14 capabilities, changed by --cap-add/--cap-drop: b.capabilities(security::caps::with_changes(…)?)
+    b = b.capabilities(security::caps::with_changes(&args.cap_add, &args.cap_drop)?);
+    // lab:solution-end
+    // lab:solution-begin no_new_privs (unless --no-new-privs false), and Docker's seccomp profile (unless --seccomp unconfined): security::seccomp::docker_default
+    b = b
+        .no_new_privileges(args.no_new_privs)
         .seccomp((args.seccomp == "default").then(security::seccomp::docker_default));
+    // lab:solution-end
+    // ANCHOR_END: hardening
     Ok(b.build())
 }
 

@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use wharf::cli::flags::{NamespaceFlags, PrintSpecFlag};
+use wharf::cli::flags::{EscapeDemoFlag, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::container::{ChapterFlags, SpecBuilder};
 use wharf::ns::{idmap, run};
@@ -31,6 +31,9 @@ struct Args {
     /// Which namespaces to create (default: all but --user).
     #[command(flatten)]
     ns: NamespaceFlags,
+
+    #[command(flatten)]
+    escape: EscapeDemoFlag,
 
     /// The hostname inside the new UTS namespace.
     #[arg(long)]
@@ -69,7 +72,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     }
     lesson::require_root("ch02-namespaces")?;
     args.ns.ns().check(args.hostname.as_deref())?;
-    if args.cmd.is_empty() && !args.ns.ns().escape_demo {
+    if args.cmd.is_empty() && !args.escape.escape_demo {
         anyhow::bail!("no command given: add one after `--`, e.g. `ch02-namespaces -- /bin/sh`");
     }
     let root = rootfs::choose(args.rootfs.as_deref())?;
@@ -124,7 +127,7 @@ fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32
         chroot::fall_back(root)?;
     }
 
-    if args.ns.ns().escape_demo {
+    if args.escape.escape_demo {
         print!("{}", chroot::escape_attempt(host_root)?);
         if args.cmd.is_empty() {
             return Ok(0);

@@ -9,14 +9,14 @@
 //! `ch03-setns run` starts a container exactly as chapter 02 does;
 //! `ch03-setns exec PID -- CMD` joins its namespaces and runs CMD there.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use nix::unistd::Pid;
 use wharf::cli::flags::{NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{ChapterFlags, SpecBuilder};
-use wharf::ns::run::{self, Hooks, RunSpec};
+use wharf::container::{ChapterFlags, Runtime, SpecBuilder};
+use wharf::ns::run::Hooks;
 use wharf::ns::setns;
 use wharf::rootfs;
 
@@ -60,44 +60,37 @@ fn main() {
 }
 
 fn chapter(args: Args) -> anyhow::Result<i32> {
-    if let Cmd::Run {
-        ns,
-        hostname,
-        rootfs,
-        spec,
-        cmd,
-    } = &args.cmd
-    {
-        let flags = ChapterFlags {
-            ns: ns.ns(),
-            hostname: hostname.as_deref(),
-            ..Default::default()
-        };
-        let root = rootfs.clone().unwrap_or_else(|| "rootfs".into());
-        let oci = || Ok(SpecBuilder::unhardened(&root, cmd.clone(), &flags).build());
-        if let Some(code) = spec.print(oci)? {
-            return Ok(code);
-        }
-    }
-    lesson::require_root("ch03-setns")?;
     match args.cmd {
         Cmd::Run {
             ns,
             hostname,
             rootfs,
+            spec,
             cmd,
-            ..
         } => {
-            let rootfs = rootfs::choose(rootfs.as_deref())?;
-            let spec = RunSpec {
+            // Chapter 02's container, described as an OCI runtime spec and
+            // built from it by wharf::container, as every later chapter is.
+            let flags = ChapterFlags {
                 ns: ns.ns(),
-                hostname,
-                rootfs,
-                cmd,
+                hostname: hostname.as_deref(),
+                ..Default::default()
             };
-            Ok(run::run(&spec, &mut AnnouncePid)?.exit_code())
+            let describe = |root: &Path| SpecBuilder::unhardened(root, cmd.clone(), &flags).build();
+            if let Some(code) = spec.print(|| Ok(describe("rootfs".as_ref())))? {
+                return Ok(code);
+            }
+            lesson::require_root("ch03-setns")?;
+            let rootfs = rootfs::choose(rootfs.as_deref())?;
+            let id = format!("ch03-{}", std::process::id());
+            let runtime = Runtime::default_root();
+            Ok(runtime
+                .run(&id, &rootfs, &describe(&rootfs), &mut AnnouncePid)?
+                .exit_code())
         }
-        Cmd::Exec { pid, cmd } => exec_into(Pid::from_raw(pid), &cmd),
+        Cmd::Exec { pid, cmd } => {
+            lesson::require_root("ch03-setns")?;
+            exec_into(Pid::from_raw(pid), &cmd)
+        }
     }
 }
 

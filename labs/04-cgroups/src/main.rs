@@ -20,7 +20,9 @@ use anyhow::bail;
 use clap::Parser;
 use wharf::cgroup::demo::Demo;
 use wharf::cgroup::{Cgroup, Placement};
-use wharf::cli::flags::{DemoFlag, ExecFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
+use wharf::cli::flags::{
+    DemoFlag, EscapeDemoFlag, ExecFlags, LimitFlags, NamespaceFlags, PrintSpecFlag,
+};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::container::{ChapterFlags, SpecBuilder};
 use wharf::ns::run::{self, NoHooks, RunSpec};
@@ -39,6 +41,9 @@ struct Args {
     /// Which namespaces to create (default: all but --user).
     #[command(flatten)]
     ns: NamespaceFlags,
+
+    #[command(flatten)]
+    escape: EscapeDemoFlag,
 
     /// The hostname inside the new UTS namespace.
     #[arg(long)]
@@ -76,7 +81,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     // Chapter 03's exec, in the container's cgroups too (wharf::cgroup::exec_into).
     if let Some(exec) = &args.exec {
         let run_flags =
-            args.ns.ns().chosen() || args.ns.ns().escape_demo || args.limits.limits().given();
+            args.ns.ns().chosen() || args.escape.escape_demo || args.limits.limits().given();
         let more = args.hostname.is_some() || args.rootfs.is_some() || args.demo.is_some();
         return exec.run(run_flags || more || !args.cmd.is_empty());
     }
@@ -110,7 +115,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     args.ns.ns().check(args.hostname.as_deref())?;
     let rootfs = rootfs::choose(args.rootfs.as_deref())?;
     let spec = RunSpec {
-        ns: args.ns.ns(),
+        ns: args.ns.ns_with(args.escape),
         hostname: args.hostname.clone(),
         rootfs,
         cmd,

@@ -23,9 +23,9 @@ use clap::Parser;
 use wharf::cgroup::Limits;
 use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{ChapterFlags, OciSpec, Runtime, SpecBuilder};
+use wharf::container::{ChapterFlags, ContainerDir, OciSpec, Runtime, SpecBuilder};
 use wharf::rootfs;
-use wharf::union::{ContainerDir, Rootfs};
+use wharf::union::Rootfs;
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 
 const NAME: &str = "ch07-volumes";
@@ -101,7 +101,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     }
     lesson::require_root(NAME)?;
     if let Some(exec) = &args.exec {
-        let new = args.ns.ns().chosen() || args.ns.ns().escape_demo || args.limits.limits().given();
+        let new = args.ns.ns().chosen() || args.limits.limits().given();
         let more = args.hostname.is_some()
             || args.union.layers().given()
             || !args.volume.is_empty()

@@ -13,9 +13,13 @@ use anyhow::{bail, Context};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+mod network;
+
 use crate::layer::tree::Kind;
 use crate::probe::{host, mounts, ns, procs};
 use crate::sys;
+
+mod security;
 
 /// One check of one lab: what was looked at, what the kernel said, and
 /// what to do when it is wrong.
@@ -98,6 +102,8 @@ pub fn judge(num: u32, ctx: &Ctx) -> anyhow::Result<Vec<Verdict>> {
         5 => Ok(union(ctx)),
         6 => Ok(whiteouts(ctx)),
         7 => Ok(volumes(ctx)),
+        8 => Ok(security::judge(ctx)),
+        9 => Ok(network::network(ctx)),
         n => bail!("lab {n:02} has no checker yet: it comes with its chapter"),
     }
 }

@@ -1,13 +1,15 @@
-//! `--demo`: three small layers, two containers on them at the same time,
-//! and the two drivers side by side. Each container is this same program
-//! run again with `--layers`, so every one is an ordinary chapter-05 run.
+//! Chapter 05's `--demo`: three small layers, two containers on them at
+//! the same time, and the two drivers side by side. Each container is this
+//! same program run again with `--layers`, so every one is an ordinary
+//! chapter-05 run. It starts processes and prints, so it is a face.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
+use crate::container::ContainerDir;
 use crate::union::changes::{fingerprint, report};
-use crate::union::{self, disk_usage, human_bytes, ContainerDir, Driver, Rootfs};
+use crate::union::{self, disk_usage, human_bytes, Driver, Rootfs};
 use anyhow::Context;
 
 /// Layer 2 and 3 of the demo image, on top of the built-in rootfs.
@@ -104,7 +106,7 @@ fn check(out: Output, who: &str) -> anyhow::Result<Output> {
 /// Start A and B at once; each writes, waits a second (the other is
 /// running then), and prints what it sees.
 fn two_at_once(image: &Path, driver: Driver, lowers: &[PathBuf]) -> anyhow::Result<()> {
-    let tag = union::new_id()?;
+    let tag = crate::paths::new_id()?;
     let ids = [format!("{tag}-a"), format!("{tag}-b")];
     let a = container(image, driver, &ids[0], SCRIPT_A)?.spawn()?;
     let b = container(image, driver, &ids[1], SCRIPT_B)?.spawn()?;
@@ -151,7 +153,7 @@ fn compare(image: &Path, n: u32) -> anyhow::Result<()> {
         let mut dirs = Vec::new();
         let start = Instant::now();
         for _ in 0..n {
-            let id = union::new_id()?;
+            let id = crate::paths::new_id()?;
             let out = container(image, driver, &id, "true")?.output()?;
             dirs.extend(ContainerDir::existing(&id).ok());
             check(out, &id)?;
