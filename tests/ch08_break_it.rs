@@ -246,9 +246,6 @@ fn masked_files_are_empty_unless_systempaths_are_unconfined() {
 }
 
 #[test]
-// Passes once the wharf-oci work lands and chapter 08 asks create for the
-// device cgroup (its `CreateOptions { oci_cgroups: true }`): tried so.
-#[ignore = "device cgroup rules: issue 8, applied in create by the wharf-oci work"]
 fn a_node_for_dev_kmsg_can_be_made_but_not_opened() {
     let t = TestRoot::new();
     let helper = rootfs_with_breakout(&t);
