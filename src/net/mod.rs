@@ -433,7 +433,16 @@ pub fn leftovers(root: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         let ours = here
             .addrs_of(&n.bridge)
             .contains(&(n.subnet.gateway(), n.subnet.prefix));
-        let unused = here.links.iter().all(|l| l.master != Some(br.index));
+        // A port named after this state root is the host end of one of its
+        // containers' veths: when the container's netns goes, the kernel
+        // deletes the pair a moment later (a workqueue), so it may still
+        // be plugged in. Only someone else's port keeps the bridge.
+        let prefix = crate::paths::net_prefix(&crate::paths::host_tag_for(root));
+        let unused = here
+            .links
+            .iter()
+            .filter(|l| l.master == Some(br.index))
+            .all(|l| l.name.starts_with(&prefix));
         if br.kind == "bridge" && ours && unused {
             bridges.push(n.bridge);
         }

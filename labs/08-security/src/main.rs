@@ -19,7 +19,7 @@
 use clap::Parser;
 use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{ChapterFlags, ContainerDir, Runtime, SpecBuilder};
+use wharf::container::{ChapterFlags, ContainerDir, CreateOptions, Runtime, SpecBuilder};
 use wharf::rootfs;
 use wharf::security;
 use wharf::union::Rootfs;
@@ -176,8 +176,14 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     };
 
     let spec = describe(args, &root.root(), hostname.as_deref())?;
+    // The devices cgroup too: its allow-list, not CAP_MKNOD, keeps the
+    // host's disks out of reach.
+    let opts = CreateOptions {
+        oci_cgroups: true,
+        ..Default::default()
+    };
     let runtime = Runtime::default_root();
-    let status = runtime.run(&dir.id, &dir.path, &spec, &mut hooks)?;
+    let status = runtime.run_with(&dir.id, &dir.path, &spec, &mut hooks, &opts)?;
     for line in volume::report(&root, &vols, &dir.id, layers.keep)? {
         eprintln!("{NAME}: {line}");
     }
