@@ -1,0 +1,268 @@
+//! Taking an image in (import and load share this): each layer is read
+//! once, and in that one pass it is copied to a blob file, hashed as a
+//! blob (its digest), decompressed, hashed again (its DiffID) and unpacked
+//! by chapter 06's safe apply. Everything lands under the store's tmp/;
+//! only when every digest matched what the manifest and config promised
+//! are blobs and layers renamed into place and the image named in
+//! index.json. A refused image therefore leaves the store as it was.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use oci_spec::image::{
+    Descriptor, DescriptorBuilder, Digest, ImageConfiguration, ImageManifestBuilder, MediaType,
+};
+
+use super::compress::Compression;
+use super::digest::{self, Hashing};
+use super::reference::Reference;
+use super::store::{Store, WorkDir, SIZE_ANNOTATION};
+use super::Progress;
+use crate::layer::{self, ApplyOptions};
+
+/// What is known about a layer before reading it.
+pub struct Expect {
+    /// For messages: `layer 2 of 3 (blobs/sha256/ab..)`.
+    pub name: String,
+    /// The blob's digest and size, when a manifest gives them.
+    pub blob: Option<(Digest, u64)>,
+    /// The compression the media type announces.
+    pub compression: Option<Compression>,
+    /// The DiffID the config lists for this position.
+    pub diff_id: Option<Digest>,
+}
+
+/// A layer read, verified and staged under tmp/.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    pub blob: Digest,
+    pub size: u64,
+    pub diff_id: Digest,
+    pub chain_id: Digest,
+    pub compression: Compression,
+    /// Bytes of file content it holds.
+    pub content: u64,
+    /// The blob file and the unpacked dir under tmp/, when they were
+    /// written (not when the store already had them).
+    blob_file: Option<PathBuf>,
+    layer_dir: Option<PathBuf>,
+}
+
+/// An image's layers, staged one by one onto the same work dir.
+pub struct Ingest<'s> {
+    pub store: &'s Store,
+    pub work: WorkDir,
+    pub layers: Vec<Staged>,
+    pub progress: &'s dyn Progress,
+}
+
+impl<'s> Ingest<'s> {
+    pub fn new(store: &'s Store, progress: &'s dyn Progress) -> anyhow::Result<Ingest<'s>> {
+        Ok(Ingest {
+            store,
+            work: store.work_dir()?,
+            layers: Vec::new(),
+            progress,
+        })
+    }
+
+    fn parent_chain(&self) -> Option<&Digest> {
+        self.layers.last().map(|l| &l.chain_id)
+    }
+
+    /// The store has this blob and its unpacked layer on this parent:
+    /// nothing to read (a blob's name *is* its verified content).
+    pub fn reuse(&mut self, expect: &Expect, content: u64) -> anyhow::Result<bool> {
+        let (Some((blob, size)), Some(diff)) = (&expect.blob, &expect.diff_id) else {
+            return Ok(false);
+        };
+        let chain = next_chain(self.parent_chain(), diff);
+        if !self.store.has_blob(blob) || !self.store.layer_dir(&chain).is_dir() {
+            return Ok(false);
+        }
+        self.layers.push(Staged {
+            blob: blob.clone(),
+            size: *size,
+            diff_id: diff.clone(),
+            chain_id: chain,
+            compression: expect.compression.unwrap_or(Compression::None),
+            content,
+            blob_file: None,
+            layer_dir: None,
+        });
+        Ok(true)
+    }
+
+    /// Read one layer blob from `r` and stage it.
+    pub fn layer(&mut self, r: impl Read, expect: Expect) -> anyhow::Result<&Staged> {
+        let n = self.layers.len();
+        let staged = self
+            .stream(r, &expect, n)
+            .with_context(|| format!("{} refused", expect.name))?;
+        self.layers.push(staged);
+        Ok(&self.layers[n])
+    }
+
+    fn stream(&self, r: impl Read, expect: &Expect, n: usize) -> anyhow::Result<Staged> {
+        // Known blob: hash the stream to check it, but write nothing.
+        let known = expect
+            .blob
+            .as_ref()
+            .is_some_and(|(d, _)| self.store.has_blob(d));
+        let blob_file = self.work.path.join(format!("blob-{n}"));
+        let tee: Box<dyn Write> = match known {
+            true => Box::new(io::sink()),
+            false => Box::new(BufWriter::with_capacity(1 << 20, File::create(&blob_file)?)),
+        };
+        let chain_known = expect
+            .diff_id
+            .as_ref()
+            .map(|d| next_chain(self.parent_chain(), d));
+        let unpack = !chain_known
+            .as_ref()
+            .is_some_and(|c| self.store.layer_dir(c).is_dir());
+        let layer_dir = self.work.path.join(format!("layer-{n}"));
+        let metered = super::Metered::new(r, self.progress);
+        let mut raw = BufReader::with_capacity(1 << 20, Hashing::with_tee(metered, tee));
+        let compression = Compression::sniff(&mut raw)?;
+        if let Some(c) = expect.compression.filter(|c| *c != compression) {
+            bail!("its media type says {c:?} but its content is {compression:?}");
+        }
+        let (diff_id, content) = {
+            let mut plain = Hashing::new(compression.decoder(&mut raw)?);
+            let content = match unpack {
+                true => layer::apply(&mut plain, &layer_dir, &ApplyOptions::overlay_upper())?.bytes,
+                false => 0,
+            };
+            plain.drain().context("the layer stream is corrupt")?;
+            (plain.finish().0, content)
+        };
+        io::copy(&mut raw, &mut io::sink()).context("cannot read the layer")?;
+        let (blob, size, mut tee) = raw.into_inner().finish();
+        tee.flush()?;
+        drop(tee);
+        if let Some((want, want_size)) = &expect.blob {
+            digest::verify("the layer blob", want, &blob)?;
+            if *want_size != size {
+                bail!("size mismatch: the manifest says {want_size} bytes, the blob has {size}");
+            }
+        }
+        if let Some(want) = &expect.diff_id {
+            digest::verify("the layer's DiffID (from the config)", want, &diff_id)?;
+        }
+        if !known {
+            File::open(&blob_file)?.sync_all()?;
+        }
+        Ok(Staged {
+            chain_id: next_chain(self.parent_chain(), &diff_id),
+            blob,
+            size,
+            diff_id,
+            compression,
+            content,
+            blob_file: (!known).then_some(blob_file),
+            layer_dir: unpack.then_some(layer_dir),
+        })
+    }
+
+    /// Check the config's DiffIDs against the layers, then move everything
+    /// into place and name the image. `manifest` is the manifest's bytes
+    /// when the source had one (OCI); otherwise one is made.
+    pub fn publish(
+        self,
+        config_raw: &[u8],
+        manifest: Option<(&[u8], MediaType)>,
+        tags: &[Reference],
+    ) -> anyhow::Result<Digest> {
+        let config: ImageConfiguration =
+            serde_json::from_slice(config_raw).context("the image config is not valid JSON")?;
+        check_diff_ids(&config, &self.layers)?;
+        let made;
+        let (manifest_raw, media_type) = match manifest {
+            Some(m) => m,
+            None => {
+                made = make_manifest(config_raw, &self.layers)?;
+                (made.as_slice(), MediaType::ImageManifest)
+            }
+        };
+        for l in &self.layers {
+            if let Some(f) = &l.blob_file {
+                self.store.publish_blob(f, &l.blob)?;
+            }
+            if let Some(d) = &l.layer_dir {
+                self.store.publish_layer(d, &l.chain_id)?;
+            }
+        }
+        self.store.put_blob(config_raw)?;
+        let manifest_digest = self.store.put_blob(manifest_raw)?;
+        let size: u64 = self.layers.iter().map(|l| l.content).sum();
+        let desc = DescriptorBuilder::default()
+            .media_type(media_type)
+            .digest(manifest_digest.clone())
+            .size(manifest_raw.len() as u64)
+            .annotations(HashMap::from([(
+                SIZE_ANNOTATION.to_string(),
+                size.to_string(),
+            )]))
+            .build()?;
+        self.store.add_to_index(desc)?;
+        super::tags::set(self.store, tags, &manifest_digest)?;
+        Ok(manifest_digest)
+    }
+}
+
+fn next_chain(parent: Option<&Digest>, diff: &Digest) -> Digest {
+    match parent {
+        None => diff.clone(),
+        Some(p) => digest::of_bytes(format!("{p} {diff}").as_bytes()),
+    }
+}
+
+/// The config's rootfs.diff_ids must be exactly the layers' DiffIDs, in
+/// order: a runtime checks what it unpacked against them.
+fn check_diff_ids(config: &ImageConfiguration, layers: &[Staged]) -> anyhow::Result<()> {
+    let listed = config.rootfs().diff_ids();
+    if listed.len() != layers.len() {
+        bail!(
+            "the config lists {} DiffIDs but the image has {} layers",
+            listed.len(),
+            layers.len()
+        );
+    }
+    for (i, (want, l)) in listed.iter().zip(layers).enumerate() {
+        let want = digest::parse(want)?;
+        if want != l.diff_id {
+            bail!(
+                "DiffIDs disagree: the config lists {want} for layer {} but its content is {}",
+                i + 1,
+                l.diff_id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An OCI manifest for an image that came without one (import, a
+/// docker-archive): the config and the layers as they are stored. Made
+/// from the blobs only, so the same image always gets the same manifest.
+fn make_manifest(config_raw: &[u8], layers: &[Staged]) -> anyhow::Result<Vec<u8>> {
+    let config = Descriptor::new(
+        MediaType::ImageConfig,
+        config_raw.len() as u64,
+        digest::of_bytes(config_raw),
+    );
+    let layers: Vec<Descriptor> = layers
+        .iter()
+        .map(|l| Descriptor::new(l.compression.layer_media_type(), l.size, l.blob.clone()))
+        .collect();
+    let m = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(config)
+        .layers(layers)
+        .build()?;
+    digest::stable_json(&m)
+}
