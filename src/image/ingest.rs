@@ -43,8 +43,6 @@ pub struct Staged {
     pub diff_id: Digest,
     pub chain_id: Digest,
     pub compression: Compression,
-    /// Bytes of file content it holds.
-    pub content: u64,
     /// The blob file and the unpacked dir under tmp/, when they were
     /// written (not when the store already had them).
     blob_file: Option<PathBuf>,
@@ -75,7 +73,7 @@ impl<'s> Ingest<'s> {
 
     /// The store has this blob and its unpacked layer on this parent:
     /// nothing to read (a blob's name *is* its verified content).
-    pub fn reuse(&mut self, expect: &Expect, content: u64) -> anyhow::Result<bool> {
+    pub fn reuse(&mut self, expect: &Expect) -> anyhow::Result<bool> {
         let (Some((blob, size)), Some(diff)) = (&expect.blob, &expect.diff_id) else {
             return Ok(false);
         };
@@ -89,7 +87,6 @@ impl<'s> Ingest<'s> {
             diff_id: diff.clone(),
             chain_id: chain,
             compression: expect.compression.unwrap_or(Compression::None),
-            content,
             blob_file: None,
             layer_dir: None,
         });
@@ -107,11 +104,20 @@ impl<'s> Ingest<'s> {
     }
 
     fn stream(&self, r: impl Read, expect: &Expect, n: usize) -> anyhow::Result<Staged> {
-        // Known blob: hash the stream to check it, but write nothing.
-        let known = expect
-            .blob
-            .as_ref()
-            .is_some_and(|(d, _)| self.store.has_blob(d));
+        let mut peek = BufReader::with_capacity(1 << 16, super::Metered::new(r, self.progress));
+        let compression = Compression::sniff(&mut peek)?;
+        if let Some(c) = expect.compression.filter(|c| *c != compression) {
+            bail!("its media type says {c:?} but its content is {compression:?}");
+        }
+        // The blob's digest is known before reading when the manifest gives
+        // it, or for a plain tar, from its DiffID (the same bytes). A blob
+        // the store has is hashed to check it, but not written again.
+        let expected_blob = match (&expect.blob, compression) {
+            (Some((d, _)), _) => Some(d),
+            (None, Compression::None) => expect.diff_id.as_ref(),
+            _ => None,
+        };
+        let known = expected_blob.is_some_and(|d| self.store.has_blob(d));
         let blob_file = self.work.path.join(format!("blob-{n}"));
         let tee: Box<dyn Write> = match known {
             true => Box::new(io::sink()),
@@ -125,20 +131,14 @@ impl<'s> Ingest<'s> {
             .as_ref()
             .is_some_and(|c| self.store.layer_dir(c).is_dir());
         let layer_dir = self.work.path.join(format!("layer-{n}"));
-        let metered = super::Metered::new(r, self.progress);
-        let mut raw = BufReader::with_capacity(1 << 20, Hashing::with_tee(metered, tee));
-        let compression = Compression::sniff(&mut raw)?;
-        if let Some(c) = expect.compression.filter(|c| *c != compression) {
-            bail!("its media type says {c:?} but its content is {compression:?}");
-        }
-        let (diff_id, content) = {
+        let mut raw = BufReader::with_capacity(1 << 20, Hashing::with_tee(peek, tee));
+        let diff_id = {
             let mut plain = Hashing::new(compression.decoder(&mut raw)?);
-            let content = match unpack {
-                true => layer::apply(&mut plain, &layer_dir, &ApplyOptions::overlay_upper())?.bytes,
-                false => 0,
-            };
+            if unpack {
+                layer::apply(&mut plain, &layer_dir, &ApplyOptions::overlay_upper())?;
+            }
             plain.drain().context("the layer stream is corrupt")?;
-            (plain.finish().0, content)
+            plain.finish().0
         };
         io::copy(&mut raw, &mut io::sink()).context("cannot read the layer")?;
         let (blob, size, mut tee) = raw.into_inner().finish();
@@ -162,7 +162,6 @@ impl<'s> Ingest<'s> {
             size,
             diff_id,
             compression,
-            content,
             blob_file: (!known).then_some(blob_file),
             layer_dir: unpack.then_some(layer_dir),
         })
@@ -198,7 +197,11 @@ impl<'s> Ingest<'s> {
         }
         self.store.put_blob(config_raw)?;
         let manifest_digest = self.store.put_blob(manifest_raw)?;
-        let size: u64 = self.layers.iter().map(|l| l.content).sum();
+        // Measured from the unpacked layers on disk, as Docker reports it.
+        let mut size = 0;
+        for l in &self.layers {
+            size += self.store.layer_size(&l.chain_id)?;
+        }
         let desc = DescriptorBuilder::default()
             .media_type(media_type)
             .digest(manifest_digest.clone())

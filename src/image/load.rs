@@ -209,7 +209,7 @@ fn oci_image<'s>(
             diff_id: Some(diff),
         };
         progress.begin(&expect.name, Some(l.size()));
-        if !ingest.reuse(&expect, 0)? {
+        if !ingest.reuse(&expect)? {
             ingest.layer(ar.open_member(&blob_path(l.digest()))?, expect)?;
         }
     }
