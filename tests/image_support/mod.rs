@@ -265,3 +265,89 @@ pub fn scratch(t: &TestRoot, name: &str) -> PathBuf {
     std::fs::create_dir_all(&p).unwrap();
     p
 }
+
+/// How a hostile member spells its name: in the ustar header itself, in
+/// a PAX `path`/`linkpath` record, or in a GNU long-name record. A safe
+/// apply must see through all three.
+#[derive(Debug, Clone, Copy)]
+pub enum Spelling {
+    Header,
+    Pax,
+    GnuLong,
+}
+
+pub const SPELLINGS: [Spelling; 3] = [Spelling::Header, Spelling::Pax, Spelling::GnuLong];
+
+/// One member of a hostile layer.
+pub struct Member<'a> {
+    pub ty: tar::EntryType,
+    pub path: &'a str,
+    pub link: &'a str,
+    pub data: &'a [u8],
+}
+
+pub fn file<'a>(path: &'a str, data: &'a [u8]) -> Member<'a> {
+    Member {
+        ty: tar::EntryType::Regular,
+        path,
+        link: "",
+        data,
+    }
+}
+
+pub fn link<'a>(ty: tar::EntryType, path: &'a str, target: &'a str) -> Member<'a> {
+    Member {
+        ty,
+        path,
+        link: target,
+        data: b"",
+    }
+}
+
+/// A layer tar whose names are written as `how` says, bypassing the tar
+/// crate's own checks (which would refuse `..`).
+pub fn hostile(members: &[Member], how: Spelling) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for m in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(m.ty);
+        h.set_size(m.data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        match how {
+            Spelling::Header => {
+                let g = h.as_gnu_mut().unwrap();
+                g.name[..m.path.len()].copy_from_slice(m.path.as_bytes());
+                g.linkname[..m.link.len()].copy_from_slice(m.link.as_bytes());
+            }
+            Spelling::Pax => {
+                let mut recs = vec![("path", m.path.as_bytes())];
+                if !m.link.is_empty() {
+                    recs.push(("linkpath", m.link.as_bytes()));
+                }
+                b.append_pax_extensions(recs).unwrap();
+                h.set_path("placeholder").unwrap();
+            }
+            Spelling::GnuLong => {
+                for (kind, text) in [(b'L', m.path), (b'K', m.link)] {
+                    if text.is_empty() {
+                        continue;
+                    }
+                    let mut l = tar::Header::new_gnu();
+                    l.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+                    l.set_entry_type(tar::EntryType::new(kind));
+                    l.set_size(text.len() as u64 + 1);
+                    l.set_cksum();
+                    b.append(&l, [text.as_bytes(), b"\0"].concat().as_slice())
+                        .unwrap();
+                }
+                h.set_path("placeholder").unwrap();
+            }
+        }
+        h.set_cksum();
+        b.append(&h, m.data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
