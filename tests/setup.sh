@@ -20,6 +20,10 @@ have pip3 || need_apt+=(python3-pip)
 # Peers for the container benchmark (benches/container.rs).
 have runc || need_apt+=(runc)
 have crun || need_apt+=(crun)
+# Peers for the image interop tests (tests/image_interop.rs).
+have skopeo || need_apt+=(skopeo)
+have umoci || need_apt+=(umoci)
+have podman || need_apt+=(podman)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -20,6 +20,7 @@ use super::compress::Compression;
 use super::digest::{self, Hashing};
 use super::reference::Reference;
 use super::store::{Store, WorkDir, SIZE_ANNOTATION};
+use super::trailer::Trailer;
 use super::Progress;
 use crate::layer::{self, ApplyOptions};
 
@@ -135,7 +136,11 @@ impl<'s> Ingest<'s> {
         let diff_id = {
             let mut plain = Hashing::new(compression.decoder(&mut raw)?);
             if unpack {
-                layer::apply(&mut plain, &layer_dir, &ApplyOptions::overlay_upper())?;
+                layer::apply(
+                    Trailer::new(&mut plain),
+                    &layer_dir,
+                    &ApplyOptions::overlay_upper(),
+                )?;
             }
             plain.drain().context("the layer stream is corrupt")?;
             plain.finish().0

@@ -10,6 +10,7 @@
 //! - [`archive`] and [`load`]: docker-archive and OCI layout, as tar or directory;
 //! - [`save`]: the same two formats out;
 //! - [`tags`]: naming and finding images; [`remove`]: rmi and prune;
+//! - [`trailer`]: layers whose tar stops early, accepted where Go's reader accepts them;
 //! - [`unpack`]: an image's flattened root filesystem.
 
 pub mod archive;
@@ -25,6 +26,7 @@ pub mod save;
 pub mod store;
 pub mod tags;
 pub mod time;
+pub mod trailer;
 pub mod unpack;
 
 pub use reference::Reference;

@@ -183,12 +183,15 @@ impl Store {
         publish(tmp, &self.layer_dir(chain_id))
     }
 
-    /// A fresh directory under tmp/ for one command's work, removed on drop.
+    /// A fresh directory under tmp/ for one piece of a command's work
+    /// (the spooled input, each image staged), removed on drop.
     pub fn work_dir(&self) -> anyhow::Result<WorkDir> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = self
             .dir
             .join("tmp")
-            .join(format!("job-{}", std::process::id()));
+            .join(format!("job-{}-{n}", std::process::id()));
         remove_any(&path)?;
         fs::DirBuilder::new().mode(0o700).create(&path)?;
         Ok(WorkDir { path })

@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 
 use super::compress::Compression;
 use super::store::{Image, Store};
+use super::trailer::Trailer;
 use super::{Metered, Progress};
 use crate::layer::{self, ApplyOptions, Target};
 
@@ -38,7 +39,7 @@ pub fn unpack(
         let f = store.open_blob(l.digest())?;
         let mut r = BufReader::with_capacity(1 << 20, Metered::new(f, progress));
         let c = Compression::sniff(&mut r)?;
-        let stats = layer::apply(c.decoder(r)?, dir, &opts)
+        let stats = layer::apply(Trailer::new(c.decoder(r)?), dir, &opts)
             .with_context(|| format!("layer {} ({})", i + 1, l.digest()))?;
         bytes += stats.bytes;
     }
