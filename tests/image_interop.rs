@@ -233,21 +233,24 @@ fn save_then_load_on_a_fresh_store_then_save_gives_the_same_bytes() {
     import_tree(&t, &tree, "other:2");
     for format in ["docker-archive", "oci"] {
         let first = t.path().join(format!("first-{format}.tar"));
-        ok(&t.run(
-            "wharf",
-            &[
+        let again = t.path().join(format!("again-{format}.tar"));
+        let save = |out: &Path| -> Vec<String> {
+            let out = out.to_str().unwrap();
+            [
                 "save",
                 "interop:1",
                 "other:2",
                 "--format",
                 format,
                 "-o",
-                first.to_str().unwrap(),
-            ],
-        ));
+                out,
+            ]
+            .map(String::from)
+            .to_vec()
+        };
+        ok(&t.cmd("wharf").args(save(&first)).output().unwrap());
         let fresh = scratch(&t, &format!("fresh-{format}"));
-        let again = t.path().join(format!("again-{format}.tar"));
-        let w = |args: &[&str]| {
+        let w = |args: Vec<String>| {
             ok(&t
                 .cmd("wharf")
                 .env("WHARF_ROOT", &fresh)
@@ -255,16 +258,12 @@ fn save_then_load_on_a_fresh_store_then_save_gives_the_same_bytes() {
                 .output()
                 .unwrap())
         };
-        w(&["load", "-i", first.to_str().unwrap()]);
-        w(&[
-            "save",
-            "interop:1",
-            "other:2",
-            "--format",
-            format,
-            "-o",
-            again.to_str().unwrap(),
+        w(vec![
+            "load".into(),
+            "-i".into(),
+            first.to_str().unwrap().into(),
         ]);
+        w(save(&again));
         assert_eq!(members(&first), members(&again), "{format}: members differ");
         assert_eq!(
             std::fs::read(&first).unwrap(),
