@@ -58,6 +58,10 @@ pub enum Command {
     History(image::HistoryArgs),
     /// Image commands: inspect, prune, unpack, ls.
     Image(image::ImageArgs),
+    /// What each layer of an image adds, changes and removes; wasted bytes.
+    Layers(image::LayersArgs),
+    /// Disk usage of images, layers, containers and volumes.
+    Df(image::DfArgs),
 }
 
 /// Run one `wharf` subcommand; the result is the process's exit code.
@@ -82,5 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Rmi(a) => image::rmi(a),
         Command::History(a) => image::history(a),
         Command::Image(a) => image::image(a),
+        Command::Layers(a) => image::layers(a),
+        Command::Df(a) => image::df(a),
     }
 }

@@ -57,6 +57,49 @@ pub fn import(
     Ok(Imported { id, manifest })
 }
 
+/// Import a directory tree (`wharf rootfs create --image`): it is exported
+/// as a layer by chapter 06's export, without its device nodes: an image
+/// ships no devices (a container's /dev is made when it starts), and the
+/// store refuses layers that carry them.
+pub fn import_dir(
+    store: &Store,
+    dir: &std::path::Path,
+    tag: Option<&Reference>,
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> anyhow::Result<Imported> {
+    let mut tar = Vec::new();
+    crate::layer::export(dir, &mut tar)?;
+    import(store, &without_devices(&tar)[..], tag, opts, progress)
+}
+
+/// The tar with its character and block device members left out, block
+/// by block (the PAX or GNU records that belong to a device go with it;
+/// everything else is kept byte for byte).
+fn without_devices(tar: &[u8]) -> Vec<u8> {
+    const BLOCK: usize = 512;
+    let (mut out, mut pending, mut pos) = (Vec::with_capacity(tar.len()), Vec::new(), 0);
+    while pos + BLOCK <= tar.len() {
+        let header = &tar[pos..pos + BLOCK];
+        if header.iter().all(|&b| b == 0) {
+            break; // the end-of-archive blocks
+        }
+        let data = (super::trailer::member_size(header) as usize).div_ceil(BLOCK) * BLOCK;
+        let member = &tar[pos..(pos + BLOCK + data).min(tar.len())];
+        match header[156] {
+            b'x' | b'L' | b'K' => pending.extend_from_slice(member),
+            b'3' | b'4' => pending.clear(),
+            _ => {
+                out.append(&mut pending);
+                out.extend_from_slice(member);
+            }
+        }
+        pos += BLOCK + data;
+    }
+    out.extend_from_slice(&[0u8; 2 * BLOCK]);
+    out
+}
+
 fn config_json(config: Config, diff_id: &Digest, opts: &ImportOptions) -> anyhow::Result<Vec<u8>> {
     let created = time::rfc3339(time::now());
     let mut history = HistoryBuilder::default()
@@ -94,5 +137,36 @@ pub fn host_arch() -> Arch {
         "powerpc64" => Arch::PowerPC64le,
         "s390x" => Arch::s390x,
         other => Arch::Other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_members_are_dropped_and_the_rest_kept() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Char);
+        h.set_size(0);
+        b.append_pax_extensions([("SCHILY.xattr.user.x", &b"1"[..])])
+            .unwrap();
+        b.append_data(&mut h, "dev/null", std::io::empty()).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        b.append_data(&mut h, "etc/file", &b"abc"[..]).unwrap();
+        let kept = without_devices(&b.into_inner().unwrap());
+        let listed = crate::layer::list(&kept[..]).unwrap();
+        let names: Vec<&str> = listed.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(names, ["etc/file"]);
+        assert!(
+            listed[0].xattrs.is_empty(),
+            "the device's PAX record went with it"
+        );
     }
 }

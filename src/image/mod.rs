@@ -11,14 +11,18 @@
 //! - [`save`]: the same two formats out;
 //! - [`tags`]: naming and finding images; [`remove`]: rmi and prune;
 //! - [`trailer`]: layers whose tar stops early, accepted where Go's reader accepts them;
+//! - [`layers`]: what each layer adds, changes and removes, and the bytes wasted;
+//! - [`df`]: what images, layers, containers and volumes take on disk;
 //! - [`unpack`]: an image's flattened root filesystem.
 
 pub mod archive;
 pub mod changes;
 pub mod compress;
+pub mod df;
 pub mod digest;
 pub mod import;
 pub mod ingest;
+pub mod layers;
 pub mod load;
 pub mod reference;
 pub mod remove;

@@ -173,8 +173,7 @@ impl Store {
     /// The bytes of the files in an unpacked layer, measured on disk (a
     /// file with several hard links counted once).
     pub fn layer_size(&self, chain_id: &Digest) -> anyhow::Result<u64> {
-        let mut seen = HashSet::new();
-        du(&self.layer_dir(chain_id), &mut seen)
+        disk_bytes(&self.layer_dir(chain_id))
             .with_context(|| format!("cannot measure layer {chain_id}"))
     }
 
@@ -415,6 +414,13 @@ fn publish(tmp: &Path, dest: &Path) -> anyhow::Result<()> {
     fs::rename(tmp, dest)
         .and_then(|_| sync_parent(dest))
         .with_context(|| format!("cannot publish {}", dest.display()))
+}
+
+/// The bytes of the regular files below `dir` (`du -sb`: a file with
+/// several hard links counts once).
+pub fn disk_bytes(dir: &Path) -> anyhow::Result<u64> {
+    let mut seen = HashSet::new();
+    Ok(du(dir, &mut seen)?)
 }
 
 fn du(dir: &Path, seen: &mut HashSet<(u64, u64)>) -> std::io::Result<u64> {

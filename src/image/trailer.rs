@@ -75,7 +75,7 @@ impl<R: Read> Trailer<R> {
 }
 
 /// The size field of a header: octal text, or GNU's base-256 for big files.
-fn member_size(h: &[u8]) -> u64 {
+pub fn member_size(h: &[u8]) -> u64 {
     let field = &h[124..136];
     if field[0] & 0x80 != 0 {
         return field[1..].iter().fold(0u64, |n, &b| (n << 8) | b as u64);

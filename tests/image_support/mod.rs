@@ -102,6 +102,9 @@ pub fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
         let mut h = tar::Header::new_ustar();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         b.append_data(&mut h, path, *data).unwrap();
     }
     b.into_inner().unwrap()

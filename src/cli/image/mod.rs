@@ -4,6 +4,7 @@
 //! the progress bar.
 
 mod inspect;
+mod layers;
 mod progress;
 mod table;
 
@@ -103,6 +104,21 @@ pub struct HistoryArgs {
     /// Only the image IDs.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LayersArgs {
+    pub image: String,
+    /// List every wasted file, not only the ten largest.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// Also each image's shared and unique size.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +267,23 @@ pub fn image(a: ImageArgs) -> anyhow::Result<i32> {
         }
         ImageCommand::Ls(a) => return images(a),
     }
+    Ok(0)
+}
+
+pub fn layers(a: LayersArgs) -> anyhow::Result<i32> {
+    let store = open(Lock::Shared)?;
+    let image = img::tags::resolve(&store, &a.image)?;
+    print!(
+        "{}",
+        layers::layers(&img::layers::analyze(&store, &image)?, a.verbose)
+    );
+    Ok(0)
+}
+
+pub fn df(a: DfArgs) -> anyhow::Result<i32> {
+    let store = open(Lock::Shared)?;
+    let usage = img::df::usage(&store, &crate::paths::state_root())?;
+    print!("{}", layers::df(&usage, a.verbose));
     Ok(0)
 }
 
