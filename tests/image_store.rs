@@ -361,3 +361,79 @@ fn a_second_image_on_a_shared_base_writes_only_its_own_layer() {
         "base stored twice: {blobs}"
     );
 }
+
+#[test]
+fn load_and_import_read_stdin() {
+    let t = TestRoot::new();
+    let tree = scratch(&t, "tree");
+    sample_tree(&tree, "stdin");
+    let layer = layer_of(&tree);
+    let feed = |args: &[&str], input: Vec<u8>| {
+        use std::io::Write;
+        let mut c = t
+            .cmd("wharf")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = c.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let out = c.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        ok(&out)
+    };
+    let id = feed(&["import", "-", "piped:gz"], gzip(&layer));
+    assert_eq!(inspect(&t, "piped:gz")["Id"], id.trim());
+    // A docker-archive on stdin, itself gzipped as `docker save | gzip` makes it.
+    let archive = docker_archive(&config_for(&[&layer]), &[&layer], &["piped:archive"]);
+    let out = feed(&["load"], gzip(&archive));
+    assert_eq!(out, "Loaded image: piped:archive\n");
+    assert_eq!(
+        std::fs::read_dir(t.path().join("images/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn images_columns_follow_docker() {
+    let t = TestRoot::new();
+    let tree = scratch(&t, "tree");
+    sample_tree(&tree, "cols");
+    import_tree(&t, &tree, "cols:1");
+    let j = inspect(&t, "cols:1");
+    let id = j["Id"].as_str().unwrap();
+    let table = ok(&t.run("wharf", &["images"]));
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap()
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(header, ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
+    assert!(
+        table.contains(&hex_of(id)[..12]) && !table.contains(hex_of(id)),
+        "{table}"
+    );
+    let full = ok(&t.run("wharf", &["images", "--no-trunc", "--digests"]));
+    assert!(full.lines().next().unwrap().contains("DIGEST"), "{full}");
+    assert!(full.contains(id), "{full}");
+    assert!(
+        full.contains(j["Metadata"]["ManifestDigest"].as_str().unwrap()),
+        "{full}"
+    );
+    assert_eq!(
+        ok(&t.run("wharf", &["images", "-q"])).trim(),
+        &hex_of(id)[..12]
+    );
+    assert_eq!(ok(&t.run("wharf", &["images", "cols"])).lines().count(), 2);
+    assert_eq!(
+        ok(&t.run("wharf", &["images", "cols:2"])).lines().count(),
+        1
+    );
+}

@@ -149,15 +149,7 @@ impl<'s> Ingest<'s> {
         let (blob, size, mut tee) = raw.into_inner().finish();
         tee.flush()?;
         drop(tee);
-        if let Some((want, want_size)) = &expect.blob {
-            digest::verify("the layer blob", want, &blob)?;
-            if *want_size != size {
-                bail!("size mismatch: the manifest says {want_size} bytes, the blob has {size}");
-            }
-        }
-        if let Some(want) = &expect.diff_id {
-            digest::verify("the layer's DiffID (from the config)", want, &diff_id)?;
-        }
+        check(expect, &blob, size, &diff_id)?;
         if !known {
             File::open(&blob_file)?.sync_all()?;
         }
@@ -220,6 +212,20 @@ impl<'s> Ingest<'s> {
         super::tags::set(self.store, tags, &manifest_digest)?;
         Ok(manifest_digest)
     }
+}
+
+/// What was read against what the manifest and the config promised.
+fn check(expect: &Expect, blob: &Digest, size: u64, diff_id: &Digest) -> anyhow::Result<()> {
+    if let Some((want, want_size)) = &expect.blob {
+        digest::verify("the layer blob", want, blob)?;
+        if *want_size != size {
+            bail!("size mismatch: the manifest says {want_size} bytes, the blob has {size}");
+        }
+    }
+    if let Some(want) = &expect.diff_id {
+        digest::verify("the layer's DiffID (from the config)", want, diff_id)?;
+    }
+    Ok(())
 }
 
 fn next_chain(parent: Option<&Digest>, diff: &Digest) -> Digest {
