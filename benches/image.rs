@@ -144,17 +144,32 @@ struct Work {
 }
 
 impl Work {
-    /// Regular files of /usr, in order, until `budget` bytes: their list
+    /// Regular files of /usr for an image of `budget` bytes with about
+    /// 20,000 files per 450 MB: small files spread over the whole tree
+    /// (every n-th), then larger ones until the bytes are there. The list
     /// goes to files.txt for tar.
     fn pick_files(&self, budget: u64) -> anyhow::Result<(usize, u64)> {
-        let mut list = Vec::new();
-        let mut total = 0;
+        let mut all = Vec::new();
         walk(Path::new("/usr"), &mut |p, len| {
-            if total < budget {
-                total += len;
-                list.push(p.strip_prefix("/").unwrap_or(p).to_path_buf());
-            }
+            all.push((p.to_path_buf(), len))
         })?;
+        let want = (20_000 * budget / 450_000_000).max(1) as usize;
+        let small: Vec<&(PathBuf, u64)> = all.iter().filter(|(_, l)| *l <= 256 << 10).collect();
+        let stride = (small.len() / want).max(1);
+        let mut picked: Vec<&(PathBuf, u64)> =
+            small.into_iter().step_by(stride).take(want).collect();
+        let mut total: u64 = picked.iter().map(|(_, l)| l).sum();
+        for f in all.iter().filter(|(_, l)| *l > 256 << 10) {
+            if total >= budget {
+                break;
+            }
+            total += f.1;
+            picked.push(f);
+        }
+        let list: Vec<PathBuf> = picked
+            .iter()
+            .map(|(p, _)| p.strip_prefix("/").unwrap_or(p).to_path_buf())
+            .collect();
         let mut f = std::fs::File::create(self.dir.join("files.txt"))?;
         for p in &list {
             writeln!(f, "{}", p.display())?;

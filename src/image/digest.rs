@@ -57,7 +57,9 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
 pub struct Hashing<R, W = io::Sink> {
     inner: R,
     tee: W,
-    hasher: Sha256,
+    /// None: only count and copy (the caller knows the digest is the same
+    /// as another hash of the same bytes).
+    hasher: Option<Sha256>,
     pub bytes: u64,
 }
 
@@ -72,8 +74,16 @@ impl<R: Read, W: Write> Hashing<R, W> {
         Hashing {
             inner,
             tee,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             bytes: 0,
+        }
+    }
+
+    /// Copy and count without hashing.
+    pub fn unhashed(inner: R, tee: W) -> Self {
+        Hashing {
+            hasher: None,
+            ..Hashing::with_tee(inner, tee)
         }
     }
 
@@ -83,16 +93,18 @@ impl<R: Read, W: Write> Hashing<R, W> {
         io::copy(self, &mut io::sink())
     }
 
-    /// The digest of everything read, and the writer back.
-    pub fn finish(self) -> (Digest, u64, W) {
-        (from_hasher(self.hasher), self.bytes, self.tee)
+    /// The digest of everything read (None if not hashed), and the writer back.
+    pub fn finish(self) -> (Option<Digest>, u64, W) {
+        (self.hasher.map(from_hasher), self.bytes, self.tee)
     }
 }
 
 impl<R: Read, W: Write> Read for Hashing<R, W> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.tee.write_all(&buf[..n])?;
         self.bytes += n as u64;
         Ok(n)
@@ -161,7 +173,7 @@ mod tests {
         h.read_exact(&mut first).unwrap();
         h.drain().unwrap();
         let (d, n, _) = h.finish();
-        assert_eq!((d, n), (of_bytes(b"hello"), 5));
+        assert_eq!((d, n), (Some(of_bytes(b"hello")), 5));
         assert_eq!(copy, b"hello");
     }
 

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -120,9 +120,9 @@ impl<'s> Ingest<'s> {
         };
         let known = expected_blob.is_some_and(|d| self.store.has_blob(d));
         let blob_file = self.work.path.join(format!("blob-{n}"));
-        let tee: Box<dyn Write> = match known {
-            true => Box::new(io::sink()),
-            false => Box::new(BufWriter::with_capacity(1 << 20, File::create(&blob_file)?)),
+        let tee = match known {
+            true => BlobWriter::none(),
+            false => BlobWriter::to(File::create(&blob_file)?),
         };
         let chain_known = expect
             .diff_id
@@ -132,7 +132,13 @@ impl<'s> Ingest<'s> {
             .as_ref()
             .is_some_and(|c| self.store.layer_dir(c).is_dir());
         let layer_dir = self.work.path.join(format!("layer-{n}"));
-        let mut raw = BufReader::with_capacity(1 << 20, Hashing::with_tee(peek, tee));
+        // A plain tar's blob *is* its uncompressed stream: one hash names
+        // both (half the hashing of a docker-archive load).
+        let hashing = match compression {
+            Compression::None => Hashing::unhashed(peek, tee),
+            _ => Hashing::with_tee(peek, tee),
+        };
+        let mut raw = BufReader::with_capacity(1 << 20, hashing);
         let diff_id = {
             let mut plain = Hashing::new(compression.decoder(&mut raw)?);
             if unpack {
@@ -143,16 +149,13 @@ impl<'s> Ingest<'s> {
                 )?;
             }
             plain.drain().context("the layer stream is corrupt")?;
-            plain.finish().0
+            plain.finish().0.expect("hashed")
         };
         io::copy(&mut raw, &mut io::sink()).context("cannot read the layer")?;
-        let (blob, size, mut tee) = raw.into_inner().finish();
-        tee.flush()?;
-        drop(tee);
+        let (blob, size, tee) = raw.into_inner().finish();
+        let blob = blob.unwrap_or_else(|| diff_id.clone());
+        tee.finish()?;
         check(expect, &blob, size, &diff_id)?;
-        if !known {
-            File::open(&blob_file)?.sync_all()?;
-        }
         Ok(Staged {
             chain_id: next_chain(self.parent_chain(), &diff_id),
             blob,
@@ -211,6 +214,76 @@ impl<'s> Ingest<'s> {
         self.store.add_to_index(desc)?;
         super::tags::set(self.store, tags, &manifest_digest)?;
         Ok(manifest_digest)
+    }
+}
+
+/// The blob file, written by a thread of its own while this one hashes
+/// and unpacks: the two halves of the work use two cores.
+struct BlobWriter {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    done: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl BlobWriter {
+    fn none() -> BlobWriter {
+        BlobWriter {
+            tx: None,
+            done: None,
+        }
+    }
+
+    fn to(file: File) -> BlobWriter {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let done = std::thread::spawn(move || {
+            let mut f = file;
+            for chunk in rx {
+                f.write_all(&chunk)?;
+            }
+            f.sync_all()
+        });
+        BlobWriter {
+            tx: Some(tx),
+            done: Some(done),
+        }
+    }
+
+    /// Wait for every byte to be written and fsynced.
+    fn finish(mut self) -> anyhow::Result<()> {
+        drop(self.tx.take());
+        match self.done.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| anyhow::anyhow!("the blob writer panicked"))?
+                .context("cannot write the blob"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for BlobWriter {
+    /// On an error path too: no write is still in flight when the work
+    /// dir is removed.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(h) = self.done.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(tx) = &self.tx {
+            // A closed channel means the writer failed: finish() says why.
+            if tx.send(buf.to_vec()).is_err() {
+                return Err(io::Error::other("the blob writer stopped"));
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
