@@ -222,6 +222,39 @@ fn images_saved_by_wharf_are_read_by_skopeo_umoci_and_podman() {
         hex_of(&sha256(&config)),
         "podman sees the same config"
     );
+    // And back: what podman saves, in both formats, loads into wharf with
+    // the same image ID and unpacks to the same files.
+    for format in ["docker-archive", "oci-archive"] {
+        let out = t.path().join(format!("podman-{format}.tar"));
+        podman(&[
+            "save",
+            "-q",
+            "--format",
+            format,
+            "-o",
+            out.to_str().unwrap(),
+            "interop:1",
+        ]);
+        let fresh = scratch(&t, &format!("fresh-{format}"));
+        let w = |args: &[&std::ffi::OsStr]| {
+            ok(&t
+                .cmd("wharf")
+                .env("WHARF_ROOT", &fresh)
+                .args(args)
+                .output()
+                .unwrap())
+        };
+        let loaded = w(&["load".as_ref(), "-i".as_ref(), out.as_os_str()]);
+        assert!(loaded.contains("Loaded image"), "{format}: {loaded}");
+        let dir = t.path().join(format!("from-podman-{format}"));
+        w(&[
+            "image".as_ref(),
+            "unpack".as_ref(),
+            sha256(&config).as_ref(),
+            dir.as_os_str(),
+        ]);
+        assert_same_files(&dir, &ours);
+    }
 }
 
 #[test]
