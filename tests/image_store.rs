@@ -437,3 +437,52 @@ fn images_columns_follow_docker() {
         1
     );
 }
+
+#[test]
+fn a_load_killed_half_way_leaves_nothing_visible() {
+    use std::io::Write;
+    let t = TestRoot::new();
+    let tree = scratch(&t, "tree");
+    sample_tree(&tree, "before");
+    import_tree(&t, &tree, "keep");
+    let index = std::fs::read(t.path().join("images/index.json")).unwrap();
+    let tags = std::fs::read(t.path().join("images/tags.json")).unwrap();
+    let big = scratch(&t, "big");
+    std::fs::write(big.join("data"), vec![7u8; 4 << 20]).unwrap();
+    let layer = layer_of(&big);
+    let archive = docker_archive(&config_for(&[&layer]), &[&layer], &["half:1"]);
+    let mut child = t
+        .cmd("wharf")
+        .args(["load"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Half the archive, then wait until wharf is working on it in tmp/.
+    stdin.write_all(&archive[..archive.len() / 2]).unwrap();
+    let tmp = t.path().join("images/tmp");
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(started.elapsed().as_secs() < 30, "load never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    // Nothing of it is visible: the index and the tags are as they were.
+    assert_eq!(
+        std::fs::read(t.path().join("images/index.json")).unwrap(),
+        index
+    );
+    assert_eq!(
+        std::fs::read(t.path().join("images/tags.json")).unwrap(),
+        tags
+    );
+    assert_eq!(ok(&t.run("wharf", &["images", "-q"])).lines().count(), 1);
+    // The next command that changes the store clears its leftovers.
+    assert!(std::fs::read_dir(&tmp).unwrap().count() > 0);
+    ok(&t.run("wharf", &["image", "prune"]));
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+}
