@@ -236,23 +236,23 @@ fn images_saved_by_wharf_are_read_by_skopeo_umoci_and_podman() {
             "interop:1",
         ]);
         let fresh = scratch(&t, &format!("fresh-{format}"));
-        let w = |args: &[&std::ffi::OsStr]| {
-            ok(&t
-                .cmd("wharf")
-                .env("WHARF_ROOT", &fresh)
-                .args(args)
-                .output()
-                .unwrap())
-        };
-        let loaded = w(&["load".as_ref(), "-i".as_ref(), out.as_os_str()]);
+        let loaded = wharf_at(
+            &t,
+            &fresh,
+            &["load".as_ref(), "-i".as_ref(), out.as_os_str()],
+        );
         assert!(loaded.contains("Loaded image"), "{format}: {loaded}");
         let dir = t.path().join(format!("from-podman-{format}"));
-        w(&[
-            "image".as_ref(),
-            "unpack".as_ref(),
-            sha256(&config).as_ref(),
-            dir.as_os_str(),
-        ]);
+        wharf_at(
+            &t,
+            &fresh,
+            &[
+                "image".as_ref(),
+                "unpack".as_ref(),
+                sha256(&config).as_ref(),
+                dir.as_os_str(),
+            ],
+        );
         assert_same_files(&dir, &ours);
     }
 }
@@ -283,14 +283,7 @@ fn save_then_load_on_a_fresh_store_then_save_gives_the_same_bytes() {
         };
         ok(&t.cmd("wharf").args(save(&first)).output().unwrap());
         let fresh = scratch(&t, &format!("fresh-{format}"));
-        let w = |args: Vec<String>| {
-            ok(&t
-                .cmd("wharf")
-                .env("WHARF_ROOT", &fresh)
-                .args(args)
-                .output()
-                .unwrap())
-        };
+        let w = |args: Vec<String>| wharf_at(&t, &fresh, &args);
         w(vec![
             "load".into(),
             "-i".into(),

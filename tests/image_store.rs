@@ -120,27 +120,18 @@ fn tags_move_and_rmi_removes_only_what_nothing_else_uses() {
     // By name: only the name goes while another remains.
     let out = ok(&t.run("wharf", &["rmi", "one:1"]));
     assert_eq!(out, "Untagged: one:1\n");
-    let blobs_before = std::fs::read_dir(t.path().join("images/blobs/sha256"))
-        .unwrap()
-        .count();
+    let blobs_before = count(&t.path().join("images/blobs/sha256"));
     let out = ok(&t.run("wharf", &["rmi", "localhost:5000/team/one:v2"]));
     assert!(out.contains(&format!("Deleted: {one_id}")), "{out}");
     // Its config, manifest and layer blob are gone; two's remain.
-    let blobs_after = std::fs::read_dir(t.path().join("images/blobs/sha256"))
-        .unwrap()
-        .count();
+    let blobs_after = count(&t.path().join("images/blobs/sha256"));
     assert_eq!(blobs_before - blobs_after, 3);
     assert!(!t
         .path()
         .join("images/blobs/sha256")
         .join(hex_of(&one_id))
         .exists());
-    assert_eq!(
-        std::fs::read_dir(t.path().join("images/layers"))
-            .unwrap()
-            .count(),
-        1
-    );
+    assert_eq!(count(&t.path().join("images/layers")), 1);
     assert_eq!(ok(&t.run("wharf", &["images", "-q"])).lines().count(), 1);
     refused(&t, &["rmi", "one:1"], &["no such image", "one:1"]);
 }
@@ -163,20 +154,10 @@ fn prune_removes_dangling_images_and_their_blobs() {
     let rows = images_json(&t);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["Repository"], "app");
-    assert_eq!(
-        std::fs::read_dir(t.path().join("images/layers"))
-            .unwrap()
-            .count(),
-        1
-    );
+    assert_eq!(count(&t.path().join("images/layers")), 1);
     ok(&t.run("wharf", &["image", "prune", "-a"]));
     assert!(images_json(&t).is_empty());
-    assert_eq!(
-        std::fs::read_dir(t.path().join("images/blobs/sha256"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(count(&t.path().join("images/blobs/sha256")), 0);
 }
 
 #[test]
@@ -309,12 +290,7 @@ fn concurrent_loads_and_tags_leave_a_consistent_store() {
         serde_json::from_slice(&std::fs::read(t.path().join("images/tags.json")).unwrap()).unwrap();
     assert_eq!(tags.as_object().unwrap().len(), 4, "a tag was lost: {tags}");
     assert_eq!(images_json(&t).len(), 4);
-    assert_eq!(
-        std::fs::read_dir(t.path().join("images/tmp"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(count(&t.path().join("images/tmp")), 0);
 }
 
 #[test]
@@ -345,12 +321,7 @@ fn a_second_image_on_a_shared_base_writes_only_its_own_layer() {
     ok(&t.run("wharf", &["load", "-i", f2.to_str().unwrap()]));
     // The base's blob and unpacked layer were not written again.
     assert_eq!(std::fs::metadata(&base_blob).unwrap().ino(), ino);
-    assert_eq!(
-        std::fs::read_dir(t.path().join("images/layers"))
-            .unwrap()
-            .count(),
-        2
-    );
+    assert_eq!(count(&t.path().join("images/layers")), 2);
     let blobs: u64 = std::fs::read_dir(t.path().join("images/blobs/sha256"))
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
@@ -390,12 +361,7 @@ fn load_and_import_read_stdin() {
     let archive = docker_archive(&config_for(&[&layer]), &[&layer], &["piped:archive"]);
     let out = feed(&["load"], gzip(&archive));
     assert_eq!(out, "Loaded image: piped:archive\n");
-    assert_eq!(
-        std::fs::read_dir(t.path().join("images/tmp"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(count(&t.path().join("images/tmp")), 0);
 }
 
 #[test]
@@ -482,7 +448,7 @@ fn a_load_killed_half_way_leaves_nothing_visible() {
     );
     assert_eq!(ok(&t.run("wharf", &["images", "-q"])).lines().count(), 1);
     // The next command that changes the store clears its leftovers.
-    assert!(std::fs::read_dir(&tmp).unwrap().count() > 0);
+    assert!(count(&&tmp) > 0);
     ok(&t.run("wharf", &["image", "prune"]));
-    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    assert_eq!(count(&&tmp), 0);
 }

@@ -354,3 +354,20 @@ pub fn hostile(members: &[Member], how: Spelling) -> Vec<u8> {
     }
     b.into_inner().unwrap()
 }
+
+/// Run wharf on another state root than the test's own; it must succeed.
+pub fn wharf_at<S: AsRef<std::ffi::OsStr>>(t: &TestRoot, root: &Path, args: &[S]) -> String {
+    ok(&t
+        .cmd("wharf")
+        .env("WHARF_ROOT", root)
+        .args(args)
+        .output()
+        .unwrap())
+}
+
+/// How many entries a directory has.
+pub fn count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .count()
+}
