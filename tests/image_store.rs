@@ -448,7 +448,7 @@ fn a_load_killed_half_way_leaves_nothing_visible() {
     );
     assert_eq!(ok(&t.run("wharf", &["images", "-q"])).lines().count(), 1);
     // The next command that changes the store clears its leftovers.
-    assert!(count(&&tmp) > 0);
+    assert!(count(&tmp) > 0);
     ok(&t.run("wharf", &["image", "prune"]));
-    assert_eq!(count(&&tmp), 0);
+    assert_eq!(count(&tmp), 0);
 }
