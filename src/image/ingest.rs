@@ -187,6 +187,12 @@ impl<'s> Ingest<'s> {
                 (made.as_slice(), MediaType::ImageManifest)
             }
         };
+        // The unpacked files reach the disk before their directory is
+        // renamed into place: after a crash a published layer is whole.
+        if self.layers.iter().any(|l| l.layer_dir.is_some()) {
+            rustix::fs::syncfs(File::open(&self.work.path)?)
+                .context("cannot flush the unpacked layers to disk")?;
+        }
         for l in &self.layers {
             if let Some(f) = &l.blob_file {
                 self.store.publish_blob(f, &l.blob)?;
@@ -235,9 +241,14 @@ impl BlobWriter {
     fn to(file: File) -> BlobWriter {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
         let done = std::thread::spawn(move || {
-            let mut f = file;
+            let (mut f, mut written, mut flushed) = (file, 0u64, 0u64);
             for chunk in rx {
                 f.write_all(&chunk)?;
+                written += chunk.len() as u64;
+                if written - flushed >= WRITEBACK_STEP {
+                    start_writeback(&f, flushed, written - flushed);
+                    flushed = written;
+                }
             }
             f.sync_all()
         });
@@ -257,6 +268,25 @@ impl BlobWriter {
                 .context("cannot write the blob"),
             None => Ok(()),
         }
+    }
+}
+
+/// How much of a blob is written before its writeback is started.
+const WRITEBACK_STEP: u64 = 16 << 20;
+
+/// Ask the kernel to start writing a range out now (without waiting), so
+/// that the fsync at the end has little left to do.
+fn start_writeback(f: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain syscall on an fd we own; a failure only means the
+    // final fsync does all the work.
+    unsafe {
+        libc::sync_file_range(
+            f.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
     }
 }
 
