@@ -331,6 +331,32 @@ fn a_second_image_on_a_shared_base_writes_only_its_own_layer() {
         blobs < (base.len() + top.len()) as u64 + configs_and_manifests,
         "base stored twice: {blobs}"
     );
+    // Saved together, the two images share the base in the file too.
+    let both = t.path().join("both.tar");
+    ok(&t.run(
+        "wharf",
+        &["save", "base", "app", "-o", both.to_str().unwrap()],
+    ));
+    let mut ar = tar::Archive::new(std::fs::File::open(&both).unwrap());
+    let layers: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .filter(|p| p.ends_with(".tar"))
+        .collect();
+    assert_eq!(layers.len(), 2, "{layers:?}");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::process::Command::new("tar")
+            .args(["-xOf", both.to_str().unwrap(), "manifest.json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        manifest[0]["Layers"][0], manifest[1]["Layers"][0],
+        "{manifest}"
+    );
 }
 
 #[test]
