@@ -5,9 +5,9 @@
 use serde_json::{json, Value};
 
 use crate::image::reference::Reference;
-use crate::image::store::{Image, Store};
+use crate::image::store::Image;
 
-pub fn json(_store: &Store, i: &Image) -> anyhow::Result<Value> {
+pub fn json(i: &Image) -> anyhow::Result<Value> {
     let refs: Vec<Reference> = i
         .tags
         .iter()
@@ -19,7 +19,7 @@ pub fn json(_store: &Store, i: &Image) -> anyhow::Result<Value> {
         .collect();
     repo_digests.dedup();
     let c = &i.config;
-    Ok(json!({
+    let mut v = json!({
         "Id": i.id().to_string(),
         "RepoTags": refs.iter().map(Reference::familiar).collect::<Vec<_>>(),
         "RepoDigests": repo_digests,
@@ -29,10 +29,14 @@ pub fn json(_store: &Store, i: &Image) -> anyhow::Result<Value> {
         "Author": c.author().clone().unwrap_or_default(),
         "Config": serde_json::to_value(c.config().clone().unwrap_or_default())?,
         "Architecture": c.architecture().to_string(),
-        "Variant": c.variant().clone(),
         "Os": c.os().to_string(),
         "Size": i.size,
         "RootFS": { "Type": c.rootfs().typ(), "Layers": c.rootfs().diff_ids() },
         "Metadata": { "ManifestDigest": i.manifest_digest.to_string(), "MediaType": i.manifest.media_type().as_ref().map(|m| m.to_string()) },
-    }))
+    });
+    // Docker prints Variant only when the image has one.
+    if let Some(variant) = c.variant() {
+        v["Variant"] = json!(variant);
+    }
+    Ok(v)
 }

@@ -247,7 +247,7 @@ pub fn image(a: ImageArgs) -> anyhow::Result<i32> {
             let store = open(Lock::Shared)?;
             let all = images
                 .iter()
-                .map(|n| inspect::json(&store, &img::tags::resolve(&store, n)?))
+                .map(|n| inspect::json(&img::tags::resolve(&store, n)?))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             println!("{}", serde_json::to_string_pretty(&all)?);
         }
