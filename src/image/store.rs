@@ -318,9 +318,11 @@ impl Store {
         let (mut blobs, mut layers) = (HashSet::new(), HashSet::new());
         for desc in self.index()?.manifests() {
             blobs.insert(digest::hex(desc.digest()).to_string());
-            let Ok(image) = self.image_of(desc, &BTreeMap::new()) else {
-                continue;
-            };
+            // An image that cannot be read stops the collection: deleting
+            // its blobs because of a read error would lose the image.
+            let image = self
+                .image_of(desc, &BTreeMap::new())
+                .context("not collecting unused blobs")?;
             blobs.insert(digest::hex(image.id()).to_string());
             for l in image.manifest.layers() {
                 blobs.insert(digest::hex(l.digest()).to_string());
