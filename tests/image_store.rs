@@ -478,3 +478,39 @@ fn a_load_killed_half_way_leaves_nothing_visible() {
     ok(&t.run("wharf", &["image", "prune"]));
     assert_eq!(count(&tmp), 0);
 }
+
+#[test]
+fn load_accepts_zstd_layers_and_docker_media_types() {
+    let t = TestRoot::new();
+    let tree = scratch(&t, "tree");
+    sample_tree(&tree, "zstd");
+    let layer = layer_of(&tree);
+    let config = config_for(&[&layer]);
+    let zst = zstd(&layer);
+    let blob = OciLayer {
+        media_type: "application/vnd.oci.image.layer.v1.tar+zstd",
+        blob: &zst,
+    };
+    let f = t.path().join("zstd.tar");
+    std::fs::write(&f, oci_layout(&config, &[blob], "z:1")).unwrap();
+    ok(&t.run("wharf", &["load", "-i", f.to_str().unwrap()]));
+    let out = t.path().join("z");
+    ok(&t.run("wharf", &["image", "unpack", "z:1", out.to_str().unwrap()]));
+    assert_eq!(tree_facts(&out), tree_facts(&tree));
+    // Docker's own media types, as `docker save` (25+) and registries use them.
+    let gz = gzip(&layer);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": sha256(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": sha256(&gz), "size": gz.len()}],
+    }))
+    .unwrap();
+    let f = t.path().join("docker-types.tar");
+    std::fs::write(&f, oci_layout_with(&manifest, &config, &[&gz], "d:1")).unwrap();
+    ok(&t.run("wharf", &["load", "-i", f.to_str().unwrap()]));
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&t.run("wharf", &["image", "inspect", "d:1"]))).unwrap();
+    assert_eq!(j[0]["Id"], sha256(&config));
+    assert_eq!(j[0]["Metadata"]["ManifestDigest"], sha256(&manifest));
+}
