@@ -15,7 +15,10 @@ pub fn of_bytes(bytes: &[u8]) -> Digest {
     from_hasher(Sha256::new_with_prefix(bytes))
 }
 
-fn from_hasher(h: Sha256) -> Digest {
+pub use sha2::Sha256 as Hasher;
+
+/// The digest of what a hasher was fed.
+pub fn from_hasher(h: Sha256) -> Digest {
     let hex = hex::encode(h.finalize());
     Digest::try_from(format!("sha256:{hex}")).expect("a sha256 digest is well formed")
 }

@@ -120,10 +120,7 @@ impl<'s> Ingest<'s> {
         };
         let known = expected_blob.is_some_and(|d| self.store.has_blob(d));
         let blob_file = self.work.path.join(format!("blob-{n}"));
-        let tee = match known {
-            true => BlobWriter::none(),
-            false => BlobWriter::to(File::create(&blob_file)?),
-        };
+        let side = BlobWriter::start((!known).then(|| File::create(&blob_file)).transpose()?);
         let chain_known = expect
             .diff_id
             .as_ref()
@@ -132,15 +129,15 @@ impl<'s> Ingest<'s> {
             .as_ref()
             .is_some_and(|c| self.store.layer_dir(c).is_dir());
         let layer_dir = self.work.path.join(format!("layer-{n}"));
-        // A plain tar's blob *is* its uncompressed stream: one hash names
-        // both (half the hashing of a docker-archive load).
-        let hashing = match compression {
-            Compression::None => Hashing::unhashed(peek, tee),
-            _ => Hashing::with_tee(peek, tee),
-        };
-        let mut raw = BufReader::with_capacity(1 << 20, hashing);
-        let diff_id = {
-            let mut plain = Hashing::new(compression.decoder(&mut raw)?);
+        let mut raw = BufReader::with_capacity(1 << 20, Hashing::unhashed(peek, side));
+        let plain_digest = {
+            let decoder = compression.decoder(&mut raw)?;
+            // A plain tar's blob *is* its uncompressed stream: the blob's
+            // hash names both (half the hashing of a docker-archive load).
+            let mut plain = match compression {
+                Compression::None => Hashing::unhashed(decoder, io::sink()),
+                _ => Hashing::new(decoder),
+            };
             if unpack {
                 layer::apply(
                     Trailer::new(&mut plain),
@@ -149,12 +146,12 @@ impl<'s> Ingest<'s> {
                 )?;
             }
             plain.drain().context("the layer stream is corrupt")?;
-            plain.finish().0.expect("hashed")
+            plain.finish().0
         };
         io::copy(&mut raw, &mut io::sink()).context("cannot read the layer")?;
-        let (blob, size, tee) = raw.into_inner().finish();
-        let blob = blob.unwrap_or_else(|| diff_id.clone());
-        tee.finish()?;
+        let (_, _, side) = raw.into_inner().finish();
+        let (blob, size) = side.finish()?;
+        let diff_id = plain_digest.unwrap_or_else(|| blob.clone());
         check(expect, &blob, size, &diff_id)?;
         Ok(Staged {
             chain_id: next_chain(self.parent_chain(), &diff_id),
@@ -223,34 +220,36 @@ impl<'s> Ingest<'s> {
     }
 }
 
-/// The blob file, written by a thread of its own while this one hashes
-/// and unpacks: the two halves of the work use two cores.
+/// The raw blob's other half of the work, on a thread of its own (so on
+/// a second core): its sha256, and its file (when the store lacks it),
+/// written and fsynced, while this thread decompresses and unpacks.
 struct BlobWriter {
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    done: Option<std::thread::JoinHandle<io::Result<()>>>,
+    done: Option<std::thread::JoinHandle<io::Result<(Digest, u64)>>>,
 }
 
 impl BlobWriter {
-    fn none() -> BlobWriter {
-        BlobWriter {
-            tx: None,
-            done: None,
-        }
-    }
-
-    fn to(file: File) -> BlobWriter {
+    fn start(file: Option<File>) -> BlobWriter {
+        // At most 8 chunks (of up to 1 MiB) wait: memory stays bounded.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
         let done = std::thread::spawn(move || {
-            let (mut f, mut written, mut flushed) = (file, 0u64, 0u64);
+            let (mut hasher, mut written, mut flushed) = (digest::Hasher::default(), 0u64, 0u64);
+            let mut file = file;
             for chunk in rx {
-                f.write_all(&chunk)?;
+                sha2::Digest::update(&mut hasher, &chunk);
                 written += chunk.len() as u64;
-                if written - flushed >= WRITEBACK_STEP {
-                    start_writeback(&f, flushed, written - flushed);
-                    flushed = written;
+                if let Some(f) = &mut file {
+                    f.write_all(&chunk)?;
+                    if written - flushed >= WRITEBACK_STEP {
+                        start_writeback(f, flushed, written - flushed);
+                        flushed = written;
+                    }
                 }
             }
-            f.sync_all()
+            if let Some(f) = file {
+                f.sync_all()?;
+            }
+            Ok((digest::from_hasher(hasher), written))
         });
         BlobWriter {
             tx: Some(tx),
@@ -258,16 +257,13 @@ impl BlobWriter {
         }
     }
 
-    /// Wait for every byte to be written and fsynced.
-    fn finish(mut self) -> anyhow::Result<()> {
+    /// Wait for the last byte: the blob's digest and size.
+    fn finish(mut self) -> anyhow::Result<(Digest, u64)> {
         drop(self.tx.take());
-        match self.done.take() {
-            Some(h) => h
-                .join()
-                .map_err(|_| anyhow::anyhow!("the blob writer panicked"))?
-                .context("cannot write the blob"),
-            None => Ok(()),
-        }
+        let h = self.done.take().expect("finished once");
+        h.join()
+            .map_err(|_| anyhow::anyhow!("the blob writer panicked"))?
+            .context("cannot write the blob")
     }
 }
 
@@ -303,11 +299,10 @@ impl Drop for BlobWriter {
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(tx) = &self.tx {
-            // A closed channel means the writer failed: finish() says why.
-            if tx.send(buf.to_vec()).is_err() {
-                return Err(io::Error::other("the blob writer stopped"));
-            }
+        let tx = self.tx.as_ref().expect("not finished");
+        // A closed channel means the writer failed: finish() says why.
+        if tx.send(buf.to_vec()).is_err() {
+            return Err(io::Error::other("the blob writer stopped"));
         }
         Ok(buf.len())
     }
