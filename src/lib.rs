@@ -7,11 +7,13 @@
 //!   [`security`]
 //! - kernel: [`sys`] makes every container-building syscall and journals it;
 //!   [`probe`] reads every view the kernel gives of itself.
+//! - [`image`]: the image store, import, load/save (runtime, beside [`container`]).
 //! - [`paths`]: where wharf keeps its state.
 
 pub mod cgroup;
 pub mod cli;
 pub mod container;
+pub mod image;
 pub mod layer;
 pub mod net;
 pub mod ns;

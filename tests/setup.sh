@@ -30,6 +30,9 @@ have podman || need_apt+=(podman)
 have conmon || need_apt+=(conmon)
 have containerd || need_apt+=(containerd)
 have script || need_apt+=(bsdutils)
+# Peers for the image interop tests (tests/image_interop.rs).
+have skopeo || need_apt+=(skopeo)
+have umoci || need_apt+=(umoci)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -3,6 +3,7 @@
 
 pub mod doctor;
 pub mod flags;
+pub mod image;
 pub mod inspect;
 pub mod lab;
 pub mod lesson;
@@ -19,6 +20,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "wharf", version, about)]
 pub struct Cli {
+    /// The state root (default /var/lib/wharf; also $WHARF_ROOT).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,10 +46,34 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Remove everything wharf made on this host (mounts, cgroups, state).
     Reset(reset::ResetArgs),
+    /// Make a one-layer image from a rootfs tar.
+    Import(image::ImportArgs),
+    /// Load images from a docker-archive or OCI layout (tar or directory).
+    Load(image::LoadArgs),
+    /// Save images to a docker-archive or OCI layout tar.
+    Save(image::SaveArgs),
+    /// List images.
+    Images(image::ImagesArgs),
+    /// Give an image another name: wharf tag SOURCE TARGET.
+    Tag(image::TagArgs),
+    /// Remove images (names, then what no other image uses).
+    Rmi(image::RmiArgs),
+    /// Show how an image was made, layer by layer.
+    History(image::HistoryArgs),
+    /// Image commands: inspect, prune, unpack, ls.
+    Image(image::ImageArgs),
+    /// What each layer of an image adds, changes and removes; wasted bytes.
+    Layers(image::LayersArgs),
+    /// Disk usage of images, layers, containers and volumes.
+    Df(image::DfArgs),
 }
 
 /// Run one `wharf` subcommand; the result is the process's exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    if let Some(root) = &cli.root {
+        // Set before any thread exists; every command reads the root from here.
+        std::env::set_var("WHARF_ROOT", root);
+    }
     match cli.command {
         Command::Tour(a) => tour::run(a),
         Command::Rootfs(a) => rootfs::run(a),
@@ -54,5 +83,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Lab(a) => lab::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Reset(a) => reset::run(a),
+        Command::Import(a) => image::import(a),
+        Command::Load(a) => image::load(a),
+        Command::Save(a) => image::save(a),
+        Command::Images(a) => image::images(a),
+        Command::Tag(a) => image::tag(a),
+        Command::Rmi(a) => image::rmi(a),
+        Command::History(a) => image::history(a),
+        Command::Image(a) => image::image(a),
+        Command::Layers(a) => image::layers(a),
+        Command::Df(a) => image::df(a),
     }
 }

@@ -40,6 +40,11 @@ pub struct CreateArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// Also store the result as an image NAME[:TAG] (one layer, without
+    /// the /dev nodes, which a container gets when it starts).
+    #[arg(long, value_name = "NAME")]
+    pub image: Option<String>,
+
     #[command(flatten)]
     pub lesson: Lesson,
 }
@@ -53,8 +58,32 @@ pub fn run(args: RootfsArgs) -> anyhow::Result<i32> {
                 source: a.source.into(),
                 force: a.force,
             };
+            // A bad name is refused before anything is built.
+            let image = a
+                .image
+                .as_deref()
+                .map(crate::image::Reference::parse)
+                .transpose()?;
             let report = create(&a.dir, &opts)?;
             print!("{}", summary(&report));
+            if let Some(name) = image {
+                let store = crate::image::Store::open(
+                    &crate::paths::state_root(),
+                    crate::image::Lock::Exclusive,
+                )?;
+                let opts = crate::image::import::ImportOptions {
+                    changes: vec![r#"CMD ["/bin/sh"]"#.into()],
+                    message: Some("wharf rootfs create".into()),
+                };
+                let done = crate::image::import::import_dir(
+                    &store,
+                    &a.dir,
+                    Some(&name),
+                    &opts,
+                    &crate::image::Quiet,
+                )?;
+                println!("  image:     {} ({})", name.familiar(), done.id);
+            }
             for name in &report.missing {
                 eprintln!(
                     "wharf: warning: this host has no `{name}`, so the rootfs has none either"

@@ -72,9 +72,10 @@ pub fn classify(file_name: &[u8]) -> Result<Marker<'_>, String> {
 
 /// The components of a tar entry path, checked so that joining them under a
 /// root can never leave it: no absolute paths, no `..`; `./` and `.` parts
-/// are dropped. An empty list means the root itself (`./`).
+/// are dropped. An empty list means the root itself (`./`, or `/` alone,
+/// which is how umoci writes the root entry: it names no other place).
 pub fn components(raw: &[u8]) -> Result<Vec<&[u8]>, String> {
-    if raw.first() == Some(&b'/') {
+    if raw.first() == Some(&b'/') && raw.iter().any(|&b| b != b'/') {
         return Err("absolute path: layer entries are relative to the layer's root".into());
     }
     let mut out = Vec::new();
@@ -147,6 +148,8 @@ mod tests {
             vec![&b"etc"[..], b"config"]
         );
         assert!(components(b"./").unwrap().is_empty());
+        assert!(components(b"/").unwrap().is_empty());
+        assert!(components(b"/etc").is_err());
         assert!(components(b"/etc/passwd").is_err());
         assert!(components(b"a/../../etc").is_err());
         assert!(components(b"..").is_err());
