@@ -156,3 +156,46 @@ fn rootfs_create_can_store_its_result_as_an_image() {
         "nothing built for a bad name"
     );
 }
+
+/// Chapters 05–09 run on an image from the store: its unpacked layers are
+/// the overlay's lowerdirs, as the container's own mountinfo shows. A name
+/// the store does not have is one line, and no container is made.
+#[test]
+fn the_chapters_run_on_an_image_from_the_store() {
+    let t = TestRoot::new();
+    let dir = t.path().join("made");
+    ok(&t.run(
+        "wharf",
+        &[
+            "rootfs",
+            "create",
+            dir.to_str().unwrap(),
+            "--image",
+            "base:1",
+        ],
+    ));
+    let layers = t.path().join("images/layers");
+    let script = "grep ' / ' /proc/self/mountinfo";
+    for ch in ["ch05-union", "ch07-volumes", "ch08-security"] {
+        let out = ok(&t.run(ch, &["--image", "base:1", "--", "/bin/sh", "-c", script]));
+        let lowerdir = out
+            .split(',')
+            .find_map(|o| o.strip_prefix("lowerdir="))
+            .unwrap_or_else(|| panic!("{ch}: no overlay root: {out}"));
+        assert!(
+            lowerdir
+                .split(':')
+                .any(|l| l.starts_with(layers.to_str().unwrap())),
+            "{ch}: lowerdir {lowerdir} is not the store's layer"
+        );
+    }
+    let out = t.run("ch05-union", &["--image", "nosuch:1", "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("nosuch"), "{err}");
+    let made = std::fs::read_dir(t.path().join("containers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(made, 0, "a container dir was made for a missing image");
+}

@@ -282,13 +282,21 @@ fn interactive(peer: Peer) {
         ]
         .map(String::from),
     );
-    let out = Command::new("script")
+    // script copies its stdin to the pty and, at end of input, hangs the
+    // session up: a stdin kept open (and empty) until the command ends, not
+    // /dev/null, whose end would race the container's start.
+    let mut child = Command::new("script")
         .args(["-qec", &line.join(" "), "/dev/null"])
         .env("CONTAINERS_CONF", p.t.path().join("containers.conf"))
         .env("CONTAINERS_STORAGE_CONF", p.t.path().join("storage.conf"))
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let held_open = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    drop(held_open);
     assert_eq!(
         out.status.code(),
         Some(6),

@@ -112,6 +112,11 @@ pub struct LayerFlags {
     #[arg(long, value_name = "DIR")]
     pub layers: Option<PathBuf>,
 
+    /// An image in wharf's store (`wharf images`): its unpacked layers
+    /// are the lower layers.
+    #[arg(long, value_name = "NAME[:TAG]", conflicts_with_all = ["layer", "layers"])]
+    pub image: Option<String>,
+
     /// How to assemble the root from the layers.
     #[arg(long, value_enum, default_value_t)]
     pub driver: DriverFlag,
@@ -123,6 +128,23 @@ pub struct LayerFlags {
     /// Name the container's directory (default: 12 random hex digits).
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
+}
+
+impl LayerFlags {
+    /// The layers as the mechanism takes them: with `--image`, the image's
+    /// unpacked layers from the store stand in for `--layer`s.
+    pub fn resolved(&self) -> anyhow::Result<LayerArgs> {
+        let mut args = self.layers();
+        if let Some(name) = &self.image {
+            args.layer = crate::image::tags::layer_dirs(name)?;
+        }
+        Ok(args)
+    }
+
+    /// The lower layers, lowest first; the built-in rootfs when none given.
+    pub fn lowers(&self) -> anyhow::Result<Vec<PathBuf>> {
+        self.resolved()?.lowers(|| crate::rootfs::choose(None))
+    }
 }
 
 impl From<&LayerFlags> for LayerArgs {

@@ -47,6 +47,19 @@ pub fn untag(store: &Store, r: &Reference) -> anyhow::Result<Option<Digest>> {
 }
 
 /// Find an image by any of the names `docker` accepts.
+/// The unpacked layers of the image `name`, lowest first, as an overlay's
+/// lowerdirs: each is kept in the store under its ChainID, in overlay's
+/// upper-dir form (whiteouts as 0/0 devices), so it can be mounted as it is.
+pub fn layer_dirs(name: &str) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let store = Store::open(&crate::paths::state_root(), super::store::Lock::Shared)?;
+    let image = resolve(&store, name)?;
+    let chains = super::digest::chain_ids(&image.diff_ids()?);
+    if chains.is_empty() {
+        bail!("image {name} has no layers: there is no root filesystem to mount");
+    }
+    Ok(chains.iter().map(|c| store.layer_dir(c)).collect())
+}
+
 pub fn resolve(store: &Store, name: &str) -> anyhow::Result<Image> {
     let images = store.images()?;
     if let Some(hex) = id_prefix(name) {

@@ -22,7 +22,6 @@ use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, Print
 use wharf::cli::lesson::{self, Lesson};
 use wharf::cli::union_demo as demo;
 use wharf::container::{ChapterFlags, ContainerDir, OciSpec, Runtime, SpecBuilder};
-use wharf::rootfs;
 use wharf::union::changes;
 use wharf::union::Rootfs;
 
@@ -112,7 +111,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     if args.cmd.is_empty() {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} --layer DIR -- /bin/sh`");
     }
-    let lowers = args.union.layers().lowers(|| rootfs::choose(None))?;
+    let lowers = args.union.lowers()?;
 
     // ANCHOR: prepare
     let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;

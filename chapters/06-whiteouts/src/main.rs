@@ -83,7 +83,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     args.limits.limits().parse()?; // a bad limit is refused before anything is made
     let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;
     dir.keep(args.union.layers().keep);
-    let lowers = demo::lowers(&args.union.layers(), &dir.path)?;
+    let lowers = demo::lowers(&args.union.resolved()?, &dir.path)?;
     demo::check_targets(&lowers, &args.rm, &args.recreate)?;
 
     // ANCHOR: delete

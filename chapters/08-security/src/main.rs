@@ -15,7 +15,6 @@ use clap::Parser;
 use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::container::{ChapterFlags, ContainerDir, CreateOptions, Runtime, SpecBuilder};
-use wharf::rootfs;
 use wharf::security;
 use wharf::union::Rootfs;
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
@@ -159,7 +158,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     }
     let specs = volume::parse_all(&args.volume)?;
     volume::check_sources(&specs)?;
-    let image = layers.lowers(|| rootfs::choose(None))?;
+    let image = args.union.lowers()?;
     let mut dir = ContainerDir::create(layers.id.as_deref())?;
     dir.keep(layers.keep);
     let hostname = args

@@ -92,7 +92,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     let layers = args.union.layers();
     let specs = volume::parse_all(&args.volume)?;
     volume::check_sources(&specs)?;
-    let image = layers.lowers(|| rootfs::choose(None))?;
+    let image = args.union.lowers()?;
     let mut dir = ContainerDir::create(layers.id.as_deref())?;
     dir.keep(layers.keep);
     let hostname = args.hostname.clone().unwrap_or_else(|| dir.id.clone());

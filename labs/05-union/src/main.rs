@@ -27,7 +27,6 @@ use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, Print
 use wharf::cli::lesson::{self, Lesson};
 use wharf::cli::union_demo as demo;
 use wharf::container::{ChapterFlags, ContainerDir, OciSpec, Runtime, SpecBuilder};
-use wharf::rootfs;
 use wharf::union::changes;
 use wharf::union::Rootfs;
 
@@ -117,7 +116,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     if args.cmd.is_empty() {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} --layer DIR -- /bin/sh`");
     }
-    let lowers = args.union.layers().lowers(|| rootfs::choose(None))?;
+    let lowers = args.union.lowers()?;
 
     let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;
     dir.keep(args.union.layers().keep);

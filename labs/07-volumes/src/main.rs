@@ -24,7 +24,6 @@ use wharf::cgroup::Limits;
 use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::container::{ChapterFlags, ContainerDir, OciSpec, Runtime, SpecBuilder};
-use wharf::rootfs;
 use wharf::union::Rootfs;
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
 
@@ -118,7 +117,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     // Every check that can fail comes before anything is made on disk.
     let specs = volume::parse_all(&args.volume)?;
     volume::check_sources(&specs)?;
-    let image = args.union.layers().lowers(|| rootfs::choose(None))?;
+    let image = args.union.lowers()?;
 
     let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;
     dir.keep(args.union.layers().keep);
