@@ -192,8 +192,7 @@ fn child_main(
             1
         }
     };
-    // SAFETY: _exit leaves this copy of the runtime at once.
-    unsafe { libc::_exit(code) }
+    super::init::exit(code)
 }
 
 /// In the child: the container's namespaces and root, its terminal, its

@@ -65,7 +65,9 @@ pub fn judge(ctx: &Ctx) -> Vec<Verdict> {
 /// /proc/sys mounted read-only in the container's mount table.
 fn system_paths(pid: i32) -> Vec<Verdict> {
     let fix = "keep runc's default masked and read-only paths: do not call b.system_paths(false) unless --systempaths unconfined";
-    let host_has = std::fs::read("/proc/timer_list").is_ok_and(|b| !b.is_empty());
+    let me = std::process::id() as i32;
+    let host_has =
+        host::read_in_root(me, Path::new("/proc/timer_list")).is_ok_and(|t| !t.is_empty());
     let inside = host::read_in_root(pid, Path::new("/proc/timer_list"));
     let (masked, seen) = match &inside {
         Ok(t) => (
