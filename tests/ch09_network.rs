@@ -809,3 +809,27 @@ fn a_stop_signal_reaches_the_container_and_the_network_still_goes() {
     assert_eq!(net.leftovers(), (vec![], vec![]));
     assert!(!t.path().join("net/bridge").exists(), "the lease stayed");
 }
+
+/// One field of /proc/self/status as the container's command printed it.
+fn status_field(out: &Output, name: &str) -> String {
+    let text = ok(out);
+    let line = text.lines().find(|l| l.starts_with(name));
+    line.unwrap_or_else(|| panic!("no {name} in {text}"))[name.len()..]
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_container_keeps_chapter_08_s_hardening_and_its_switches() {
+    let (t, net) = (TestRoot::new(), TestNet::new());
+    let status = ["--network", "none", "--", "/bin/cat", "/proc/self/status"];
+    let hardened = run(&net, &t, &status);
+    // Docker's 14 capabilities, the seccomp filter (mode 2) and no_new_privs.
+    assert_eq!(status_field(&hardened, "CapBnd:"), "00000000a80425fb");
+    assert_eq!(status_field(&hardened, "Seccomp:"), "2");
+    assert_eq!(status_field(&hardened, "NoNewPrivs:"), "1");
+    let switches = ["--seccomp", "unconfined", "--cap-drop", "ALL"];
+    let open = run(&net, &t, &[&switches[..], &status[..]].concat());
+    assert_eq!(status_field(&open, "CapBnd:"), "0000000000000000");
+    assert_eq!(status_field(&open, "Seccomp:"), "0");
+}

@@ -155,7 +155,7 @@ fn lab08_judge_fails_a_lab_without_the_filter() {
     let dir = fresh_labs(&t).join("08-security");
     let main = dir.join("src/main.rs");
     let text = std::fs::read_to_string(&main).unwrap();
-    let caps = "b = b.capabilities(security::caps::with_changes(&args.cap_add, &args.cap_drop)?);";
+    let caps = "b = b.capabilities(security::caps::with_changes(&h.cap_add, &h.cap_drop)?);";
     let mut todos = 0;
     let half: Vec<String> = text
         .lines()

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cgroup::{self, demo::Demo, LimitArgs};
-use crate::container::OciSpec as Spec;
+use crate::container::{OciSpec as Spec, SpecBuilder};
 use crate::ns::Namespaces;
 use crate::probe::View;
 use crate::rootfs::Source;
+use crate::security::{caps, devices, seccomp};
 use crate::union::{Driver, LayerArgs};
 
 /// Which new namespaces the container gets. With no flag given: all but
@@ -328,5 +329,72 @@ impl PrintSpecFlag {
         }
         println!("{}", crate::container::spec::to_json(&spec()?));
         Ok(Some(0))
+    }
+}
+
+/// Chapter 08's hardening, as flags: Docker's defaults, and the switches
+/// that turn each protection off to compare. Chapter 09 keeps them all.
+#[derive(Debug, Clone, Args)]
+pub struct HardeningFlags {
+    /// Mount the container's root read-only.
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Add a capability to Docker's default set (e.g. NET_ADMIN, or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+
+    /// Drop a capability from Docker's default set (e.g. NET_RAW, or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+
+    /// `unconfined`: run without the seccomp filter, to compare.
+    #[arg(long, value_name = "PROFILE", value_parser = ["default", "unconfined"], default_value = "default")]
+    pub seccomp: String,
+
+    /// Allow a device in the cgroup's device list: `c 1:11 rwm` (Docker's
+    /// `--device-cgroup-rule`).
+    #[arg(long, value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
+
+    /// `unconfined`: no masked or read-only /proc and /sys paths, as
+    /// Docker's `--security-opt systempaths=unconfined`, to compare.
+    #[arg(long, value_name = "PATHS", value_parser = ["default", "unconfined"], default_value = "default")]
+    pub systempaths: String,
+
+    /// `false`: let execve grant privileges again (setuid bits, file
+    /// capabilities), to compare.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub no_new_privs: bool,
+
+    /// Run a tiny reaping init as PID 1, with the command as its child: it
+    /// passes signals on and reaps orphans (Docker's `--init`).
+    #[arg(long)]
+    pub init: bool,
+}
+
+impl HardeningFlags {
+    /// The plain settings: a read-only root, the masked and read-only
+    /// system paths, the init, and extra device rules.
+    pub fn settings(&self, b: SpecBuilder) -> anyhow::Result<SpecBuilder> {
+        let rules = self.device_cgroup_rule.iter();
+        Ok(b.read_only(self.read_only)
+            .system_paths(self.systempaths == "default")
+            .init(self.init)
+            .device_rules(
+                rules
+                    .map(|r| devices::parse_rule(r))
+                    .collect::<anyhow::Result<_>>()?,
+            ))
+    }
+
+    /// The settings plus what chapter 08 spells out step by step: the
+    /// capability sets, no_new_privs and the seccomp filter.
+    pub fn harden(&self, b: SpecBuilder) -> anyhow::Result<SpecBuilder> {
+        Ok(self
+            .settings(b)?
+            .capabilities(caps::with_changes(&self.cap_add, &self.cap_drop)?)
+            .no_new_privileges(self.no_new_privs)
+            .seccomp((self.seccomp == "default").then(seccomp::docker_default)))
     }
 }

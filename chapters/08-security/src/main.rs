@@ -12,7 +12,9 @@
 //! only harmless devices, and /proc files masked or made read-only.
 
 use clap::Parser;
-use wharf::cli::flags::{ExecFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag};
+use wharf::cli::flags::{
+    ExecFlags, HardeningFlags, LayerFlags, LimitFlags, NamespaceFlags, PrintSpecFlag,
+};
 use wharf::cli::lesson::{self, Lesson};
 use wharf::container::{ChapterFlags, ContainerDir, CreateOptions, Runtime, SpecBuilder};
 use wharf::security;
@@ -50,41 +52,8 @@ struct Args {
     #[arg(short = 'v', long = "volume", value_name = "SPEC")]
     volume: Vec<String>,
 
-    /// Mount the container's root read-only.
-    #[arg(long)]
-    read_only: bool,
-
-    /// Add a capability to Docker's default set (e.g. NET_ADMIN, or ALL).
-    #[arg(long, value_name = "CAP")]
-    cap_add: Vec<String>,
-
-    /// Drop a capability from Docker's default set (e.g. NET_RAW, or ALL).
-    #[arg(long, value_name = "CAP")]
-    cap_drop: Vec<String>,
-
-    /// `unconfined`: run without the seccomp filter, to compare.
-    #[arg(long, value_name = "PROFILE", value_parser = ["default", "unconfined"], default_value = "default")]
-    seccomp: String,
-
-    /// Allow a device in the cgroup's device list: `c 1:11 rwm` (Docker's
-    /// `--device-cgroup-rule`).
-    #[arg(long, value_name = "RULE")]
-    device_cgroup_rule: Vec<String>,
-
-    /// `unconfined`: no masked or read-only /proc and /sys paths, as
-    /// Docker's `--security-opt systempaths=unconfined`, to compare.
-    #[arg(long, value_name = "PATHS", value_parser = ["default", "unconfined"], default_value = "default")]
-    systempaths: String,
-
-    /// `false`: let execve grant privileges again (setuid bits, file
-    /// capabilities), to compare.
-    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    no_new_privs: bool,
-
-    /// Run a tiny reaping init as PID 1, with the command as its child: it
-    /// passes signals on and reaps orphans (Docker's `--init`).
-    #[arg(long)]
-    init: bool,
+    #[command(flatten)]
+    harden: HardeningFlags,
 
     #[command(flatten)]
     spec: PrintSpecFlag,
@@ -111,26 +80,18 @@ fn describe(
         hostname,
         limits: args.limits.limits().parse()?,
     };
-    let mut b = SpecBuilder::new(root, args.cmd.clone())
-        .chapter(&flags)
-        .read_only(args.read_only)
-        .system_paths(args.systempaths == "default")
-        .init(args.init)
-        .device_rules(
-            args.device_cgroup_rule
-                .iter()
-                .map(|r| security::devices::parse_rule(r))
-                .collect::<anyhow::Result<_>>()?,
-        );
+    // The plain settings: --read-only, --systempaths, --init, device rules.
+    let h = &args.harden;
+    let mut b = h.settings(SpecBuilder::new(root, args.cmd.clone()).chapter(&flags))?;
 
     // ANCHOR: hardening
     // lab:solution-begin give the process Docker's 14 capabilities, changed by --cap-add/--cap-drop: b.capabilities(security::caps::with_changes(…)?)
-    b = b.capabilities(security::caps::with_changes(&args.cap_add, &args.cap_drop)?);
+    b = b.capabilities(security::caps::with_changes(&h.cap_add, &h.cap_drop)?);
     // lab:solution-end
     // lab:solution-begin no_new_privs (unless --no-new-privs false), and Docker's seccomp profile (unless --seccomp unconfined): security::seccomp::docker_default
     b = b
-        .no_new_privileges(args.no_new_privs)
-        .seccomp((args.seccomp == "default").then(security::seccomp::docker_default));
+        .no_new_privileges(h.no_new_privs)
+        .seccomp((h.seccomp == "default").then(security::seccomp::docker_default));
     // lab:solution-end
     // ANCHOR_END: hardening
     Ok(b.build())

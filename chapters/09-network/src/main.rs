@@ -13,13 +13,13 @@
 //! `in_parent` hook), and undoes it when the container is gone.
 
 use clap::Parser;
-use wharf::cli::flags::LayerFlags;
+use wharf::cli::flags::{HardeningFlags, LayerFlags, LimitFlags};
 use wharf::cli::lesson::{self, Lesson};
-use wharf::container::{ContainerDir, Runtime, SpecBuilder};
+use wharf::container::{ContainerDir, CreateOptions, Runtime, SpecBuilder};
 use wharf::net::{Attachment, Mode, Request, WithNetwork};
+use wharf::rootfs;
 use wharf::union::Rootfs;
 use wharf::volume::{self, initlayer, Attached, WithVolumes};
-use wharf::{rootfs, security};
 
 const NAME: &str = "ch09-network";
 
@@ -58,6 +58,13 @@ struct Args {
     #[arg(short = 'v', long = "volume", value_name = "SPEC")]
     volume: Vec<String>,
 
+    #[command(flatten)]
+    limits: LimitFlags,
+
+    /// Chapter 08's hardening and its switches.
+    #[command(flatten)]
+    harden: HardeningFlags,
+
     /// The command to run inside, after `--`.
     #[arg(last = true, value_name = "CMD")]
     cmd: Vec<String>,
@@ -90,6 +97,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         anyhow::bail!("no command given: add one after `--`, e.g. `{NAME} -- /bin/sh`");
     }
     let layers = args.union.layers();
+    let limits = args.limits.limits().parse()?;
     let specs = volume::parse_all(&args.volume)?;
     volume::check_sources(&specs)?;
     let image = args.union.lowers()?;
@@ -124,11 +132,11 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
 
     // ANCHOR: run
     // Chapter 08's spec, with the network namespace the mode asks for.
-    let mut spec = SpecBuilder::new(root.root(), args.cmd.clone())
+    let plain = SpecBuilder::new(root.root(), args.cmd.clone())
         .hostname(Some(&hostname))
-        .capabilities(security::caps::with_changes(&[], &[])?)
-        .seccomp(Some(security::seccomp::docker_default()))
+        .limits(&limits)
         .env(rootfs::exec::default_env(Some(&hostname)));
+    let mut spec = args.harden.harden(plain)?;
     let shared = ["pid", "uts", "ipc", "mount", "cgroup"];
     spec = match (&net.mode, &net.join) {
         (Mode::Host, _) => spec.namespaces(&shared),
@@ -144,7 +152,13 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
         }
         // lab:solution-end
     };
-    let status = Runtime::default_root().run(&dir.id, &dir.path, &spec.build(), &mut hooks)?;
+    // Chapter 08's devices and freezer cgroups too.
+    let opts = CreateOptions {
+        oci_cgroups: true,
+        ..Default::default()
+    };
+    let runtime = Runtime::default_root();
+    let status = runtime.run_with(&dir.id, &dir.path, &spec.build(), &mut hooks, &opts)?;
     net.release()?;
     // ANCHOR_END: run
     for line in volume::report(&root, &vols, &dir.id, layers.keep)? {
