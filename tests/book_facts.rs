@@ -476,7 +476,11 @@ fn wharf_commands(text: &str) -> Vec<Named> {
                 .collect();
             if words.is_empty() {
                 // `wharf --version`: the flag itself is the command.
-                words = rest.split_whitespace().take(1).map(str::to_string).collect();
+                words = rest
+                    .split_whitespace()
+                    .take(1)
+                    .map(str::to_string)
+                    .collect();
             }
             Named {
                 words,
@@ -502,7 +506,10 @@ fn wharf_has(words: &[String]) -> Result<(), String> {
 }
 
 /// What is wrong with the commands a page names, given which exist.
-fn command_problems(named: &[Named], exists: impl Fn(&[String]) -> Result<(), String>) -> Vec<String> {
+fn command_problems(
+    named: &[Named],
+    exists: impl Fn(&[String]) -> Result<(), String>,
+) -> Vec<String> {
     let mut errors = Vec::new();
     let mut seen: Vec<&Named> = Vec::new();
     for n in named {
@@ -535,7 +542,11 @@ fn every_wharf_command_the_docker_page_names_exists_or_is_marked_coming() {
         "expected the page to name wharf's commands: {named:?}"
     );
     let errors = command_problems(&named, wharf_has);
-    assert!(errors.is_empty(), "docker-commands.md:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "docker-commands.md:\n{}",
+        errors.join("\n")
+    );
 }
 
 #[test]
