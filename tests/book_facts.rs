@@ -750,3 +750,22 @@ fn chapter_06_names_the_lessons_own_calls_as_the_transcript_has_them() {
     assert!(last_two[1].starts_with("mknodat(") && last_two[1].contains(".restored-upper"));
     assert!(last_two[1].contains("\"motd\"") && last_two[1].contains("makedev(0x0, 0x0)"));
 }
+
+#[test]
+fn wharf_oci_sits_where_runc_does_and_the_test_that_says_so_exists() {
+    let text = prose(&section(&page("runtime.md"), "## Where wharf sits"));
+    for needed in [
+        "wharf-oci",
+        "containerd-shim-runc-v2",
+        "CRI",
+        "--runc-binary",
+    ] {
+        assert!(
+            text.contains(needed),
+            "runtime.md's wharf section should say {needed:?}"
+        );
+    }
+    // The page cites the interop test by name and flag; both must be true.
+    let test = read(&root().join("tests/oci_containerd.rs"));
+    assert!(text.contains("tests/oci_containerd.rs") && test.contains("--runc-binary"));
+}
