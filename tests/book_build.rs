@@ -1,5 +1,5 @@
 //! The book as a whole: it builds with mdBook, every internal link and
-//! `#anchor` of the built HTML resolves, every `{{#include}}` finds its file
+//! `#anchor` of the built HTML resolves, its code shows no lab markers, every `{{#include}}` finds its file
 //! and anchor, every figure is a well-formed SVG that some page shows, the
 //! chapter pages end with review questions, and the commands the pages show
 //! run from PATH as the first page sets it up. Needs no root; needs mdbook
@@ -145,6 +145,16 @@ fn the_book_builds_and_every_internal_link_resolves() {
     build(out.path());
     let broken = broken_links(out.path());
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+    // The code the pages show carries none of the labs' markers.
+    let print = read(&out.path().join("print.html"));
+    let code = print
+        .split("<pre>")
+        .skip(1)
+        .map(|b| b.split("</pre>").next().unwrap());
+    assert!(
+        code.filter(|b| b.contains("lab:solution-")).count() == 0,
+        "the built book's code shows lab markers"
+    );
     // The figures reach the built book beside the pages that show them.
     for f in FIGURES {
         assert!(
