@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 use clap::Args;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use owo_colors::{OwoColorize, Stream};
 
 use crate::rootfs;
@@ -158,15 +160,22 @@ impl Tour {
             .stderr(Stdio::null())
             .spawn()
             .context("starting the target container")?;
-        let result = self.exec_into(target.id());
-        let _ = target.kill();
+        let init = crate::probe::procs::wait_for_child_comm(target.id(), "sleep");
+        let Ok(pid) = init else {
+            let _ = target.kill();
+            let _ = target.wait();
+            return Err(anyhow::anyhow!("the target container did not start"));
+        };
+        let result = self.exec_into(pid);
+        // Stop the container's init, not ch03-setns: that one is waiting for
+        // its child, and removes the container's cgroup once it is gone.
+        let why = "end the tour's target container; ch03-setns then cleans up after it";
+        let _ = crate::sys::kill(Pid::from_raw(pid as i32), Signal::SIGKILL, why);
         let _ = target.wait();
         result
     }
 
-    fn exec_into(&self, parent: u32) -> anyhow::Result<()> {
-        let pid = crate::probe::procs::wait_for_child_comm(parent, "sleep")
-            .context("the target container did not start")?;
+    fn exec_into(&self, pid: u32) -> anyhow::Result<()> {
         let pid = pid.to_string();
         self.chapter(
             "ch03-setns",
