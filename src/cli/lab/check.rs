@@ -25,10 +25,10 @@ pub fn run(repo: &Repo, args: &CheckArgs) -> anyhow::Result<i32> {
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    let lab_dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| repo.labs().join(&dir_name));
+    let lab_dir = match args.bin {
+        Some(_) => repo.labs().join(&dir_name),
+        None => repo.work_dir(&args.lab, args.dir.as_deref())?.1,
+    };
     let bin = match &args.bin {
         Some(b) if b.is_file() => b.clone(),
         Some(b) => bail!(
