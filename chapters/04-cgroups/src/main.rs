@@ -120,9 +120,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     // mkdir the cgroup and write its limits. If anything below fails,
     // dropping `cgroup` kills what is inside and removes it.
     let cgroup: Cgroup = {
-        // lab:solution-begin create a cgroup for this run and write the limits into it (wharf::cgroup::Cgroup::create)
         Cgroup::create(&format!("ch04-{}", std::process::id()), &limits)?
-        // lab:solution-end
     };
     // ANCHOR_END: create
 

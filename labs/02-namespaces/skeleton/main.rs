@@ -102,7 +102,7 @@ fn set_hostname(name: &str) -> anyhow::Result<()> {
 /// mounts it). Mount it while the host's /proc is still visible.
 fn mount_proc(root: &Path) -> anyhow::Result<()> {
     // TODO(lab 02): your step here.
-    todo!("lab 02 step 4: a proc of our own at {}/proc", root.display())
+    todo!("lab 02 step 4: a proc at {}/proc", root.display())
 }
 
 /// Step 5. Make `root` the root *mount* of this mount namespace and detach

@@ -128,7 +128,10 @@ fn pivot_into(root: &Path) -> anyhow::Result<()> {
         None,
         "pivot_root needs the new root to be a mount point: bind-mount it onto itself",
     )?;
-    sys::chdir(root, "pivot_root(\".\", \".\") works on the current directory")?;
+    sys::chdir(
+        root,
+        "pivot_root(\".\", \".\") works on the current directory",
+    )?;
     // new_root and put_old both ".": the old root ends up stacked on top
     // of the new one, at "/", with no directory needed to hold it.
     sys::pivot_root(

@@ -118,7 +118,7 @@ fn print_verdicts(num: u32, name: &str, verdicts: &[Verdict]) {
             mark.if_supports_color(Stream::Stdout, |t| t.red())
                 .to_string()
         };
-        println!("  {mark} {:<38} {}", v.check, v.seen);
+        println!("  {mark} {:<44} {}", v.check, v.seen);
         if !v.pass {
             println!("       -> {}", v.fix);
         }
