@@ -237,7 +237,7 @@ fn hints_of(g: &Generated) -> Vec<String> {
     for line in text.lines() {
         match (line.strip_prefix("## "), hints.last_mut()) {
             (Some(title), _) => hints.push(format!("{title}\n")),
-            (None, Some(h)) => h.push_str(&format!("   {line}\n")),
+            (None, Some(h)) => h.push_str(&format!("   {}\n", line.trim_start())),
             (None, None) => {}
         }
     }

@@ -116,9 +116,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     // ANCHOR: prepare
     let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;
     dir.keep(args.union.layers().keep);
-    let mut root: Rootfs = {
-        Rootfs::prepare(args.union.layers().driver, &lowers, &dir.path)?
-    };
+    let mut root = Rootfs::prepare(args.union.layers().driver, &lowers, &dir.path)?;
     // ANCHOR_END: prepare
 
     // ANCHOR: run

@@ -10,6 +10,9 @@
 //! `sys::pivot_root`, `sys::chdir`, `sys::sethostname`): they are nix's
 //! calls, and `--explain` shows each one decoded with your `why`.
 
+// Until each step is written, some imports and arguments go unused.
+#![allow(unused)]
+
 use std::path::{Path, PathBuf};
 
 use clap::Parser;

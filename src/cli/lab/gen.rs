@@ -430,6 +430,17 @@ mod tests {
     }
 
     #[test]
+    fn a_written_lab_gets_nix_once() {
+        let m = "[package]\nname = \"lab01\"\n[dependencies]\nwharf = { path = \"../..\" }\n";
+        let with = with_nix(m);
+        assert!(
+            with.contains(&format!("[dependencies]\n{LAB_NIX}\nwharf")),
+            "{with}"
+        );
+        assert_eq!(with_nix(&with), with);
+    }
+
+    #[test]
     fn relative_paths() {
         assert_eq!(
             relative(Path::new("/r/labs/01-x"), Path::new("/r")),

@@ -113,6 +113,9 @@ pub fn judge(num: u32, ctx: &Ctx) -> anyhow::Result<Vec<Verdict>> {
     }
 }
 
+/// How a run that stopped at a `todo!()` is reported.
+const REACHED_TODO: &str = "it reached a TODO: ";
+
 /// The learner's binary, running, in a process group of its own so that
 /// the whole tree (the container too) can be stopped at the end.
 struct Running {
@@ -123,6 +126,22 @@ struct Running {
 
 impl Running {
     fn start(ctx: &Ctx, args: &[&str]) -> anyhow::Result<Running> {
+        Running::start_in(ctx, Command::new(&ctx.bin), args)
+    }
+
+    /// Start the binary in a mount namespace of its own whose mounts are
+    /// all *shared*, as systemd leaves a host's: a child that clones a new
+    /// mount namespace from there gets peers of those mounts, and must make
+    /// them private itself. (util-linux's unshare; the host's own mounts
+    /// are not touched, whatever their propagation.)
+    fn start_under_shared_root(ctx: &Ctx, args: &[&str]) -> anyhow::Result<Running> {
+        let mut unshare = Command::new("unshare");
+        unshare.args(["--mount", "--propagation", "shared", "--"]);
+        unshare.arg(&ctx.bin);
+        Running::start_in(ctx, unshare, args)
+    }
+
+    fn start_in(ctx: &Ctx, mut command: Command, args: &[&str]) -> anyhow::Result<Running> {
         use std::os::unix::process::CommandExt;
         let name = ctx
             .bin
@@ -131,7 +150,7 @@ impl Running {
             .to_string_lossy()
             .into_owned();
         let stderr = ctx.state.join(format!("stderr-{}", std::process::id()));
-        let child = Command::new(&ctx.bin)
+        let child = command
             .args(args)
             .env("WHARF_ROOT", &ctx.state)
             .env("NO_COLOR", "1")
@@ -165,14 +184,17 @@ impl Running {
                 return Ok(pid as i32);
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                let fix = "finish the TODO named above (`wharf lab hint`), or run the binary by hand with --explain to see the failing step";
+                let said = self.last_words();
+                let fix = match said.starts_with(REACHED_TODO) {
+                    true => "finish the TODO named above (`wharf lab hint`)",
+                    false => "the kernel refused the step named above (its errno and hint say why): run the binary by hand with --explain to see every step",
+                };
                 return Err(verdict(
                     "the command starts in the container",
                     false,
                     format!(
-                        "`{}` ended ({status}) before running {comm}: {}",
-                        self.shown,
-                        self.last_words()
+                        "`{}` ended ({status}) before running {comm}: {said}",
+                        self.shown
                     ),
                     fix,
                 ));
@@ -200,7 +222,7 @@ impl Running {
                 .find(|l| !l.trim().is_empty() && !l.starts_with("note: "))
         };
         match todo {
-            Some(hint) => format!("it reached a TODO: {hint}"),
+            Some(hint) => format!("{REACHED_TODO}{hint}"),
             None => last().unwrap_or("(no output)").trim().to_string(),
         }
     }
@@ -329,10 +351,11 @@ fn root_is(pid: i32, rootfs: &Path) -> (bool, String) {
 }
 
 /// Lab 02: new namespaces, PID 1, the hostname, pivot_root into the
-/// rootfs, a fresh /proc, and no mount shared with the host.
+/// rootfs, a fresh /proc, and no mount shared with the host — started
+/// under a shared `/`, as on a systemd host, whatever this host's is.
 fn namespaces(ctx: &Ctx) -> Vec<Verdict> {
     let rootfs = ctx.rootfs_arg();
-    let Ok(mut run) = Running::start(
+    let Ok(mut run) = Running::start_under_shared_root(
         ctx,
         &[
             "--hostname",
@@ -491,7 +514,12 @@ fn cgroups(ctx: &Ctx) -> Vec<Verdict> {
         // The run above was killed, leaving its cgroup: start clean.
         out.push(match ctx.start_clean() {
             Ok(()) => cgroup_removed_at_exit(ctx),
-            Err(e) => verdict("a clean start", false, format!("{e:#}"), "run `wharf reset`"),
+            Err(e) => verdict(
+                "a clean start",
+                false,
+                format!("{e:#}"),
+                "run `wharf reset`",
+            ),
         });
     }
     out
@@ -596,7 +624,8 @@ fn cgroup_removed_at_exit(ctx: &Ctx) -> Verdict {
         true => "no cgroup left after exit 0".to_string(),
         false => format!("still there: {}", left.join(" ")),
     };
-    let fix = "rmdir the cgroup's directory in every hierarchy once the command has been waited for";
+    let fix =
+        "rmdir the cgroup's directory in every hierarchy once the command has been waited for";
     verdict(check, left.is_empty(), seen, fix)
 }
 
@@ -633,7 +662,12 @@ fn union(ctx: &Ctx) -> Vec<Verdict> {
         Ok(l) => l,
         Err(e) => {
             let fix = "check the state root is writable";
-            return vec![verdict("the test layers exist", false, format!("{e:#}"), fix)];
+            return vec![verdict(
+                "the test layers exist",
+                false,
+                format!("{e:#}"),
+                fix,
+            )];
         }
     };
     let mut args = vec!["--hostname", "lab05"];
