@@ -1,7 +1,13 @@
-//! Every chapter has a lab, the committed labs are what the chapters
-//! generate, and every checker accepts its chapter's own binary (the
-//! reference) and rejects the untouched skeleton with a message that names
-//! the TODO to finish.
+//! Every chapter has a lab, the committed labs are current with their
+//! chapters, and every checker accepts its chapter's own binary and rejects
+//! the untouched skeleton with a message that names the TODO to finish. A
+//! written lab's checker also accepts its reference solution and rejects
+//! each of its wrong answers (labs/NN-topic/wrong/*.txt) on the kernel fact
+//! the fixture names; its hints come one more at a time.
+//!
+//! A lab crate's compile is the slow part (its dependencies are built once,
+//! in target/labs): one test per lab swaps skeleton, solution and wrong
+//! answers through one work dir, so only the lab crate itself recompiles.
 
 mod common;
 use common::*;
@@ -43,11 +49,11 @@ fn committed_labs_are_current() {
         .unwrap();
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     for ch in chapters() {
-        let lab = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("labs")
-            .join(&ch)
-            .join("src/main.rs");
-        assert!(lab.is_file(), "chapter {ch} has no lab: mark its solution regions (labs/README.md) and run `wharf lab gen`");
+        let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs").join(&ch);
+        // A generated lab's skeleton is src/main.rs; a written one's is
+        // skeleton/main.rs (src/ is the learner's, not in git).
+        let skeleton = ["src/main.rs", "skeleton/main.rs"].map(|f| lab.join(f));
+        assert!(skeleton.iter().any(|f| f.is_file()), "chapter {ch} has no lab: write one (labs/README.md) or mark the chapter's solution regions and run `wharf lab gen`");
     }
 }
 
@@ -60,14 +66,12 @@ fn fresh_labs(t: &TestRoot) -> PathBuf {
     out_dir
 }
 
-fn accepts_reference_and_rejects_skeleton(ch: &str) {
-    let t = TestRoot::new();
-    let num = ch[..2].trim_start_matches('0').to_string();
+/// `wharf lab check N` of the chapter's own binary passes.
+fn accepts_the_chapter(t: &TestRoot, ch: &str, num: &str) {
     let reference = bin(&format!("ch{ch}"));
-
     let ok = t.run(
         "wharf",
-        &["lab", "check", &num, "--bin", reference.to_str().unwrap()],
+        &["lab", "check", num, "--bin", reference.to_str().unwrap()],
     );
     assert!(
         ok.status.success(),
@@ -77,23 +81,28 @@ fn accepts_reference_and_rejects_skeleton(ch: &str) {
     );
     assert!(stdout(&ok).contains("passed"), "{}", stdout(&ok));
     assert!(!stdout(&ok).contains("FAIL"), "{}", stdout(&ok));
+}
 
-    let labs = fresh_labs(&t);
-    let dir = labs.join(ch);
-    assert!(
-        dir.join("src/main.rs").is_file(),
-        "chapter {ch} generates no lab: mark its solution regions (labs/README.md)"
-    );
-    let bad = t.run(
+/// `wharf lab check N --dir DIR`: its exit code and what it printed.
+fn check_dir(t: &TestRoot, num: &str, dir: &Path) -> (Option<i32>, String) {
+    let out = t.run(
         "wharf",
-        &["lab", "check", &num, "--dir", dir.to_str().unwrap()],
+        &["lab", "check", num, "--dir", dir.to_str().unwrap()],
     );
-    let said = stdout(&bad);
+    (
+        out.status.code(),
+        format!("{}{}", stdout(&out), stderr(&out)),
+    )
+}
+
+/// The untouched skeleton in `dir` fails, naming the TODO it reached and
+/// what to do.
+fn rejects_the_skeleton(t: &TestRoot, ch: &str, num: &str, dir: &Path) {
+    let (code, said) = check_dir(t, num, dir);
     assert_eq!(
-        bad.status.code(),
+        code,
         Some(1),
-        "the untouched skeleton of {ch} passed:\n{said}{}",
-        stderr(&bad)
+        "the untouched skeleton of {ch} passed:\n{said}"
     );
     assert!(said.contains("FAIL"), "{said}");
     assert!(
@@ -106,29 +115,226 @@ fn accepts_reference_and_rejects_skeleton(ch: &str) {
     );
 }
 
+fn accepts_reference_and_rejects_skeleton(ch: &str) {
+    let t = TestRoot::new();
+    let num = ch[..2].trim_start_matches('0').to_string();
+    accepts_the_chapter(&t, ch, &num);
+    let dir = fresh_labs(&t).join(ch);
+    assert!(
+        dir.join("src/main.rs").is_file(),
+        "chapter {ch} generates no lab: mark its solution regions (labs/README.md)"
+    );
+    rejects_the_skeleton(&t, ch, &num, &dir);
+}
+
+/// A wrong answer: the solution with some lines replaced, and the checks
+/// that must fail (`fail: CHECK`) and the words the output must show
+/// (`shows: TEXT`). Its hunks read like a merge conflict:
+/// `<<<<<<< solution`, the solution's lines, `=======`, the wrong lines,
+/// `>>>>>>> wrong`.
+struct Wrong {
+    name: String,
+    fails: Vec<String>,
+    shows: Vec<String>,
+    hunks: Vec<(String, String)>,
+}
+
+impl Wrong {
+    fn read(path: &Path) -> Wrong {
+        let text = std::fs::read_to_string(path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (mut fails, mut shows, mut hunks) = (Vec::new(), Vec::new(), Vec::new());
+        let mut side: Option<(String, Option<String>)> = None;
+        for line in text.lines() {
+            side = match (line, side) {
+                ("<<<<<<< solution", None) => Some((String::new(), None)),
+                ("=======", Some((old, None))) => Some((old, Some(String::new()))),
+                (">>>>>>> wrong", Some((old, Some(new)))) => {
+                    hunks.push((old, new));
+                    None
+                }
+                (l, Some((mut old, None))) => {
+                    old.push_str(&format!("{l}\n"));
+                    Some((old, None))
+                }
+                (l, Some((old, Some(mut new)))) => {
+                    new.push_str(&format!("{l}\n"));
+                    Some((old, Some(new)))
+                }
+                (l, None) => {
+                    if let Some(c) = l.strip_prefix("fail: ") {
+                        fails.push(c.to_string());
+                    } else if let Some(w) = l.strip_prefix("shows: ") {
+                        shows.push(w.to_string());
+                    }
+                    None
+                }
+            };
+        }
+        assert!(side.is_none(), "{name}: a hunk is not closed");
+        assert!(
+            !hunks.is_empty() && !fails.is_empty(),
+            "{name}: needs a hunk and a `fail:` line"
+        );
+        Wrong {
+            name,
+            fails,
+            shows,
+            hunks,
+        }
+    }
+
+    /// The solution with this answer's hunks applied; each must match once.
+    fn apply(&self, solution: &str) -> String {
+        let mut text = solution.to_string();
+        for (old, new) in &self.hunks {
+            assert_eq!(
+                text.matches(old.as_str()).count(),
+                1,
+                "{}: a hunk does not match the solution exactly once:\n{old}",
+                self.name
+            );
+            text = text.replacen(old.as_str(), new, 1);
+        }
+        text
+    }
+}
+
+/// A written lab, judged in one work dir: the chapter passes, the skeleton
+/// fails at a TODO, the solution passes, every wrong answer fails on the
+/// checks its fixture names with what the kernel showed, and `hint` gives
+/// one more hint per call.
+fn written_lab(ch: &str) {
+    let t = TestRoot::new();
+    let num = ch[..2].trim_start_matches('0').to_string();
+    accepts_the_chapter(&t, ch, &num);
+    let dir = fresh_labs(&t).join(ch);
+    assert!(
+        dir.join("skeleton/main.rs").is_file(),
+        "{ch} is not a written lab"
+    );
+    rejects_the_skeleton(&t, ch, &num, &dir);
+
+    let main = dir.join("src/main.rs");
+    let solution = std::fs::read_to_string(dir.join("solution/main.rs")).unwrap();
+    std::fs::write(&main, &solution).unwrap();
+    let (code, said) = check_dir(&t, &num, &dir);
+    assert_eq!(
+        code,
+        Some(0),
+        "the checker rejects the reference solution of {ch}:\n{said}"
+    );
+    assert!(!said.contains("FAIL"), "{said}");
+
+    let mut wrongs: Vec<PathBuf> = std::fs::read_dir(dir.join("wrong"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    wrongs.sort();
+    assert!(
+        wrongs.len() >= 2,
+        "{ch} needs at least two wrong answers in wrong/"
+    );
+    for path in wrongs {
+        let wrong = Wrong::read(&path);
+        std::fs::write(&main, wrong.apply(&solution)).unwrap();
+        let (code, said) = check_dir(&t, &num, &dir);
+        assert_eq!(
+            code,
+            Some(1),
+            "{ch}: the wrong answer {} passed:\n{said}",
+            wrong.name
+        );
+        for check in &wrong.fails {
+            let row = said
+                .lines()
+                .find(|l| l.contains(check.as_str()))
+                .unwrap_or_else(|| panic!("{}: no {check:?} row:\n{said}", wrong.name));
+            assert!(
+                row.contains("FAIL"),
+                "{}: {check:?} did not fail:\n{said}",
+                wrong.name
+            );
+        }
+        for words in &wrong.shows {
+            assert!(
+                said.contains(words.as_str()),
+                "{}: the output does not show {words:?}:\n{said}",
+                wrong.name
+            );
+        }
+        assert!(
+            said.contains("->"),
+            "{}: no fix is named:\n{said}",
+            wrong.name
+        );
+    }
+    hints_come_one_at_a_time(&t, &num, &dir);
+}
+
+/// Each `wharf lab hint N` shows one hint more than the call before, up to
+/// the last; the count is kept in the work dir.
+fn hints_come_one_at_a_time(t: &TestRoot, num: &str, dir: &Path) {
+    let hint = || {
+        let out = t.run(
+            "wharf",
+            &["lab", "hint", num, "--dir", dir.to_str().unwrap()],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let first = hint();
+    let total: usize = first
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(" of ").next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `hint N of M` line:\n{first}"));
+    assert!(total >= 3, "fewer than three hints:\n{first}");
+    assert!(first.contains(": hint 1 of "), "{first}");
+    assert!(
+        !first.contains("\n2. "),
+        "the first call shows more than one hint:\n{first}"
+    );
+    for n in 2..=total {
+        let said = hint();
+        assert!(said.contains(&format!(": hint {n} of {total}")), "{said}");
+        assert!(said.contains(&format!("\n{n}. ")), "{said}");
+    }
+    let after = hint();
+    assert!(
+        after.contains(&format!(": hint {total} of {total}")),
+        "{after}"
+    );
+    assert!(
+        after.contains("solution"),
+        "the last hint names the solution:\n{after}"
+    );
+}
+
 #[test]
 fn lab01_chroot() {
-    accepts_reference_and_rejects_skeleton("01-chroot");
+    written_lab("01-chroot");
 }
 
 #[test]
 fn lab02_namespaces() {
-    accepts_reference_and_rejects_skeleton("02-namespaces");
+    written_lab("02-namespaces");
 }
 
 #[test]
 fn lab03_setns() {
-    accepts_reference_and_rejects_skeleton("03-setns");
+    written_lab("03-setns");
 }
 
 #[test]
 fn lab04_cgroups() {
-    accepts_reference_and_rejects_skeleton("04-cgroups");
+    written_lab("04-cgroups");
 }
 
 #[test]
 fn lab05_union() {
-    accepts_reference_and_rejects_skeleton("05-union");
+    written_lab("05-union");
 }
 
 #[test]
@@ -227,8 +433,9 @@ fn every_chapter_has_a_checker_test() {
     let me = include_str!("labs.rs");
     for ch in chapters() {
         let test = format!("accepts_reference_and_rejects_skeleton(\"{ch}\")");
+        let written = format!("written_lab(\"{ch}\")");
         assert!(
-            me.contains(&test),
+            me.contains(&test) || me.contains(&written),
             "chapter {ch} has no checker test in tests/labs.rs"
         );
     }

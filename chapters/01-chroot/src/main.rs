@@ -46,9 +46,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     let host_root = chroot::root_id()?;
 
     // ANCHOR: enter
-    // lab:solution-begin chroot into the rootfs and move the cwd inside it (see wharf::rootfs::chroot::enter)
     chroot::enter(&root)?;
-    // lab:solution-end
     // ANCHOR_END: enter
 
     if args.escape_demo {

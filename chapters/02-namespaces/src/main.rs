@@ -107,9 +107,7 @@ fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32
         idmap::become_root()?;
     }
     if ns.mount {
-        // lab:solution-begin make every mount private (MS_REC|MS_PRIVATE) so nothing propagates back to the host
         pivot::make_private()?;
-        // lab:solution-end
     }
     if let Some(name) = &args.hostname {
         sys::sethostname(
@@ -118,14 +116,10 @@ fn inside(args: &Args, root: &Path, host_root: (u64, u64)) -> anyhow::Result<i32
         )?;
     }
     if ns.pid {
-        // lab:solution-begin mount a fresh proc at <rootfs>/proc so ps shows only this pid namespace
         pivot::mount_proc(root)?;
-        // lab:solution-end
     }
     if ns.mount {
-        // lab:solution-begin bind-mount the rootfs on itself, pivot_root into it, detach the old root (wharf::rootfs::pivot)
         pivot::pivot_into(root)?;
-        // lab:solution-end
     } else {
         chroot::fall_back(root)?;
     }

@@ -119,11 +119,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     // ANCHOR: create
     // mkdir the cgroup and write its limits. If anything below fails,
     // dropping `cgroup` kills what is inside and removes it.
-    let cgroup: Cgroup = {
-        // lab:solution-begin create a cgroup for this run and write the limits into it (wharf::cgroup::Cgroup::create)
-        Cgroup::create(&format!("ch04-{}", std::process::id()), &limits)?
-        // lab:solution-end
-    };
+    let cgroup = Cgroup::create(&format!("ch04-{}", std::process::id()), &limits)?;
     // ANCHOR_END: create
 
     // ANCHOR: run

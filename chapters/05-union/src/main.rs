@@ -116,11 +116,7 @@ fn chapter(args: &Args) -> anyhow::Result<i32> {
     // ANCHOR: prepare
     let mut dir = ContainerDir::create(args.union.layers().id.as_deref())?;
     dir.keep(args.union.layers().keep);
-    let mut root: Rootfs = {
-        // lab:solution-begin prepare the container's root from the layers: overlay (lowerdir, upperdir, workdir) or copy (wharf::union::Rootfs::prepare)
-        Rootfs::prepare(args.union.layers().driver, &lowers, &dir.path)?
-        // lab:solution-end
-    };
+    let mut root = Rootfs::prepare(args.union.layers().driver, &lowers, &dir.path)?;
     // ANCHOR_END: prepare
 
     // ANCHOR: run

@@ -25,10 +25,10 @@ pub fn run(repo: &Repo, args: &CheckArgs) -> anyhow::Result<i32> {
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    let lab_dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| repo.labs().join(&dir_name));
+    let lab_dir = match args.bin {
+        Some(_) => repo.labs().join(&dir_name),
+        None => repo.work_dir(&args.lab, args.dir.as_deref())?.1,
+    };
     let bin = match &args.bin {
         Some(b) if b.is_file() => b.clone(),
         Some(b) => bail!(
@@ -118,7 +118,7 @@ fn print_verdicts(num: u32, name: &str, verdicts: &[Verdict]) {
             mark.if_supports_color(Stream::Stdout, |t| t.red())
                 .to_string()
         };
-        println!("  {mark} {:<38} {}", v.check, v.seen);
+        println!("  {mark} {:<44} {}", v.check, v.seen);
         if !v.pass {
             println!("       -> {}", v.fix);
         }

@@ -1,6 +1,10 @@
-//! Making a lab from a chapter: the chapter's `main.rs` with every solution
-//! region (see labs/README.md) replaced by a TODO and a `todo!()` carrying
-//! its hint, and a standalone Cargo.toml. Pure text in, text out, so the
+//! Making a lab from a chapter. A *written* lab (labs/NN-topic/skeleton/
+//! exists) is a skeleton, a reference solution, wrong answers and hints,
+//! all kept in labs/: here its standalone Cargo.toml is made from the
+//! chapter's, and the learner's src/main.rs starts as a copy of the
+//! skeleton. A *generated* lab is the chapter's
+//! `main.rs` with every solution region (see labs/README.md) replaced by a
+//! TODO and a `todo!()` carrying its hint. Pure text in, text out, so the
 //! same code writes the labs and checks that the committed ones are current.
 
 use std::path::{Component, Path, PathBuf};
@@ -27,6 +31,9 @@ pub struct Generated {
     pub main_rs: String,
     pub cargo_toml: String,
     pub regions: Vec<Region>,
+    /// A written lab's other files (README.md, hints.md, solution/, wrong/),
+    /// by path inside the lab, copied along when the lab is written elsewhere.
+    pub extra: Vec<(String, String)>,
 }
 
 /// Where we are in the chapter text while rewriting it.
@@ -144,7 +151,91 @@ pub fn lab_for(chapter: &Path, root_manifest: &str, wharf_dep: &Path) -> anyhow:
         cargo_toml,
         regions,
         dir_name,
+        extra: Vec::new(),
     })
+}
+
+/// The dependency every written lab has beyond its chapter's: nix, for the
+/// flag types the kernel calls take (CloneFlags, MsFlags, MntFlags). Its
+/// features are a subset of wharf's, so cargo builds nix once for all labs.
+const LAB_NIX: &str = r#"nix = { version = "0.31", features = ["sched", "mount"] }"#;
+
+/// The files of a written lab kept in the repo, besides the two made here:
+/// what a learner's build or check leaves (Cargo.lock, .passed,
+/// .hints-shown) is not part of it.
+const WRITTEN: [&str; 5] = ["README.md", "hints.md", "skeleton", "solution", "wrong"];
+
+/// Is the lab in `lab_dir` written (rather than generated)?
+pub fn is_written(lab_dir: &Path) -> bool {
+    lab_dir.join("skeleton/main.rs").is_file()
+}
+
+/// A written lab (labs/NN-topic in `lab_dir`): its skeleton and files as
+/// committed, with a Cargo.toml made from the
+/// chapter's (plus nix) whose wharf path is `wharf_dep`.
+pub fn written_lab(
+    chapter: &Path,
+    lab_dir: &Path,
+    root_manifest: &str,
+    wharf_dep: &Path,
+) -> anyhow::Result<Generated> {
+    let dir_name = chapter
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("chapter dir has no name")?
+        .to_string();
+    let read = |rel: &str| {
+        let p = lab_dir.join(rel);
+        std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))
+    };
+    let chapter_manifest = std::fs::read_to_string(chapter.join("Cargo.toml"))
+        .with_context(|| format!("reading {}", chapter.join("Cargo.toml").display()))?;
+    let cargo_toml = with_nix(&lab_manifest(
+        &chapter_manifest,
+        root_manifest,
+        &dir_name,
+        wharf_dep,
+    )?);
+    let mut extra = Vec::new();
+    for name in WRITTEN {
+        collect(lab_dir, Path::new(name), &mut extra)?;
+    }
+    extra.sort();
+    Ok(Generated {
+        main_rs: read("skeleton/main.rs")?,
+        cargo_toml,
+        regions: Vec::new(),
+        dir_name,
+        extra,
+    })
+}
+
+/// `rel` below `root` (a file, or a directory walked), as (path, text).
+fn collect(root: &Path, rel: &Path, out: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+    let p = root.join(rel);
+    if p.is_dir() {
+        for e in std::fs::read_dir(&p).with_context(|| format!("reading {}", p.display()))? {
+            collect(root, &rel.join(e?.file_name()), out)?;
+        }
+    } else if p.is_file() {
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        out.push((rel.display().to_string(), text));
+    }
+    Ok(())
+}
+
+/// The lab manifest with nix among its dependencies (if the chapter's has
+/// none).
+fn with_nix(manifest: &str) -> String {
+    if manifest.lines().any(|l| l.starts_with("nix ")) {
+        return manifest.to_string();
+    }
+    manifest.replacen(
+        "[dependencies]\n",
+        &format!("[dependencies]\n{LAB_NIX}\n"),
+        1,
+    )
 }
 
 /// `02-namespaces` → 2.
@@ -336,6 +427,17 @@ mod tests {
         assert!(m.contains("nix = \"0.31\""));
         assert!(m.contains("\n[profile.dev]\ndebug = 1\n"), "{m}");
         assert!(m.ends_with("[workspace]\n"));
+    }
+
+    #[test]
+    fn a_written_lab_gets_nix_once() {
+        let m = "[package]\nname = \"lab01\"\n[dependencies]\nwharf = { path = \"../..\" }\n";
+        let with = with_nix(m);
+        assert!(
+            with.contains(&format!("[dependencies]\n{LAB_NIX}\nwharf")),
+            "{with}"
+        );
+        assert_eq!(with_nix(&with), with);
     }
 
     #[test]

@@ -59,10 +59,15 @@ impl Ctx {
             state,
         };
         // A check that was interrupted may have left something: start clean.
-        ctx.clean_up();
-        let state = &ctx.state;
-        std::fs::create_dir_all(state).with_context(|| format!("creating {}", state.display()))?;
+        ctx.start_clean()?;
         Ok(ctx)
+    }
+
+    /// An empty state root, whatever the runs before left in it.
+    fn start_clean(&self) -> anyhow::Result<()> {
+        self.clean_up();
+        let state = &self.state;
+        std::fs::create_dir_all(state).with_context(|| format!("creating {}", state.display()))
     }
 
     /// Remove whatever the runs left (mounts, cgroups, the state dir), as
@@ -108,6 +113,9 @@ pub fn judge(num: u32, ctx: &Ctx) -> anyhow::Result<Vec<Verdict>> {
     }
 }
 
+/// How a run that stopped at a `todo!()` is reported.
+const REACHED_TODO: &str = "it reached a TODO: ";
+
 /// The learner's binary, running, in a process group of its own so that
 /// the whole tree (the container too) can be stopped at the end.
 struct Running {
@@ -118,6 +126,22 @@ struct Running {
 
 impl Running {
     fn start(ctx: &Ctx, args: &[&str]) -> anyhow::Result<Running> {
+        Running::start_in(ctx, Command::new(&ctx.bin), args)
+    }
+
+    /// Start the binary in a mount namespace of its own whose mounts are
+    /// all *shared*, as systemd leaves a host's: a child that clones a new
+    /// mount namespace from there gets peers of those mounts, and must make
+    /// them private itself. (util-linux's unshare; the host's own mounts
+    /// are not touched, whatever their propagation.)
+    fn start_under_shared_root(ctx: &Ctx, args: &[&str]) -> anyhow::Result<Running> {
+        let mut unshare = Command::new("unshare");
+        unshare.args(["--mount", "--propagation", "shared", "--"]);
+        unshare.arg(&ctx.bin);
+        Running::start_in(ctx, unshare, args)
+    }
+
+    fn start_in(ctx: &Ctx, mut command: Command, args: &[&str]) -> anyhow::Result<Running> {
         use std::os::unix::process::CommandExt;
         let name = ctx
             .bin
@@ -126,7 +150,7 @@ impl Running {
             .to_string_lossy()
             .into_owned();
         let stderr = ctx.state.join(format!("stderr-{}", std::process::id()));
-        let child = Command::new(&ctx.bin)
+        let child = command
             .args(args)
             .env("WHARF_ROOT", &ctx.state)
             .env("NO_COLOR", "1")
@@ -160,14 +184,17 @@ impl Running {
                 return Ok(pid as i32);
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                let fix = "finish the TODO named above (`wharf lab hint`), or run the binary by hand with --explain to see the failing step";
+                let said = self.last_words();
+                let fix = match said.starts_with(REACHED_TODO) {
+                    true => "finish the TODO named above (`wharf lab hint`)",
+                    false => "the kernel refused the step named above (its errno and hint say why): run the binary by hand with --explain to see every step",
+                };
                 return Err(verdict(
                     "the command starts in the container",
                     false,
                     format!(
-                        "`{}` ended ({status}) before running {comm}: {}",
-                        self.shown,
-                        self.last_words()
+                        "`{}` ended ({status}) before running {comm}: {said}",
+                        self.shown
                     ),
                     fix,
                 ));
@@ -195,7 +222,7 @@ impl Running {
                 .find(|l| !l.trim().is_empty() && !l.starts_with("note: "))
         };
         match todo {
-            Some(hint) => format!("it reached a TODO: {hint}"),
+            Some(hint) => format!("{REACHED_TODO}{hint}"),
             None => last().unwrap_or("(no output)").trim().to_string(),
         }
     }
@@ -324,10 +351,11 @@ fn root_is(pid: i32, rootfs: &Path) -> (bool, String) {
 }
 
 /// Lab 02: new namespaces, PID 1, the hostname, pivot_root into the
-/// rootfs, a fresh /proc, and no mount shared with the host.
+/// rootfs, a fresh /proc, and no mount shared with the host — started
+/// under a shared `/`, as on a systemd host, whatever this host's is.
 fn namespaces(ctx: &Ctx) -> Vec<Verdict> {
     let rootfs = ctx.rootfs_arg();
-    let Ok(mut run) = Running::start(
+    let Ok(mut run) = Running::start_under_shared_root(
         ctx,
         &[
             "--hostname",
@@ -478,8 +506,26 @@ fn setns(ctx: &Ctx) -> Vec<Verdict> {
 }
 
 /// Lab 04: the container's cgroup holds the limits asked for, read back
-/// from the cgroup files (cpu quota/period, memory limit, pids.max).
+/// from the cgroup files (cpu quota/period, memory limit, pids.max), and
+/// no cgroup of the run is left once its command has ended.
 fn cgroups(ctx: &Ctx) -> Vec<Verdict> {
+    let mut out = limits_while_running(ctx);
+    if out.iter().all(|v| v.pass) {
+        // The run above was killed, leaving its cgroup: start clean.
+        out.push(match ctx.start_clean() {
+            Ok(()) => cgroup_removed_at_exit(ctx),
+            Err(e) => verdict(
+                "a clean start",
+                false,
+                format!("{e:#}"),
+                "run `wharf reset`",
+            ),
+        });
+    }
+    out
+}
+
+fn limits_while_running(ctx: &Ctx) -> Vec<Verdict> {
     let rootfs = ctx.rootfs_arg();
     let args = [
         "--hostname",
@@ -509,10 +555,19 @@ fn cgroups(ctx: &Ctx) -> Vec<Verdict> {
         Err(v) => return vec![v],
     };
     let stats = host::cgroup_stats_of(pid).unwrap_or_default();
-    let place = "create the cgroup, write the limits, then write the child's pid to cgroup.procs before it execs";
+    let place = "create the cgroup, write the limits, then write the child's pid to cgroup.procs (in every hierarchy) before it execs";
     let cpu = stats.cpu.map(|c| (c.quota_us, c.period_us));
     let mem = stats.memory.and_then(|m| m.limit);
     let pids = stats.pids.and_then(|p| p.max);
+    let cpu_seen = match cpu {
+        Some((Some(q), p)) => format!("quota {q}us per {p}us period"),
+        Some((None, p)) => format!("no quota (max) per {p}us period"),
+        None => "its cgroup has no cpu controller".into(),
+    };
+    let limit_seen = |what: &str, v: Option<u64>| match v {
+        Some(n) => format!("{what} {n}"),
+        None => format!("{what}: no limit (max)"),
+    };
     let mut out = vec![verdict(
         "the command starts in the container",
         true,
@@ -522,23 +577,56 @@ fn cgroups(ctx: &Ctx) -> Vec<Verdict> {
     out.push(verdict(
         "cpu: --cpus 0.5 is quota 50000 per 100000us",
         cpu == Some((Some(50_000), 100_000)),
-        format!("{cpu:?}"),
+        cpu_seen,
         place,
     ));
     out.push(verdict(
         "memory: --memory 64m is 67108864 bytes",
         mem == Some(64 << 20),
-        format!("limit {mem:?}"),
+        limit_seen("memory limit", mem),
         place,
     ));
     out.push(verdict(
         "pids: --pids-limit 20",
         pids == Some(20),
-        format!("pids.max {pids:?}"),
+        limit_seen("pids.max", pids),
         place,
     ));
     out.extend(namespace_checks(pid, &ctx.rootfs, "lab04"));
     out
+}
+
+/// Run a command that ends at once; then no cgroup is left below the
+/// check's host tag, in any hierarchy.
+fn cgroup_removed_at_exit(ctx: &Ctx) -> Verdict {
+    let check = "the cgroup is removed when the command ends";
+    let rootfs = ctx.rootfs_arg();
+    let args = ["--rootfs", &rootfs, "--pids-limit", "20", "--", "/bin/true"];
+    let Ok(mut run) = Running::start(ctx, &args) else {
+        return verdict(check, false, "could not start it", "is it built?");
+    };
+    let ended = ran_to_the_end(&mut run);
+    if !ended.pass {
+        return Verdict {
+            check: check.into(),
+            ..ended
+        };
+    }
+    let tag = crate::paths::host_tag_for(&ctx.state);
+    let left: Vec<String> = crate::probe::cgroup::Cgroupfs::system()
+        .map(|fs| fs.dirs(Path::new(&tag)).unique())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|d| crate::probe::cgroup::children(d).unwrap_or_default())
+        .map(|d| d.display().to_string())
+        .collect();
+    let seen = match left.is_empty() {
+        true => "no cgroup left after exit 0".to_string(),
+        false => format!("still there: {}", left.join(" ")),
+    };
+    let fix =
+        "rmdir the cgroup's directory in every hierarchy once the command has been waited for";
+    verdict(check, left.is_empty(), seen, fix)
 }
 
 /// Start `args`, find its sleep, and judge it with `f`.
@@ -567,36 +655,81 @@ fn judged(ctx: &Ctx, args: &[&str], f: impl FnOnce(i32) -> Vec<Verdict>) -> Vec<
 }
 
 /// Lab 05: the container's / is an overlay of read-only layers under a
-/// writable upper dir.
+/// writable upper dir, mounted where the host cannot see it, and its top
+/// layer hides the same file in the layers below.
 fn union(ctx: &Ctx) -> Vec<Verdict> {
-    judged(
-        ctx,
-        &["--hostname", "lab05", "--", "/bin/sleep", "60"],
-        |pid| {
-            let root = host::process_root_mount(pid).ok().flatten();
-            let opts = root
-                .as_ref()
-                .map(|m| m.super_options.clone())
-                .unwrap_or_default();
-            let fstype = root.as_ref().map(|m| m.fstype.clone()).unwrap_or_default();
-            let has = |k: &str| opts.split(',').any(|o| o.starts_with(k));
-            let fix = "mount(\"overlay\", merged, \"overlay\", 0, \"lowerdir=…,upperdir=…,workdir=…\") and pivot_root into merged";
-            vec![
-                verdict(
-                    "its / is an overlay mount",
-                    fstype == "overlay",
-                    format!("\"/\" is {fstype}"),
-                    fix,
-                ),
-                verdict(
-                    "with lower, upper and work dirs",
-                    has("lowerdir=") && has("upperdir=") && has("workdir="),
-                    opts.clone(),
-                    fix,
-                ),
-            ]
-        },
-    )
+    let layers = match stacked_layers(ctx) {
+        Ok(l) => l,
+        Err(e) => {
+            let fix = "check the state root is writable";
+            return vec![verdict(
+                "the test layers exist",
+                false,
+                format!("{e:#}"),
+                fix,
+            )];
+        }
+    };
+    let mut args = vec!["--hostname", "lab05"];
+    for l in &layers {
+        args.extend(["--layer", l.to_str().unwrap_or_default()]);
+    }
+    args.extend(["--", "/bin/sleep", "60"]);
+    judged(ctx, &args, |pid| {
+        let root = host::process_root_mount(pid).ok().flatten();
+        let opts = root
+            .as_ref()
+            .map(|m| m.super_options.clone())
+            .unwrap_or_default();
+        let fstype = root.as_ref().map(|m| m.fstype.clone()).unwrap_or_default();
+        let has = |k: &str| opts.split(',').any(|o| o.starts_with(k));
+        let fix = "mount(\"overlay\", merged, \"overlay\", 0, \"lowerdir=…,upperdir=…,workdir=…\") and pivot_root into merged";
+        let top = host::read_in_root(pid, Path::new("/etc/lab05"));
+        let top_seen = match &top {
+            Ok(t) => format!("/proc/{pid}/root/etc/lab05 reads {:?}", t.trim()),
+            Err(e) => format!("/proc/{pid}/root/etc/lab05: {e}"),
+        };
+        let leaked = host::mounts_below(&ctx.state).unwrap_or_default();
+        vec![
+            verdict(
+                "its / is an overlay mount",
+                fstype == "overlay",
+                format!("\"/\" is {fstype}"),
+                fix,
+            ),
+            verdict(
+                "with lower, upper and work dirs",
+                has("lowerdir=") && has("upperdir=") && has("workdir="),
+                opts.clone(),
+                fix,
+            ),
+            verdict(
+                "the topmost layer wins",
+                top.as_ref().is_ok_and(|t| t.trim() == "top"),
+                top_seen,
+                "overlay reads lowerdir left to right, topmost first: list the last --layer first",
+            ),
+            verdict(
+                "the host does not see the overlay",
+                leaked.is_empty(),
+                format!("host mounts under the state root: {leaked:?}"),
+                "mount the overlay in the child, after CLONE_NEWNS and the private remount",
+            ),
+        ]
+    })
+}
+
+/// Three layers, lowest first: the rootfs, then two small ones that both
+/// hold /etc/lab05 ("mid", "top"), so the container shows which one wins.
+fn stacked_layers(ctx: &Ctx) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = vec![ctx.rootfs.clone()];
+    for name in ["mid", "top"] {
+        let layer = ctx.state.join("lab05-layers").join(name);
+        std::fs::create_dir_all(layer.join("etc"))?;
+        std::fs::write(layer.join("etc/lab05"), format!("{name}\n"))?;
+        out.push(layer);
+    }
+    Ok(out)
 }
 
 /// Lab 06: what the run leaves on disk (kept with --keep): the container's
@@ -640,7 +773,7 @@ fn ran_to_the_end(run: &mut Running) -> Verdict {
         Some(s) => format!("`{}` ended ({s}): {}", run.shown, run.last_words()),
         None => format!("`{}` did not end within 120 s", run.shown),
     };
-    let fix = "finish the TODO named here (`wharf lab hint 6`), or run the binary by hand with --explain to see the failing step";
+    let fix = "finish the TODO named here (`wharf lab hint`), or run the binary by hand with --explain to see the failing step";
     verdict("the lesson runs to its end", finished, said, fix)
 }
 
