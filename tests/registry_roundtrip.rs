@@ -96,8 +96,14 @@ fn push_then_pull_on_a_fresh_store_keeps_the_digest_and_the_files() {
     assert_eq!(inspect(&t, &third, &by_digest)["Id"], ours["Id"]);
 
     let found = ok(&t.run("wharf", &["search", &format!("{}/other", r.host)]));
-    assert!(found.contains("other/copy") && found.contains("v2"), "{found}");
-    assert!(!found.contains("demo/app"), "search did not filter: {found}");
+    assert!(
+        found.contains("other/copy") && found.contains("v2"),
+        "{found}"
+    );
+    assert!(
+        !found.contains("demo/app"),
+        "search did not filter: {found}"
+    );
 }
 
 #[test]

@@ -126,7 +126,11 @@ pub fn push(a: PushArgs) -> anyhow::Result<i32> {
         }
     }
     let r = Reference::parse(&a.name)?;
-    println!("{}: digest: {}", r.tag.as_deref().unwrap_or("latest"), pushed.manifest);
+    println!(
+        "{}: digest: {}",
+        r.tag.as_deref().unwrap_or("latest"),
+        pushed.manifest
+    );
     Ok(0)
 }
 
@@ -152,7 +156,9 @@ fn credentials(a: &LoginArgs) -> anyhow::Result<Credentials> {
         (Some(p), false) => p.clone(),
         (None, true) => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("cannot read the password from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the password from stdin")?;
             s.trim_end_matches(['\n', '\r']).to_string()
         }
         (None, false) => prompt("Password: ", false)?,
@@ -205,7 +211,11 @@ pub fn search(a: SearchArgs) -> anyhow::Result<i32> {
     let found = registry::search::search(registry, term, &a.reach.options())?;
     println!("{:<40} TAGS", "NAME");
     for f in found {
-        println!("{:<40} {}", format!("{registry}/{}", f.repository), f.tags.join(", "));
+        println!(
+            "{:<40} {}",
+            format!("{registry}/{}", f.repository),
+            f.tags.join(", ")
+        );
     }
     Ok(0)
 }

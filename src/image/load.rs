@@ -158,7 +158,9 @@ fn pick_manifest(ar: &Archive, desc: &Descriptor) -> anyhow::Result<Descriptor> 
             let nested: ImageIndex = serde_json::from_slice(&raw)
                 .with_context(|| format!("index {} is not valid", desc.digest()))?;
             let mut chosen = for_this_machine(&nested)
-                .with_context(|| format!("index {} has no image for {}", desc.digest(), host_arch()))?
+                .with_context(|| {
+                    format!("index {} has no image for {}", desc.digest(), host_arch())
+                })?
                 .clone();
             chosen.set_annotations(desc.annotations().clone());
             Ok(chosen)

@@ -76,7 +76,9 @@ impl Challenge {
                     .context("a Bearer challenge without a realm")?,
                 service: params.get("service").cloned(),
             }),
-            other => bail!("the registry asks for {other:?} authentication, which wharf does not speak"),
+            other => {
+                bail!("the registry asks for {other:?} authentication, which wharf does not speak")
+            }
         }
     }
 }
@@ -85,7 +87,11 @@ fn params(s: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
     let mut rest = s.trim();
     while let Some((key, after)) = rest.split_once('=') {
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let (value, next) = match after.strip_prefix('"') {
             Some(q) => q.split_once('"').unwrap_or((q, "")),
             None => after.split_once(',').unwrap_or((after, "")),
@@ -135,7 +141,10 @@ pub fn lookup(host: &str, explicit: Option<&Path>) -> anyhow::Result<Option<Cred
             continue;
         };
         let entry = auths.iter().find(|(k, _)| key_host(k) == key_host(host));
-        if let Some(auth) = entry.and_then(|(_, v)| v.get("auth")).and_then(|a| a.as_str()) {
+        if let Some(auth) = entry
+            .and_then(|(_, v)| v.get("auth"))
+            .and_then(|a| a.as_str())
+        {
             let c = Credentials::decode(auth)
                 .with_context(|| format!("{}: the entry for {host}", f.display()))?;
             return Ok(Some(c));
@@ -163,7 +172,10 @@ pub fn save(path: &Path, host: &str, creds: &Credentials) -> anyhow::Result<()> 
     let mut doc = read(path)?;
     let auths = auths_mut(&mut doc, path)?;
     auths.retain(|k, _| key_host(k) != key_host(host));
-    auths.insert(host.to_string(), serde_json::json!({ "auth": creds.encode() }));
+    auths.insert(
+        host.to_string(),
+        serde_json::json!({ "auth": creds.encode() }),
+    );
     write(path, &doc)
 }
 
@@ -249,7 +261,10 @@ mod tests {
                 service: Some("registry".into())
             }
         );
-        assert_eq!(Challenge::parse(r#"Basic realm="x""#).unwrap(), Challenge::Basic);
+        assert_eq!(
+            Challenge::parse(r#"Basic realm="x""#).unwrap(),
+            Challenge::Basic
+        );
         assert!(Challenge::parse("Negotiate").is_err());
     }
 
@@ -264,7 +279,10 @@ mod tests {
         save(&p, "other:1", &c).unwrap();
         save(&p, "localhost:5000", &c).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(lookup("localhost:5000", Some(&p)).unwrap(), Some(c.clone()));
         assert!(forget(&p, "localhost:5000").unwrap());
         assert!(!forget(&p, "localhost:5000").unwrap());

@@ -65,10 +65,12 @@ impl Client {
             Ok(()) => Ok(client),
             // Only a failure to speak TLS at all falls back; an HTTP error
             // from a TLS registry is its answer.
-            Err(e) if plain_allowed && e.downcast_ref::<ureq::Error>().is_some() => {
+            Err(tls) if plain_allowed && tls.downcast_ref::<ureq::Error>().is_some() => {
                 client.base = format!("http://{api}");
-                client.ping().with_context(|| format!("{host} answers neither https nor http"))?;
-                Ok(client)
+                match client.ping() {
+                    Ok(()) => Ok(client),
+                    Err(plain) => bail!("cannot reach the registry {host}: over https: {tls:#}; over http: {plain:#}"),
+                }
             }
             Err(e) => Err(e.context(format!("cannot reach the registry {host}"))),
         }
@@ -100,9 +102,10 @@ impl Client {
                 self.host,
                 self.host
             ),
-            (Some(Challenge::Bearer { realm, service }), creds) => {
-                Some(format!("Bearer {}", self.token(realm, service, scopes, creds)?))
-            }
+            (Some(Challenge::Bearer { realm, service }), creds) => Some(format!(
+                "Bearer {}",
+                self.token(realm, service, scopes, creds)?
+            )),
         };
         Ok(())
     }
@@ -147,8 +150,9 @@ impl Client {
             );
         }
         let resp_ok = check(&mut resp, "the token", &self.host)?;
-        let reply: TokenReply = serde_json::from_slice(&small_body(resp_ok, MANIFEST_MAX, "the token")?)
-            .context("the token server's answer is not JSON")?;
+        let reply: TokenReply =
+            serde_json::from_slice(&small_body(resp_ok, MANIFEST_MAX, "the token")?)
+                .context("the token server's answer is not JSON")?;
         reply
             .token
             .or(reply.access_token)
@@ -181,7 +185,9 @@ impl Client {
         if let Some(a) = &self.authorization {
             req = req.header("Authorization", a);
         }
-        let req = req.body(body).with_context(|| format!("bad request {url}"))?;
+        let req = req
+            .body(body)
+            .with_context(|| format!("bad request {url}"))?;
         self.agent
             .run(req)
             .map_err(|e| describe(e, &url))
@@ -196,9 +202,9 @@ impl Client {
 /// ureq's errors, as a sentence a user can act on.
 fn describe(e: ureq::Error, url: &str) -> anyhow::Error {
     match e {
-        ureq::Error::TooManyRedirects => anyhow::anyhow!(
-            "more than {REDIRECT_MAX} redirects fetching {url} (a redirect loop?)"
-        ),
+        ureq::Error::TooManyRedirects => {
+            anyhow::anyhow!("more than {REDIRECT_MAX} redirects fetching {url} (a redirect loop?)")
+        }
         other => anyhow::Error::new(other),
     }
 }
@@ -224,9 +230,9 @@ pub fn check<'r>(
         .map(|m| format!(": {m}"))
         .unwrap_or_default();
     match status {
-        401 | 403 => bail!(
-            "{host} refused access to {what} ({status}{said}): check `wharf login {host}`"
-        ),
+        401 | 403 => {
+            bail!("{host} refused access to {what} ({status}{said}): check `wharf login {host}`")
+        }
         404 => bail!("{what} not found on {host} (404{said})"),
         s => bail!("{host} answered {s} for {what}{said}"),
     }
@@ -339,7 +345,10 @@ mod tests {
     #[test]
     fn registry_errors_become_one_line() {
         let b = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
-        assert_eq!(registry_errors(b).unwrap(), "MANIFEST_UNKNOWN manifest unknown");
+        assert_eq!(
+            registry_errors(b).unwrap(),
+            "MANIFEST_UNKNOWN manifest unknown"
+        );
         assert_eq!(registry_errors(b"<html>"), None);
     }
 }

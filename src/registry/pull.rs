@@ -127,14 +127,18 @@ fn manifest(
     expected: Option<&Digest>,
 ) -> anyhow::Result<(Vec<u8>, MediaType)> {
     let what = format!("manifest {repo}:{wanted}");
-    let mut resp = c.get(&format!("/v2/{repo}/manifests/{wanted}"), &[("Accept", ACCEPT)])?;
+    let mut resp = c.get(
+        &format!("/v2/{repo}/manifests/{wanted}"),
+        &[("Accept", ACCEPT)],
+    )?;
     check(&mut resp, &what, &c.host)?;
     let claimed = header(&resp, "docker-content-digest");
     let content_type = header(&resp, "content-type");
     let raw = small_body(&mut resp, MANIFEST_MAX, &what)?;
     let got = digest::of_bytes(&raw);
     if let Some(h) = claimed {
-        let claimed = digest::parse(&h).with_context(|| format!("{what}: bad Docker-Content-Digest"))?;
+        let claimed =
+            digest::parse(&h).with_context(|| format!("{what}: bad Docker-Content-Digest"))?;
         digest::verify(&format!("{what} (Docker-Content-Digest)"), &claimed, &got)?;
     }
     if let Some(want) = expected {
@@ -238,7 +242,9 @@ fn take_in_order(
             continue;
         }
         while !done.contains_key(&i) {
-            let (k, r) = rx.recv().context("a download thread stopped without a word")?;
+            let (k, r) = rx
+                .recv()
+                .context("a download thread stopped without a word")?;
             done.insert(k, r);
         }
         done.remove(&i).expect("just seen")?;
@@ -264,9 +270,7 @@ fn download(
     let body = resp.body_mut().with_config().limit(desc.size()).reader();
     let mut src = Metered::new(body, &*bar);
     let mut f = File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
-    let got = io::copy(&mut src, &mut f).map_err(|e| {
-        anyhow::anyhow!("{what} broke off: {e}")
-    })?;
+    let got = io::copy(&mut src, &mut f).map_err(|e| anyhow::anyhow!("{what} broke off: {e}"))?;
     if got != desc.size() {
         bail!(
             "{what} is truncated: the registry sent {got} of {} bytes",
@@ -274,7 +278,11 @@ fn download(
         );
     }
     // Nothing more may follow the announced bytes.
-    if src.read(&mut [0u8; 1]).map_err(|e| anyhow::anyhow!("{what}: {e}"))? > 0 {
+    if src
+        .read(&mut [0u8; 1])
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?
+        > 0
+    {
         bail!("{what} is longer than the {} bytes announced", desc.size());
     }
     f.sync_all()?;

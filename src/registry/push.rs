@@ -69,7 +69,11 @@ pub fn push(
     c.authorize(&scopes)?;
     let mut blobs = Vec::new();
     let config = image.manifest.config();
-    let all = image.manifest.layers().iter().chain(std::iter::once(config));
+    let all = image
+        .manifest
+        .layers()
+        .iter()
+        .chain(std::iter::once(config));
     for desc in all {
         let d = desc.digest();
         let sent = send_blob(&c, store, &r.path, d, desc.size(), sources.get(d), bars)
@@ -90,7 +94,11 @@ pub fn push(
     )?;
     check(&mut resp, &what, &c.host)?;
     if let Some(h) = header(&resp, "docker-content-digest") {
-        digest::verify(&format!("{what} as the registry stored it"), &image.manifest_digest, &digest::parse(&h)?)?;
+        digest::verify(
+            &format!("{what} as the registry stored it"),
+            &image.manifest_digest,
+            &digest::parse(&h)?,
+        )?;
     }
     Ok(Pushed {
         manifest: image.manifest_digest,
@@ -126,7 +134,8 @@ fn mount_sources(
             }
             for l in image.manifest.layers() {
                 if blobs.contains(&l.digest()) {
-                    out.entry(l.digest().clone()).or_insert_with(|| r.path.clone());
+                    out.entry(l.digest().clone())
+                        .or_insert_with(|| r.path.clone());
                 }
             }
         }
@@ -170,7 +179,10 @@ fn send_blob(
         let mut resp = c.send(
             Method::PATCH,
             &location,
-            &[("Content-Type", "application/octet-stream"), ("Content-Range", &range)],
+            &[
+                ("Content-Type", "application/octet-stream"),
+                ("Content-Range", &range),
+            ],
             &buf[..n],
         )?;
         check(&mut resp, &format!("bytes {range}"), &c.host)?;

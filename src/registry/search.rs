@@ -42,7 +42,8 @@ pub fn search(registry: &str, term: &str, opts: &Options) -> anyhow::Result<Vec<
         check(&mut resp, "the catalog", &c.host)?;
         page = header(&resp, "link").and_then(|l| next_page(&l));
         let body = small_body(&mut resp, MANIFEST_MAX, "the catalog")?;
-        let cat: Catalog = serde_json::from_slice(&body).context("the catalog is not valid JSON")?;
+        let cat: Catalog =
+            serde_json::from_slice(&body).context("the catalog is not valid JSON")?;
         names.extend(cat.repositories.into_iter().filter(|r| r.contains(term)));
     }
     names.sort();
@@ -69,8 +70,12 @@ pub fn search(registry: &str, term: &str, opts: &Options) -> anyhow::Result<Vec<
 fn next_page(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (url, rel) = part.split_once(';')?;
-        rel.contains("rel=\"next\"")
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        rel.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 

@@ -56,11 +56,13 @@ impl Registry {
         let mut cert_dir = None;
         if secure {
             let certs = dir.path().join("certs");
+            let server = dir.path().join("server");
             std::fs::create_dir_all(&certs).unwrap();
-            self_signed(&certs);
+            std::fs::create_dir_all(&server).unwrap();
+            certificates(&certs, &server);
             config += &format!(
-                "  tls:\n    certificate: {c}/ca.crt\n    key: {c}/ca.key\nauth:\n  htpasswd:\n    realm: wharf-test\n    path: {h}\n",
-                c = certs.display(),
+                "  tls:\n    certificate: {c}/server.crt\n    key: {c}/server.key\nauth:\n  htpasswd:\n    realm: wharf-test\n    path: {h}\n",
+                c = server.display(),
                 h = dir.path().join("htpasswd").display()
             );
             let line = run_ok(peer("htpasswd").args(["-Bbn", USER, PASSWORD]));
@@ -122,27 +124,64 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A self-signed certificate valid for 127.0.0.1 (an IP SAN: Go and
-/// rustls both ignore the CN), made with the openssl CLI.
-fn self_signed(dir: &Path) {
-    run_ok(Command::new("openssl").args([
-        "req",
-        "-x509",
+/// A CA made here (`ca.crt` in `clients`: what wharf and skopeo are told
+/// to trust) and the registry's certificate for 127.0.0.1 signed by it
+/// (`server.crt`, `server.key` in `server`), with the openssl CLI. The
+/// server's certificate names the address in a SAN (rustls and Go ignore
+/// the CN) and is no CA itself (webpki refuses a CA as an end entity).
+fn certificates(clients: &Path, server: &Path) {
+    let p = |dir: &Path, f: &str| dir.join(f).to_str().unwrap().to_string();
+    let ec = [
         "-newkey",
         "ec",
         "-pkeyopt",
         "ec_paramgen_curve:prime256v1",
         "-nodes",
+    ];
+    run_ok(
+        Command::new("openssl")
+            .args(["req", "-x509"])
+            .args(ec)
+            .args([
+                "-days",
+                "2",
+                "-subj",
+                "/CN=wharf-test-ca",
+                "-keyout",
+                &p(server, "ca.key"),
+                "-out",
+                &p(clients, "ca.crt"),
+            ]),
+    );
+    run_ok(Command::new("openssl").args(["req"]).args(ec).args([
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &p(server, "server.key"),
+        "-out",
+        &p(server, "server.csr"),
+    ]));
+    std::fs::write(
+        server.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run_ok(Command::new("openssl").args([
+        "x509",
+        "-req",
         "-days",
         "2",
-        "-subj",
-        "/CN=wharf-test",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        dir.join("ca.key").to_str().unwrap(),
+        "-in",
+        &p(server, "server.csr"),
+        "-CA",
+        &p(clients, "ca.crt"),
+        "-CAkey",
+        &p(server, "ca.key"),
+        "-CAcreateserial",
+        "-extfile",
+        &p(server, "ext"),
         "-out",
-        dir.join("ca.crt").to_str().unwrap(),
+        &p(server, "server.crt"),
     ]));
 }
 
