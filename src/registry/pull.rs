@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -27,7 +27,7 @@ use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest, MediaType};
 use super::client::{check, header, small_body, Client};
 use super::{Options, Transfers, CONFIG_MAX, MANIFEST_MAX};
 use crate::image::compress::Compression;
-use crate::image::digest;
+use crate::image::digest::{self, Hashing};
 use crate::image::ingest::{Expect, Ingest};
 use crate::image::load::{check_config_type, diff_ids_of, for_this_machine, no_repeats};
 use crate::image::{tags, Image, Metered, Quiet, Reference, Store};
@@ -253,8 +253,9 @@ fn take_in_order(
     Ok(fetch.len())
 }
 
-/// Stream one blob to `to`, at most the size its descriptor announces,
-/// and flushed to disk: the ingest pass then hashes what was written.
+/// Stream one blob to `to`, hashed on the way, at most the size its
+/// descriptor announces, and flushed to disk. A wrong or short blob is
+/// refused here, before the ingest pass reads it.
 fn download(
     c: &Client,
     repo: &str,
@@ -268,23 +269,17 @@ fn download(
     check(&mut resp, &what, &c.host)?;
     let bar = bars.start(&short(d), desc.size());
     let body = resp.body_mut().with_config().limit(desc.size()).reader();
-    let mut src = Metered::new(body, &*bar);
+    let mut src = Hashing::new(Metered::new(body, &*bar));
     let mut f = File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
-    let got = io::copy(&mut src, &mut f).map_err(|e| anyhow::anyhow!("{what} broke off: {e}"))?;
-    if got != desc.size() {
+    io::copy(&mut src, &mut f).map_err(|e| anyhow::anyhow!("{what} broke off: {e}"))?;
+    let (got, size, _) = src.finish();
+    if size != desc.size() {
         bail!(
-            "{what} is truncated: the registry sent {got} of {} bytes",
+            "{what} is truncated: the registry sent {size} of {} bytes",
             desc.size()
         );
     }
-    // Nothing more may follow the announced bytes.
-    if src
-        .read(&mut [0u8; 1])
-        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?
-        > 0
-    {
-        bail!("{what} is longer than the {} bytes announced", desc.size());
-    }
+    digest::verify(&what, d, &got.expect("hashed"))?;
     f.sync_all()?;
     Ok(())
 }

@@ -274,6 +274,8 @@ fn answer(mut c: TcpStream, answers: &HashMap<String, Answer>) {
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
         match c.read(&mut byte) {
+            // 0x16 opens a TLS handshake record: not for us.
+            Ok(1) if head.is_empty() && byte[0] == 0x16 => return,
             Ok(1) => head.push(byte[0]),
             _ => return,
         }
