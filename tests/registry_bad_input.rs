@@ -15,9 +15,11 @@ use std::collections::HashMap;
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
-/// A one-layer image as a registry would serve it.
+/// A two-layer image as a registry would serve it (two, so that the
+/// parallel downloads must be taken in in order).
 struct Parts {
     layer: Vec<u8>,
+    second: Vec<u8>,
     config: Vec<u8>,
     manifest: Vec<u8>,
 }
@@ -28,18 +30,22 @@ impl Parts {
         sample_tree(&tree, "fake");
         let plain = layer_of(&tree);
         let layer = gzip(&plain);
-        let config = config_for(&[&plain]);
+        let second = tar_of(&[("bin/suid", b"replaced by layer 2\n")]);
+        let config = config_for(&[&plain, &second]);
         let manifest = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2,
             "mediaType": MANIFEST,
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                        "digest": sha256(&config), "size": config.len()},
             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                        "digest": sha256(&layer), "size": layer.len()}],
+                        "digest": sha256(&layer), "size": layer.len()},
+                       {"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": sha256(&second), "size": second.len()}],
         }))
         .unwrap();
         Parts {
             layer,
+            second,
             config,
             manifest,
         }
@@ -63,6 +69,10 @@ impl Parts {
             (
                 Self::blob_path(&self.layer),
                 Answer::ok(&self.layer, "application/octet-stream"),
+            ),
+            (
+                Self::blob_path(&self.second),
+                Answer::ok(&self.second, "application/octet-stream"),
             ),
         ])
     }
@@ -91,7 +101,11 @@ fn the_fake_registry_serves_a_good_image_and_an_index() {
     let rootfs = wharf_unpack(&t, &pull(&fake), "pulled");
     assert_eq!(
         std::fs::read(rootfs.join("bin/suid")).unwrap(),
-        b"setuid program\n"
+        b"replaced by layer 2\n"
+    );
+    assert_eq!(
+        std::fs::read(rootfs.join("etc/os-release")).unwrap(),
+        b"NAME=wharf-fake\n"
     );
 
     // Behind an index, the entry for this machine is the one taken (the
@@ -127,7 +141,8 @@ fn refused_pull(break_it: impl FnOnce(&Parts, &mut HashMap<String, Answer>), wor
     let mut a = p.answers();
     break_it(&p, &mut a);
     let fake = Fake::serve(a);
-    refused(&t, &["pull", &pull(&fake)], words);
+    let err = refused(&t, &["pull", &pull(&fake)], words);
+    eprintln!("refused as expected: {err}");
 }
 
 #[test]

@@ -183,3 +183,23 @@ fn wharf_pulls_what_skopeo_and_podman_pushed() {
     let env = inspect(&t, t.path(), &again)["Config"]["Env"].clone();
     assert!(env.to_string().contains("FROM=umoci"), "{env}");
 }
+
+#[test]
+fn pull_if_missing_pulls_once_then_uses_the_store() {
+    let t = TestRoot::new();
+    let r = Registry::plain();
+    let name = format!("{}/demo/run:v1", r.host);
+    sample_image(&t, &name);
+    ok(&t.run("wharf", &["push", &name]));
+    let fresh = scratch(&t, "fresh");
+    let store = wharf::image::Store::open(&fresh, wharf::image::Lock::Exclusive).unwrap();
+    let pulled = wharf::registry::pull_if_missing(&store, &name).unwrap();
+    assert_eq!(
+        pulled.id().to_string(),
+        inspect(&t, t.path(), &name)["Id"].as_str().unwrap()
+    );
+    // The registry is gone: the image now comes from the store alone.
+    drop(r);
+    let again = wharf::registry::pull_if_missing(&store, &name).unwrap();
+    assert_eq!(again.manifest_digest, pulled.manifest_digest);
+}

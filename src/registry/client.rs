@@ -190,7 +190,7 @@ impl Client {
             .with_context(|| format!("bad request {url}"))?;
         self.agent
             .run(req)
-            .map_err(|e| describe(e, &url))
+            .map_err(describe)
             .with_context(|| format!("{method} {url} failed"))
     }
 
@@ -200,10 +200,10 @@ impl Client {
 }
 
 /// ureq's errors, as a sentence a user can act on.
-fn describe(e: ureq::Error, url: &str) -> anyhow::Error {
+fn describe(e: ureq::Error) -> anyhow::Error {
     match e {
         ureq::Error::TooManyRedirects => {
-            anyhow::anyhow!("more than {REDIRECT_MAX} redirects fetching {url} (a redirect loop?)")
+            anyhow::anyhow!("more than {REDIRECT_MAX} redirects (a redirect loop?)")
         }
         other => anyhow::Error::new(other),
     }
