@@ -11,7 +11,6 @@ use common::*;
 use image_support::*;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// An image built by umoci in an OCI layout at `layout`, tag `t`: two
 /// layers of our sample trees, a whiteout, an opaque dir, and a config.

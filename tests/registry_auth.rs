@@ -10,28 +10,16 @@ use common::*;
 use image_support::*;
 use registry_support::*;
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 /// wharf with `password` on stdin.
 fn with_stdin(t: &TestRoot, args: &[&str], password: &str) -> Output {
-    let mut child = t
-        .cmd("wharf")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    output_with_stdin(
+        t.cmd("wharf").args(args),
+        format!("{password}\n").as_bytes(),
+    )
 }
 
 fn one_line_failure(out: &Output, words: &[&str]) {
@@ -107,26 +95,23 @@ fn tls_registry_with_basic_auth_and_an_auth_json_shared_with_skopeo() {
 
     // wharf reads the file skopeo wrote.
     let theirs = t.path().join("auth/skopeo.json");
-    let mut login = peer("skopeo");
-    login
-        .args([
-            "login",
-            "--authfile",
-            theirs.to_str().unwrap(),
-            "--cert-dir",
-            certs,
-        ])
-        .args(["-u", USER, "--password-stdin", &r.host])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped());
-    let mut child = login.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(PASSWORD.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "skopeo login failed");
+    let login = output_with_stdin(
+        peer("skopeo")
+            .args([
+                "login",
+                "--authfile",
+                theirs.to_str().unwrap(),
+                "--cert-dir",
+                certs,
+            ])
+            .args(["-u", USER, "--password-stdin", &r.host]),
+        PASSWORD.as_bytes(),
+    );
+    assert!(
+        login.status.success(),
+        "skopeo login failed: {}",
+        stderr(&login)
+    );
     let fresh = scratch(&t, "fresh");
     let pull = with("pull", &name, theirs.to_str().unwrap());
     let out = wharf_at(&t, &fresh, &pull);

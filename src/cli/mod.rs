@@ -68,9 +68,9 @@ pub enum Command {
     /// Disk usage of images, layers, containers and volumes.
     Df(image::DfArgs),
     /// Pull an image from a registry: NAME[:TAG|@DIGEST].
-    Pull(registry::PullArgs),
+    Pull(registry::TransferArgs),
     /// Push an image to a registry: NAME[:TAG].
-    Push(registry::PushArgs),
+    Push(registry::TransferArgs),
     /// Save credentials for a registry (containers auth.json).
     Login(registry::LoginArgs),
     /// Forget the credentials for a registry.

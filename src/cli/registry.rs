@@ -42,21 +42,12 @@ impl Reach {
     }
 }
 
+/// `wharf pull` and `wharf push` take the same arguments.
 #[derive(Debug, Args)]
-pub struct PullArgs {
-    /// NAME[:TAG|@DIGEST]
+pub struct TransferArgs {
+    /// NAME[:TAG|@DIGEST] (push: an image in the store).
     pub name: String,
-    /// Print only the image's name.
-    #[arg(short, long)]
-    pub quiet: bool,
-    #[command(flatten)]
-    pub reach: Reach,
-}
-
-#[derive(Debug, Args)]
-pub struct PushArgs {
-    /// NAME[:TAG], an image in the store.
-    pub name: String,
+    /// Print only the image's name (pull) or digest line (push).
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]
@@ -95,7 +86,7 @@ pub struct SearchArgs {
     pub reach: Reach,
 }
 
-pub fn pull(a: PullArgs) -> anyhow::Result<i32> {
+pub fn pull(a: TransferArgs) -> anyhow::Result<i32> {
     crate::cli::lesson::require_root("wharf pull")?;
     let store = Store::open(&crate::paths::state_root(), Lock::Exclusive)?;
     let bars = Bars::new();
@@ -111,13 +102,13 @@ pub fn pull(a: PullArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn push(a: PushArgs) -> anyhow::Result<i32> {
+pub fn push(a: TransferArgs) -> anyhow::Result<i32> {
     let store = Store::open(&crate::paths::state_root(), Lock::Shared)?;
     let bars = Bars::new();
     let pushed = registry::push(&store, &a.name, &a.reach.options(), &bars)?;
     if !a.quiet {
         for (d, sent) in &pushed.blobs {
-            let short = &crate::image::digest::hex(d)[..12];
+            let short = registry::short(d);
             match sent {
                 Sent::Exists => println!("{short}: Layer already exists"),
                 Sent::Mounted(from) => println!("{short}: Mounted from {from}"),

@@ -66,3 +66,10 @@ pub const MANIFEST_MAX: u64 = 4 << 20;
 pub const CONFIG_MAX: u64 = 16 << 20;
 /// Redirects followed before giving up (a loop ends here).
 pub const REDIRECT_MAX: u32 = 5;
+
+/// A blob's name on a progress bar or a push line: 12 hex digits, as
+/// Docker prints layers.
+pub fn short(d: &oci_spec::image::Digest) -> &str {
+    let hex = crate::image::digest::hex(d);
+    &hex[..12.min(hex.len())]
+}

@@ -267,7 +267,7 @@ fn download(
     let what = format!("blob {d}");
     let mut resp = c.get(&format!("/v2/{repo}/blobs/{d}"), &[])?;
     check(&mut resp, &what, &c.host)?;
-    let bar = bars.start(&short(d), desc.size());
+    let bar = bars.start(super::short(d), desc.size());
     let body = resp.body_mut().with_config().limit(desc.size()).reader();
     let mut src = Hashing::new(Metered::new(body, &*bar));
     let mut f = File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
@@ -282,10 +282,4 @@ fn download(
     digest::verify(&what, d, &got.expect("hashed"))?;
     f.sync_all()?;
     Ok(())
-}
-
-/// `sha256:0123456789ab`: a layer's name on a progress bar.
-fn short(d: &Digest) -> String {
-    let hex = digest::hex(d);
-    format!("{}", &hex[..12.min(hex.len())])
 }

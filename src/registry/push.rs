@@ -167,7 +167,7 @@ fn send_blob(
     check(&mut resp, "a new upload", &c.host)?;
     let mut location = header(&resp, "location").context("the registry gave no upload Location")?;
     let mut file = store.open_blob(d)?;
-    let bar = bars.start(&digest::hex(d)[..12], size);
+    let bar = bars.start(super::short(d), size);
     let mut buf = vec![0u8; CHUNK];
     let mut offset = 0u64;
     loop {
