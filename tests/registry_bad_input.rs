@@ -255,3 +255,36 @@ fn a_redirect_loop_is_refused() {
         &["redirects"],
     );
 }
+
+#[test]
+fn a_bearer_token_is_fetched_with_the_login_and_refused_without() {
+    let t = populated();
+    let p = Parts::new(&t);
+    let fake = Fake::with_token(p.answers(), "robot:hunter2", "tok-123");
+    let auth = t.path().join("auth.json");
+    // No login: the token server refuses, and says what to do.
+    let args = ["pull", "--authfile", auth.to_str().unwrap(), &pull(&fake)];
+    refused(&t, &args, &["token server", "wharf login"]);
+    let login = output_with_stdin(
+        t.cmd("wharf").args([
+            "login",
+            "-u",
+            "robot",
+            "--password-stdin",
+            "--authfile",
+            auth.to_str().unwrap(),
+            &fake.host,
+        ]),
+        b"hunter2\n",
+    );
+    assert!(login.status.success(), "{}", stderr(&login));
+    ok(&t.run("wharf", &args));
+    // The pull asked for a pull token on this repository.
+    let seen = fake.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|s| s.contains("scope=repository%3Abad%2Fapp%3Apull")
+                || s.contains("scope=repository:bad/app:pull")),
+        "{seen:?}"
+    );
+}

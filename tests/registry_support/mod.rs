@@ -225,31 +225,48 @@ impl Answer {
 /// always 200); anything else is 404. Drop stops it.
 pub struct Fake {
     pub host: String,
+    /// The token requests and the Authorization headers seen, in order.
+    pub seen: Arc<std::sync::Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Fake {
-    pub fn serve(mut answers: HashMap<String, Answer>) -> Fake {
+    pub fn serve(answers: HashMap<String, Answer>) -> Fake {
+        Self::start(answers, None)
+    }
+
+    /// Like a registry with a token server (Docker Hub's kind): every
+    /// path but the token server's answers 401 with a Bearer challenge
+    /// unless it carries `Authorization: Bearer <token>`; the token server
+    /// (`/token?…`) gives that token to whoever shows `basic`
+    /// (`user:password`).
+    pub fn with_token(answers: HashMap<String, Answer>, basic: &str, token: &str) -> Fake {
+        Self::start(answers, Some((basic.to_string(), token.to_string())))
+    }
+
+    fn start(mut answers: HashMap<String, Answer>, token: Option<(String, String)>) -> Fake {
         answers
             .entry("/v2/".into())
             .or_insert_with(|| Answer::ok(b"{}", "application/json"));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let host = listener.local_addr().unwrap().to_string();
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (flag, log, me) = (stop.clone(), seen.clone(), host.clone());
         let thread = std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if flag.load(Ordering::SeqCst) {
                     break;
                 }
                 if let Ok(c) = conn {
-                    answer(c, &answers);
+                    answer(c, &answers, token.as_ref(), &me, &log);
                 }
             }
         });
         Fake {
             host,
+            seen,
             stop,
             thread: Some(thread),
         }
@@ -268,7 +285,13 @@ impl Drop for Fake {
 
 /// Read one request's head; answer it and close. A TLS hello (wharf
 /// tries https first) is not HTTP: the connection is just closed.
-fn answer(mut c: TcpStream, answers: &HashMap<String, Answer>) {
+fn answer(
+    mut c: TcpStream,
+    answers: &HashMap<String, Answer>,
+    token: Option<&(String, String)>,
+    me: &str,
+    seen: &std::sync::Mutex<Vec<String>>,
+) {
     c.set_read_timeout(Some(Duration::from_secs(5))).ok();
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -285,10 +308,36 @@ fn answer(mut c: TcpStream, answers: &HashMap<String, Answer>) {
     let (Some(method), Some(path)) = (words.next(), words.next()) else {
         return;
     };
-    let a = answers
-        .get(path)
-        .cloned()
-        .unwrap_or_else(|| Answer::status(404));
+    let authorization = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("authorization: ")
+                .or(l.strip_prefix("Authorization: "))
+        })
+        .unwrap_or("")
+        .to_string();
+    let a = match token {
+        Some((basic, t)) if path.starts_with("/token") => {
+            seen.lock().unwrap().push(format!("{path} {authorization}"));
+            let shown = format!("Basic {}", base64_of(basic));
+            if authorization == shown {
+                Answer::ok(
+                    format!("{{\"token\":\"{t}\"}}").as_bytes(),
+                    "application/json",
+                )
+            } else {
+                Answer::status(401)
+            }
+        }
+        Some((_, t)) if authorization != format!("Bearer {t}") => Answer::status(401).header(
+            "WWW-Authenticate",
+            &format!("Bearer realm=\"http://{me}/token\",service=\"fake\""),
+        ),
+        _ => answers
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| Answer::status(404)),
+    };
     let mut out = format!(
         "HTTP/1.1 {} Canned\r\nConnection: close\r\nContent-Length: {}\r\n",
         a.status,
@@ -302,4 +351,9 @@ fn answer(mut c: TcpStream, answers: &HashMap<String, Answer>) {
     if method != "HEAD" {
         let _ = c.write_all(&a.body);
     }
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
 }
