@@ -89,6 +89,10 @@ fn push_then_pull_on_a_fresh_store_keeps_the_digest_and_the_files() {
     ok(&t.run("wharf", &["tag", &name, &other]));
     let mounted = ok(&t.run("wharf", &["push", &other]));
     assert!(mounted.contains("Mounted from demo/app"), "{mounted}");
+    assert!(
+        !mounted.contains(": Pushed"),
+        "the config is mounted too: {mounted}"
+    );
     // Pulled by digest on yet another store: the same image.
     let by_digest = format!("{}/other/copy@{}", r.host, pulled_digest(&out));
     let third = scratch(&t, "third");

@@ -123,20 +123,23 @@ fn mount_sources(
     target: &Reference,
     image: &Image,
 ) -> anyhow::Result<HashMap<Digest, String>> {
+    let blobs_of = |i: &Image| -> Vec<Digest> {
+        let layers = i.manifest.layers().iter().map(|l| l.digest().clone());
+        layers
+            .chain([i.manifest.config().digest().clone()])
+            .collect()
+    };
+    let ours = blobs_of(image);
     let mut out = HashMap::new();
     for other in store.images()? {
-        let mut blobs = other.manifest.layers().iter().map(|l| l.digest());
-        let blobs: Vec<&Digest> = blobs.by_ref().collect();
+        let theirs = blobs_of(&other);
         for t in &other.tags {
             let Ok(r) = Reference::parse(t) else { continue };
             if r.domain != target.domain || r.path == target.path {
                 continue;
             }
-            for l in image.manifest.layers() {
-                if blobs.contains(&l.digest()) {
-                    out.entry(l.digest().clone())
-                        .or_insert_with(|| r.path.clone());
-                }
+            for d in ours.iter().filter(|d| theirs.contains(d)) {
+                out.entry(d.clone()).or_insert_with(|| r.path.clone());
             }
         }
     }
