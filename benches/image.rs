@@ -16,22 +16,13 @@ use common::*;
 use std::process::Command;
 
 fn main() -> anyhow::Result<()> {
-    wharf::cli::lesson::require_root("benches/image")?;
-    let mb: u64 = env_or("WHARF_BENCH_MB", 450);
     let rounds: usize = env_or("WHARF_BENCH_ROUNDS", 3);
-    for tool in ["tar", "podman", "umoci", "skopeo"] {
-        anyhow::ensure!(on_path(tool), "{tool} is missing: run tests/setup.sh");
-    }
-    let base = std::env::var_os("WHARF_BENCH_DIR").unwrap_or_else(|| "/var/tmp".into());
-    let tmp = tempfile::Builder::new()
-        .prefix("wharf-bench-image-")
-        .tempdir_in(&base)?;
-    let w = Work {
-        dir: tmp.path().to_path_buf(),
-    };
-    let (files, bytes) = w.pick_files(mb * 1_000_000)?;
-    let layer = w.layer("layer.tar", &[])?;
-    let image = w.docker_archive("image.tar", &[&layer], "bench:1")?;
+    let (_tmp, w) = Work::new(
+        "image",
+        "wharf-bench-image-",
+        &["tar", "podman", "umoci", "skopeo"],
+    )?;
+    let (files, bytes, layer, image) = w.bench_image()?;
     let oci = w.dir.join("oci");
     run(Command::new("skopeo")
         .args(["copy", "-q"])

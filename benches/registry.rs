@@ -20,21 +20,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 fn main() -> anyhow::Result<()> {
-    wharf::cli::lesson::require_root("benches/registry")?;
-    let mb: u64 = env_or("WHARF_BENCH_MB", 450);
-    for tool in ["tar", "podman", "skopeo", "docker-registry"] {
-        anyhow::ensure!(on_path(tool), "{tool} is missing: run tests/setup.sh");
-    }
-    let base = std::env::var_os("WHARF_BENCH_DIR").unwrap_or_else(|| "/var/tmp".into());
-    let tmp = tempfile::Builder::new()
-        .prefix("wharf-reg-")
-        .tempdir_in(&base)?;
-    let w = Work {
-        dir: tmp.path().to_path_buf(),
-    };
-    let (files, bytes) = w.pick_files(mb * 1_000_000)?;
-    let layer = w.layer("layer.tar", &[])?;
-    let image = w.docker_archive("image.tar", &[&layer], "bench:1")?;
+    let (_tmp, w) = Work::new(
+        "registry",
+        "wharf-reg-",
+        &["tar", "podman", "skopeo", "docker-registry"],
+    )?;
+    let (files, bytes, _, image) = w.bench_image()?;
     // One registry per pushing tool: none finds the others' blobs there.
     let registries = [
         Registry::start(&w.dir.join("reg-wharf"))?,

@@ -14,6 +14,35 @@ pub struct Work {
 }
 
 impl Work {
+    /// As root, with every peer in `tools` installed: a work dir in
+    /// WHARF_BENCH_DIR (default /var/tmp), removed when the TempDir drops.
+    pub fn new(
+        bench: &str,
+        prefix: &str,
+        tools: &[&str],
+    ) -> anyhow::Result<(tempfile::TempDir, Work)> {
+        wharf::cli::lesson::require_root(&format!("benches/{bench}"))?;
+        for tool in tools {
+            anyhow::ensure!(on_path(tool), "{tool} is missing: run tests/setup.sh");
+        }
+        let base = std::env::var_os("WHARF_BENCH_DIR").unwrap_or_else(|| "/var/tmp".into());
+        let tmp = tempfile::Builder::new().prefix(prefix).tempdir_in(&base)?;
+        let w = Work {
+            dir: tmp.path().to_path_buf(),
+        };
+        Ok((tmp, w))
+    }
+
+    /// The bench image (WHARF_BENCH_MB, default 450): its file count,
+    /// bytes, layer tar and docker-archive (tagged bench:1).
+    pub fn bench_image(&self) -> anyhow::Result<(usize, u64, PathBuf, PathBuf)> {
+        let mb: u64 = env_or("WHARF_BENCH_MB", 450);
+        let (files, bytes) = self.pick_files(mb * 1_000_000)?;
+        let layer = self.layer("layer.tar", &[])?;
+        let image = self.docker_archive("image.tar", &[&layer], "bench:1")?;
+        Ok((files, bytes, layer, image))
+    }
+
     /// Regular files of /usr for an image of `budget` bytes with about
     /// 20,000 files per 450 MB: small files spread over the whole tree
     /// (every n-th), then larger ones until the bytes are there. The list
