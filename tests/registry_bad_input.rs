@@ -145,20 +145,36 @@ fn refused_pull(break_it: impl FnOnce(&Parts, &mut HashMap<String, Answer>), wor
     eprintln!("refused as expected: {err}");
 }
 
+/// The first layer streams into the ingest pass, which names the layer
+/// it refused; the second is spooled, and its download is refused.
+fn first_or_second(p: &Parts, first: bool) -> &[u8] {
+    if first {
+        &p.layer
+    } else {
+        &p.second
+    }
+}
+
 #[test]
 fn a_blob_with_the_wrong_digest_is_refused() {
-    refused_pull(
-        |p, a| {
-            let mut bad = p.layer.clone();
-            let n = bad.len();
-            bad[n - 20] ^= 0xff;
-            a.insert(
-                Parts::blob_path(&p.layer),
-                Answer::ok(&bad, "application/octet-stream"),
-            );
-        },
-        &["digest mismatch", "content is"],
-    );
+    for (first, words) in [
+        (true, ["layer 1 of 2", "refused"]),
+        (false, ["digest mismatch", "content is"]),
+    ] {
+        refused_pull(
+            |p, a| {
+                let good = first_or_second(p, first);
+                let mut bad = good.to_vec();
+                let n = bad.len();
+                bad[n - 20] ^= 0xff;
+                a.insert(
+                    Parts::blob_path(good),
+                    Answer::ok(&bad, "application/octet-stream"),
+                );
+            },
+            &words,
+        );
+    }
 }
 
 #[test]
@@ -175,15 +191,20 @@ fn a_manifest_whose_digest_is_not_the_one_claimed_is_refused() {
 
 #[test]
 fn a_truncated_blob_is_refused() {
-    refused_pull(
-        |p, a| {
-            let half = &p.layer[..p.layer.len() / 2];
-            let mut answer = Answer::ok(half, "application/octet-stream");
-            answer.length = Some(p.layer.len());
-            a.insert(Parts::blob_path(&p.layer), answer);
-        },
-        &["blob", "sha256:"],
-    );
+    for (first, words) in [
+        (true, ["layer 1 of 2", "refused"]),
+        (false, ["blob sha256:", "broke off"]),
+    ] {
+        refused_pull(
+            |p, a| {
+                let good = first_or_second(p, first);
+                let mut answer = Answer::ok(&good[..good.len() / 2], "application/octet-stream");
+                answer.length = Some(good.len());
+                a.insert(Parts::blob_path(good), answer);
+            },
+            &words,
+        );
+    }
 }
 
 #[test]

@@ -23,6 +23,8 @@ use std::sync::mpsc;
 
 use anyhow::{bail, Context};
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest, MediaType};
+use ureq::http::Response;
+use ureq::Body;
 
 use super::client::{check, header, small_body, Client};
 use super::{Options, Transfers, CONFIG_MAX, MANIFEST_MAX};
@@ -170,7 +172,9 @@ fn small_blob(c: &Client, repo: &str, desc: &Descriptor) -> anyhow::Result<Vec<u
 
 /// Take every layer in, in order: reused when the store has it unpacked
 /// on the same parent, read from the store's blob when only the blob is
-/// there, else downloaded (in parallel) first. Returns how many were
+/// there, else downloaded. The first layer to download streams straight
+/// into the ingest pass (a one-layer image is never spooled); the others
+/// download meanwhile, in parallel, to spool files. Returns how many were
 /// downloaded.
 fn layers(
     c: &Client,
@@ -191,11 +195,12 @@ fn layers(
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, anyhow::Result<()>)>();
     std::thread::scope(|s| -> anyhow::Result<usize> {
-        for _ in 0..PARALLEL.min(fetch.len()) {
+        for _ in 0..PARALLEL.min(fetch.len().saturating_sub(1)) {
             let tx = tx.clone();
             let (fetch, spools, stop, next) = (&fetch, &spools, &stop, &next);
             s.spawn(move || loop {
-                let k = next.fetch_add(1, Ordering::SeqCst);
+                // fetch[0] is streamed by the ingest loop itself.
+                let k = 1 + next.fetch_add(1, Ordering::SeqCst);
                 let Some(&i) = fetch.get(k) else { break };
                 if stop.load(Ordering::SeqCst) {
                     break;
@@ -207,11 +212,19 @@ fn layers(
             });
         }
         drop(tx);
-        let result = take_in_order(ingest, m, diff_ids, &fetch, &spools, &rx);
+        let from = Source { c, repo, bars };
+        let result = take_in_order(ingest, m, diff_ids, &fetch, &spools, &rx, &from);
         // Whatever failed, the other downloads stop at their next layer.
         stop.store(true, Ordering::SeqCst);
         result
     })
+}
+
+/// Where layers come from: a registry's repository, with a bar each.
+struct Source<'a> {
+    c: &'a Client,
+    repo: &'a str,
+    bars: &'a dyn Transfers,
 }
 
 fn take_in_order(
@@ -221,6 +234,7 @@ fn take_in_order(
     fetch: &[usize],
     spools: &[PathBuf],
     rx: &mpsc::Receiver<(usize, anyhow::Result<()>)>,
+    from: &Source,
 ) -> anyhow::Result<usize> {
     let n = m.layers().len();
     let mut done: HashMap<usize, anyhow::Result<()>> = HashMap::new();
@@ -239,6 +253,14 @@ fn take_in_order(
                 let blob = ingest.store.open_blob(l.digest())?;
                 ingest.layer(blob, expect)?;
             }
+            continue;
+        }
+        if fetch.first() == Some(&i) {
+            // Hashed and checked by the ingest pass as it reads.
+            let mut resp = get_blob(from.c, from.repo, l)?;
+            let bar = from.bars.start(super::short(l.digest()), l.size());
+            let body = resp.body_mut().with_config().limit(l.size()).reader();
+            ingest.layer(Metered::new(body, &*bar), expect)?;
             continue;
         }
         while !done.contains_key(&i) {
@@ -265,8 +287,7 @@ fn download(
 ) -> anyhow::Result<()> {
     let d = desc.digest();
     let what = format!("blob {d}");
-    let mut resp = c.get(&format!("/v2/{repo}/blobs/{d}"), &[])?;
-    check(&mut resp, &what, &c.host)?;
+    let mut resp = get_blob(c, repo, desc)?;
     let bar = bars.start(super::short(d), desc.size());
     let body = resp.body_mut().with_config().limit(desc.size()).reader();
     let mut src = Hashing::new(Metered::new(body, &*bar));
@@ -282,4 +303,12 @@ fn download(
     digest::verify(&what, d, &got.expect("hashed"))?;
     f.sync_all()?;
     Ok(())
+}
+
+/// `GET` a blob: the response, once the registry said yes.
+fn get_blob(c: &Client, repo: &str, desc: &Descriptor) -> anyhow::Result<Response<Body>> {
+    let d = desc.digest();
+    let mut resp = c.get(&format!("/v2/{repo}/blobs/{d}"), &[])?;
+    check(&mut resp, &format!("blob {d}"), &c.host)?;
+    Ok(resp)
 }
