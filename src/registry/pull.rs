@@ -6,11 +6,13 @@
 //!    claims. An index (a multi-platform image) gives the digest of the
 //!    manifest for this machine, fetched the same way.
 //! 2. The config blob, small, checked against its digest.
-//! 3. The layers the store lacks, several at once, each streamed to a
-//!    spool file under the store's tmp/ and cut off past its announced
-//!    size. They are then taken in order through the store's one ingest
-//!    path, which hashes each blob and its uncompressed tar (DiffID) and
-//!    unpacks it; only when every digest matched is anything published.
+//! 3. The layers the store lacks, cut off past their announced size. The
+//!    first streams straight into the store's one ingest path, which
+//!    hashes the blob and its uncompressed tar (DiffID) as it unpacks;
+//!    meanwhile the others download, several at once, hashed and checked
+//!    on the way, to spool files under the store's tmp/, and are taken in
+//!    by the same path in their turn. Only when every digest matched is
+//!    anything published.
 //!
 //! A refused image leaves the store as it was: everything lived in tmp/.
 
