@@ -8,6 +8,7 @@
 //! - kernel: [`sys`] makes every container-building syscall and journals it;
 //!   [`probe`] reads every view the kernel gives of itself.
 //! - [`image`]: the image store, import, load/save (runtime, beside [`container`]).
+//! - [`registry`]: pull and push against a registry (runtime, beside [`image`]).
 //! - [`paths`]: where wharf keeps its state.
 
 pub mod cgroup;
@@ -19,6 +20,7 @@ pub mod net;
 pub mod ns;
 pub mod paths;
 pub mod probe;
+pub mod registry;
 pub mod rootfs;
 pub mod security;
 pub mod sys;

@@ -11,24 +11,6 @@ use common::*;
 use image_support::*;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn peer(name: &str) -> Command {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "{name} is not installed: run tests/setup.sh (Debian package {name})"
-    );
-    Command::new(name)
-}
-
-fn run_ok(c: &mut Command) -> String {
-    let out = c.output().expect("spawn");
-    assert!(out.status.success(), "{c:?} failed: {}", stderr(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// An image built by umoci in an OCI layout at `layout`, tag `t`: two
 /// layers of our sample trees, a whiteout, an opaque dir, and a config.
@@ -56,31 +38,6 @@ fn umoci_image(t: &TestRoot) -> PathBuf {
         "/bin/tool",
     ]));
     layout
-}
-
-/// `umoci unpack` of `image` (layout:tag): its rootfs.
-fn umoci_rootfs(t: &TestRoot, image: &str, name: &str) -> PathBuf {
-    let bundle = t.path().join(name);
-    run_ok(peer("umoci").args(["unpack", "--image", image, bundle.to_str().unwrap()]));
-    bundle.join("rootfs")
-}
-
-fn wharf_unpack(t: &TestRoot, image: &str, name: &str) -> PathBuf {
-    let dir = t.path().join(name);
-    ok(&t.run("wharf", &["image", "unpack", image, dir.to_str().unwrap()]));
-    dir
-}
-
-fn assert_same_files(ours: &Path, theirs: &Path) {
-    let (a, b) = (tree_facts(ours), tree_facts(theirs));
-    let diff = a.0.diff(&b.0);
-    assert!(
-        diff.is_empty(),
-        "wharf and umoci differ:\n{}",
-        diff.join("\n")
-    );
-    assert_eq!(a.1, b.1, "hard links differ");
-    assert!(a.0.nodes.len() > 10, "too few files compared");
 }
 
 /// The ID `wharf load` printed (an image without a name).
@@ -190,25 +147,7 @@ fn images_saved_by_wharf_are_read_by_skopeo_umoci_and_podman() {
         assert_same_files(&ours, &theirs);
     }
     let storage = scratch(&t, "podman");
-    let podman = |args: &[&str]| {
-        let mut c = peer("podman");
-        c.args([
-            "--root",
-            storage.join("root").to_str().unwrap(),
-            "--runroot",
-            storage.join("run").to_str().unwrap(),
-        ])
-        .args([
-            "--storage-driver",
-            "vfs",
-            "--cgroup-manager",
-            "cgroupfs",
-            "--events-backend",
-            "none",
-        ])
-        .args(args);
-        run_ok(&mut c)
-    };
+    let podman = |args: &[&str]| podman_at(&storage, args);
     for f in [&docker, &oci] {
         podman(&["load", "-q", "-i", f.to_str().unwrap()]);
     }

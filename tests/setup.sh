@@ -33,6 +33,10 @@ have script || need_apt+=(bsdutils)
 # Peers for the image interop tests (tests/image_interop.rs).
 have skopeo || need_apt+=(skopeo)
 have umoci || need_apt+=(umoci)
+# A real registry for the distribution tests (tests/registry_*.rs), and
+# htpasswd to give it a password file.
+have docker-registry || need_apt+=(docker-registry)
+have htpasswd || need_apt+=(apache2-utils)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod lab;
 pub mod lesson;
 pub mod network;
+pub mod registry;
 pub mod reset;
 pub mod rootfs;
 pub mod tour;
@@ -66,6 +67,16 @@ pub enum Command {
     Layers(image::LayersArgs),
     /// Disk usage of images, layers, containers and volumes.
     Df(image::DfArgs),
+    /// Pull an image from a registry: NAME[:TAG|@DIGEST].
+    Pull(registry::TransferArgs),
+    /// Push an image to a registry: NAME[:TAG].
+    Push(registry::TransferArgs),
+    /// Save credentials for a registry (containers auth.json).
+    Login(registry::LoginArgs),
+    /// Forget the credentials for a registry.
+    Logout(registry::LogoutArgs),
+    /// List a registry's repositories and tags: REGISTRY/TERM.
+    Search(registry::SearchArgs),
 }
 
 /// Run one `wharf` subcommand; the result is the process's exit code.
@@ -93,5 +104,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Image(a) => image::image(a),
         Command::Layers(a) => image::layers(a),
         Command::Df(a) => image::df(a),
+        Command::Pull(a) => registry::pull(a),
+        Command::Push(a) => registry::push(a),
+        Command::Login(a) => registry::login(a),
+        Command::Logout(a) => registry::logout(a),
+        Command::Search(a) => registry::search(a),
     }
 }

@@ -96,15 +96,38 @@ impl<'s> Ingest<'s> {
 
     /// Read one layer blob from `r` and stage it.
     pub fn layer(&mut self, r: impl Read, expect: Expect) -> anyhow::Result<&Staged> {
+        self.stage(r, expect, None)
+    }
+
+    /// Stage a layer whose blob was already spooled to `file` (below this
+    /// work dir, as a download is): it is read, hashed and checked like
+    /// any other, and published by renaming that file, not a copy of it.
+    pub fn layer_file(&mut self, file: PathBuf, expect: Expect) -> anyhow::Result<&Staged> {
+        let r = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+        self.stage(r, expect, Some(file))
+    }
+
+    fn stage(
+        &mut self,
+        r: impl Read,
+        expect: Expect,
+        spooled: Option<PathBuf>,
+    ) -> anyhow::Result<&Staged> {
         let n = self.layers.len();
         let staged = self
-            .stream(r, &expect, n)
+            .stream(r, &expect, n, spooled)
             .with_context(|| format!("{} refused", expect.name))?;
         self.layers.push(staged);
         Ok(&self.layers[n])
     }
 
-    fn stream(&self, r: impl Read, expect: &Expect, n: usize) -> anyhow::Result<Staged> {
+    fn stream(
+        &self,
+        r: impl Read,
+        expect: &Expect,
+        n: usize,
+        spooled: Option<PathBuf>,
+    ) -> anyhow::Result<Staged> {
         let mut peek = BufReader::with_capacity(1 << 16, super::Metered::new(r, self.progress));
         let compression = Compression::sniff(&mut peek)?;
         if let Some(c) = expect.compression.filter(|c| *c != compression) {
@@ -119,8 +142,11 @@ impl<'s> Ingest<'s> {
             _ => None,
         };
         let known = expected_blob.is_some_and(|d| self.store.has_blob(d));
-        let blob_file = self.work.path.join(format!("blob-{n}"));
-        let side = BlobWriter::start((!known).then(|| File::create(&blob_file)).transpose()?);
+        let write = !known && spooled.is_none();
+        let blob_file = spooled
+            .clone()
+            .unwrap_or_else(|| self.work.path.join(format!("blob-{n}")));
+        let side = BlobWriter::start(write.then(|| File::create(&blob_file)).transpose()?);
         let chain_known = expect
             .diff_id
             .as_ref()

@@ -157,14 +157,10 @@ fn pick_manifest(ar: &Archive, desc: &Descriptor) -> anyhow::Result<Descriptor> 
             let raw = read_blob(ar, desc)?;
             let nested: ImageIndex = serde_json::from_slice(&raw)
                 .with_context(|| format!("index {} is not valid", desc.digest()))?;
-            let arch = host_arch();
-            let mine = nested.manifests().iter().find(|m| {
-                m.platform()
-                    .as_ref()
-                    .map_or(true, |p| *p.architecture() == arch)
-            });
-            let mut chosen = mine
-                .with_context(|| format!("index {} has no image for {arch}", desc.digest()))?
+            let mut chosen = for_this_machine(&nested)
+                .with_context(|| {
+                    format!("index {} has no image for {}", desc.digest(), host_arch())
+                })?
                 .clone();
             chosen.set_annotations(desc.annotations().clone());
             Ok(chosen)
@@ -186,14 +182,7 @@ fn oci_image<'s>(
     let manifest: ImageManifest = serde_json::from_slice(&manifest_raw)
         .with_context(|| format!("manifest {} is not valid", desc.digest()))?;
     let cfg = manifest.config();
-    match cfg.media_type().to_string().as_str() {
-        "application/vnd.oci.image.config.v1+json"
-        | "application/vnd.docker.container.image.v1+json" => {}
-        other => bail!(
-            "unknown media type {other:?} for the config {}",
-            cfg.digest()
-        ),
-    }
+    check_config_type(cfg)?;
     let config = read_blob(ar, cfg)?;
     let layers = manifest.layers();
     let diff_ids = diff_ids_of(&config, layers.len())?;
@@ -264,7 +253,7 @@ fn read_blob(ar: &Archive, desc: &Descriptor) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The config's DiffIDs, one per layer.
-fn diff_ids_of(config: &[u8], layers: usize) -> anyhow::Result<Vec<Digest>> {
+pub(crate) fn diff_ids_of(config: &[u8], layers: usize) -> anyhow::Result<Vec<Digest>> {
     let c: ImageConfiguration =
         serde_json::from_slice(config).context("the image config is not valid")?;
     let ids = c.rootfs().diff_ids();
@@ -277,9 +266,32 @@ fn diff_ids_of(config: &[u8], layers: usize) -> anyhow::Result<Vec<Digest>> {
     ids.iter().map(|d| digest::parse(d)).collect()
 }
 
+/// The manifest of a multi-platform index that this machine runs
+/// (an entry without a platform runs anywhere).
+pub(crate) fn for_this_machine(index: &ImageIndex) -> Option<&Descriptor> {
+    let arch = host_arch();
+    index.manifests().iter().find(|m| {
+        m.platform()
+            .as_ref()
+            .map_or(true, |p| *p.architecture() == arch)
+    })
+}
+
+/// The config a manifest names must be an image config (OCI or Docker's).
+pub(crate) fn check_config_type(cfg: &Descriptor) -> anyhow::Result<()> {
+    match cfg.media_type().to_string().as_str() {
+        "application/vnd.oci.image.config.v1+json"
+        | "application/vnd.docker.container.image.v1+json" => Ok(()),
+        other => bail!(
+            "unknown media type {other:?} for the config {}",
+            cfg.digest()
+        ),
+    }
+}
+
 /// A manifest that names one layer twice would unpack it twice; Docker
 /// refuses it, and so do we.
-fn no_repeats<'a>(names: impl Iterator<Item = &'a str>) -> anyhow::Result<()> {
+pub(crate) fn no_repeats<'a>(names: impl Iterator<Item = &'a str>) -> anyhow::Result<()> {
     let mut seen = HashSet::new();
     for n in names {
         if !seen.insert(n) {

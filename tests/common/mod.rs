@@ -227,3 +227,17 @@ pub fn our_mounts(t: &TestRoot) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Run `c` with `input` on its stdin; capture its output.
+pub fn output_with_stdin(c: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use sha2::{Digest as _, Sha256};
 
@@ -370,4 +370,69 @@ pub fn count(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .count()
+}
+
+/// A peer program (skopeo, umoci, podman): it must be installed.
+pub fn peer(name: &str) -> Command {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{name} is not installed: run tests/setup.sh (Debian package {name})"
+    );
+    Command::new(name)
+}
+
+pub fn run_ok(c: &mut Command) -> String {
+    let out = c.output().expect("spawn");
+    assert!(out.status.success(), "{c:?} failed: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `umoci unpack` of `image` (layout:tag): its rootfs.
+pub fn umoci_rootfs(t: &TestRoot, image: &str, name: &str) -> PathBuf {
+    let bundle = t.path().join(name);
+    run_ok(peer("umoci").args(["unpack", "--image", image, bundle.to_str().unwrap()]));
+    bundle.join("rootfs")
+}
+
+pub fn wharf_unpack(t: &TestRoot, image: &str, name: &str) -> PathBuf {
+    let dir = t.path().join(name);
+    ok(&t.run("wharf", &["image", "unpack", image, dir.to_str().unwrap()]));
+    dir
+}
+
+pub fn assert_same_files(ours: &Path, theirs: &Path) {
+    let (a, b) = (tree_facts(ours), tree_facts(theirs));
+    let diff = a.0.diff(&b.0);
+    assert!(
+        diff.is_empty(),
+        "wharf and umoci differ:\n{}",
+        diff.join("\n")
+    );
+    assert_eq!(a.1, b.1, "hard links differ");
+    assert!(a.0.nodes.len() > 10, "too few files compared");
+}
+
+/// podman on a throwaway store below `storage` (vfs, cgroupfs, no
+/// events): it never touches the host's images. It must succeed.
+pub fn podman_at(storage: &Path, args: &[&str]) -> String {
+    let mut c = peer("podman");
+    c.args([
+        "--root",
+        storage.join("root").to_str().unwrap(),
+        "--runroot",
+        storage.join("run").to_str().unwrap(),
+    ])
+    .args([
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "none",
+    ])
+    .args(args);
+    run_ok(&mut c)
 }
