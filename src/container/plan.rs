@@ -352,6 +352,36 @@ mod tests {
     }
 
     #[test]
+    fn cpu_shares_and_the_cpuset_become_limits() {
+        let cpu: oci_spec::runtime::LinuxCpu = serde_json::from_value(serde_json::json!(
+            { "shares": 2048, "quota": 50000, "period": 100000, "cpus": "0-1", "mems": "" }
+        ))
+        .unwrap();
+        let res = oci_spec::runtime::LinuxResourcesBuilder::default()
+            .cpu(cpu)
+            .build()
+            .unwrap();
+        let l = limits(Some(&res)).unwrap();
+        assert_eq!(l.cpu_shares, Some(2048));
+        assert_eq!(l.cpuset.cpus.as_deref(), Some("0-1"));
+        assert_eq!(l.cpuset.mems, None);
+        assert_eq!(l.cpu.map(|c| c.quota_us), Some(50000));
+    }
+
+    #[test]
+    fn a_spec_without_a_mount_namespace_plans_no_mount_namespace() {
+        let b = bundle();
+        let mut spec = SpecBuilder::new("rootfs", ["/bin/true"]).build();
+        let mut linux = spec.linux().clone().unwrap();
+        linux.set_namespaces(Some(Vec::new()));
+        spec.set_linux(Some(linux));
+        spec.set_hostname(None);
+        let plan = Plan::from_spec(&spec, b.path()).unwrap();
+        assert!(!plan.has_mount_ns());
+        assert!(plan.new_ns.is_empty());
+    }
+
+    #[test]
     fn the_init_annotation_asks_for_the_reaper() {
         let b = bundle();
         let plan = |on| {
