@@ -1,7 +1,8 @@
 //! Container start latency: chapter 08's container against crun and runc
 //! on the same rootfs, running /bin/true, side by side in one run.
 //!
-//! Run as root: `cargo bench --bench container`. It runs the binaries, so it
+//! Run as root: `cargo bench --bench container` (temp dir in /dev/shm;
+//! `WHARF_BENCH_TMP=DIR` puts it elsewhere). It runs the binaries, so it
 //! measures whatever ch08-security is built: `target/release/ch08-security`
 //! if present (build it with `cargo build --release -p ch08-security -p wharf`),
 //! else `target/debug/ch08-security`; `WHARF_BENCH_CH08_SECURITY=PATH` picks
@@ -38,6 +39,10 @@ fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>());
     })?;
     let t = tmp.path().to_path_buf();
+    println!(
+        "temp dir (state roots, bundle, WHARF_ROOT): {}",
+        t.display()
+    );
     let rootfs = t.join("rootfs");
     let tag = format!("wb{}", std::process::id());
     let left = common::Leftovers::before(&t, vec![wharf::paths::host_tag_for(&t), tag.clone()])?;

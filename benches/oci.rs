@@ -4,7 +4,8 @@
 //! and the resident memory of the runtime's process that waits at
 //! `create` for `start` (issue 9's benchmarks).
 //!
-//! Run as root: `cargo bench --bench oci`. It measures the wharf-oci that
+//! Run as root: `cargo bench --bench oci` (temp dir in /dev/shm;
+//! `WHARF_BENCH_TMP=DIR` puts it elsewhere). It measures the wharf-oci that
 //! is built (`target/release/wharf-oci` if present, else debug;
 //! `WHARF_BENCH_WHARF_OCI=PATH` picks one). Everything lives in a temp dir:
 //! the bundle, each runtime's --root, podman's root, runroot and config
@@ -36,6 +37,10 @@ fn main() -> anyhow::Result<()> {
     let (wharf_bin, _) = common::built("wharf")?;
     let (tmp, bundle) = common::bundle(&wharf_bin, |_| {})?;
     let t = tmp.path().to_path_buf();
+    println!(
+        "temp dir (state roots, bundle, WHARF_ROOT): {}",
+        t.display()
+    );
     let tag = format!("wb{}", std::process::id());
     let host_tag = wharf::paths::host_tag_for(&t);
     let left = common::Leftovers::before(&t, vec![host_tag.clone(), tag.clone()])?;

@@ -157,7 +157,16 @@ pub fn run_ok(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A temp dir with a rootfs (`wharf rootfs create`) and a bundle whose
+/// Where the bench's temp dir goes: `WHARF_BENCH_TMP`, else /dev/shm (a
+/// tmpfs, as /run is on most hosts, where runtimes keep their state), so
+/// the disk's latency under other load does not swamp the runtimes' own.
+pub fn scratch() -> PathBuf {
+    std::env::var_os("WHARF_BENCH_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/dev/shm"))
+}
+
+/// A temp dir (in [`scratch`]) with a rootfs (`wharf rootfs create`) and a bundle whose
 /// config.json is `runc spec`'s with /bin/true, no terminal, that rootfs,
 /// then `edit`ed.
 pub fn bundle(
@@ -166,7 +175,7 @@ pub fn bundle(
 ) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
     let tmp = tempfile::Builder::new()
         .prefix("wharf-bench-")
-        .tempdir_in("/tmp")?;
+        .tempdir_in(scratch())?;
     let t = tmp.path();
     let rootfs = t.join("rootfs");
     run_ok(
