@@ -15,29 +15,91 @@ use anyhow::{bail, Context};
 use crate::probe::cgroup as probe;
 use crate::sys;
 
-/// The lists as the spec gives them, in the kernel's list format
-/// (`0-3,6`); `None` leaves that one as the parent has it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The lists the spec gives, each `None` where it leaves the parent's.
+/// Kept as bit sets so that limits stay a plain `Copy` value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cpuset {
-    pub cpus: Option<String>,
-    pub mems: Option<String>,
+    pub cpus: Option<List>,
+    pub mems: Option<List>,
 }
+
+/// The kernel's list format (`0-3,6`) as a set of up to [`List::MAX`] ids.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct List([u64; 16]);
 
 const CPUS: &str = "cpuset.cpus";
 const MEMS: &str = "cpuset.mems";
+
+impl List {
+    /// The ids a list can hold (CPUs or memory nodes): 0..1024.
+    pub const MAX: usize = 1024;
+
+    /// `N` or `N-M`, comma-separated; `None` if that is not what `text` is.
+    pub fn parse(text: &str) -> Option<List> {
+        let mut set = List::default();
+        for part in text.split(',') {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let num = |s: &str| {
+                s.bytes()
+                    .all(|b| b.is_ascii_digit())
+                    .then(|| s.parse::<usize>().ok())
+                    .flatten()
+            };
+            let (a, b) = (num(a)?, num(b)?);
+            if a > b || b >= List::MAX {
+                return None;
+            }
+            for i in a..=b {
+                set.0[i / 64] |= 1 << (i % 64);
+            }
+        }
+        Some(set)
+    }
+
+    fn has(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+}
+
+/// Back to the kernel's format, runs as ranges: `0-3,6`.
+impl std::fmt::Display for List {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        let mut i = 0;
+        while i < List::MAX {
+            if !self.has(i) {
+                i += 1;
+                continue;
+            }
+            let first = i;
+            while i + 1 < List::MAX && self.has(i + 1) {
+                i += 1;
+            }
+            parts.push(match first == i {
+                true => first.to_string(),
+                false => format!("{first}-{i}"),
+            });
+            i += 1;
+        }
+        f.write_str(&parts.join(","))
+    }
+}
 
 impl Cpuset {
     /// Read from the spec's strings; an empty one means "not set", as runc
     /// reads it. A list the kernel would refuse is refused here, before
     /// any cgroup exists.
     pub fn from_spec(cpus: Option<&str>, mems: Option<&str>) -> anyhow::Result<Cpuset> {
-        let take = |name: &str, v: Option<&str>| -> anyhow::Result<Option<String>> {
+        let take = |name: &str, v: Option<&str>| -> anyhow::Result<Option<List>> {
             match v.map(str::trim).filter(|v| !v.is_empty()) {
                 None => Ok(None),
-                Some(v) if is_list(v) => Ok(Some(v.to_string())),
-                Some(v) => bail!(
-                    "linux.resources.cpu.{name} {v:?} is not a list like \"0-3,6\" (numbers and ranges, comma-separated)"
-                ),
+                Some(v) => match List::parse(v) {
+                    Some(l) => Ok(Some(l)),
+                    None => bail!(
+                        "linux.resources.cpu.{name} {v:?} is not a list like \"0-3,6\" (numbers below {} and ranges, comma-separated)",
+                        List::MAX
+                    ),
+                },
             }
         };
         Ok(Cpuset {
@@ -50,21 +112,6 @@ impl Cpuset {
     pub fn given(&self) -> bool {
         self.cpus.is_some() || self.mems.is_some()
     }
-}
-
-/// The kernel's list format: `N` or `N-M`, comma-separated.
-fn is_list(text: &str) -> bool {
-    text.split(',').all(|part| {
-        let mut ends = part.splitn(2, '-');
-        let num = |s: Option<&str>| {
-            s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        };
-        let first = ends.next();
-        match ends.next() {
-            None => num(first),
-            second => num(first) && num(second),
-        }
-    })
 }
 
 /// v1: give the freshly made `dir` its parent's CPUs and memory nodes, so
@@ -94,14 +141,14 @@ pub fn write(dir: &Path, set: &Cpuset) -> anyhow::Result<()> {
     if let Some(cpus) = &set.cpus {
         sys::write(
             &dir.join(CPUS),
-            cpus,
+            &cpus.to_string(),
             "the CPUs the cgroup's tasks may run on; the scheduler moves them off any other",
         )?;
     }
     if let Some(mems) = &set.mems {
         sys::write(
             &dir.join(MEMS),
-            mems,
+            &mems.to_string(),
             "the memory (NUMA) nodes the cgroup's tasks may allocate from",
         )?;
     }
@@ -113,12 +160,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_are_numbers_and_ranges() {
-        for ok in ["0", "0-1", "0-3,6", "1,3,5-7"] {
-            assert!(is_list(ok), "{ok}");
+    fn lists_are_numbers_and_ranges_and_print_as_the_kernel_does() {
+        for (text, shown) in [
+            ("0", "0"),
+            ("0-1", "0-1"),
+            ("0-3,6", "0-3,6"),
+            ("3,1,2,7", "1-3,7"),
+        ] {
+            assert_eq!(List::parse(text).unwrap().to_string(), shown, "{text}");
         }
-        for bad in ["", "a", "0-", "-1", "0,,1", "0-1-2", "0 1"] {
-            assert!(!is_list(bad), "{bad}");
+        for bad in ["", "a", "0-", "-1", "0,,1", "0-1-2", "0 1", "3-1", "1024"] {
+            assert!(List::parse(bad).is_none(), "{bad}");
         }
     }
 
@@ -126,7 +178,7 @@ mod tests {
     fn empty_strings_are_not_set_and_bad_lists_are_refused() {
         let set = Cpuset::from_spec(Some(""), Some("0")).unwrap();
         assert_eq!(set.cpus, None);
-        assert_eq!(set.mems.as_deref(), Some("0"));
+        assert_eq!(set.mems.map(|m| m.to_string()).as_deref(), Some("0"));
         assert!(set.given());
         let err = Cpuset::from_spec(Some("zero"), None).unwrap_err();
         assert!(err.to_string().contains("cpu.cpus \"zero\""));

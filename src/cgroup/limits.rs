@@ -45,7 +45,7 @@ impl CpuMax {
 }
 
 /// Checked limits; `None` leaves that resource unlimited.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
     pub cpu: Option<CpuMax>,
     pub memory: Option<u64>,

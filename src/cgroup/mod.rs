@@ -83,7 +83,7 @@ impl Cgroup {
         let mut cg = Cgroup {
             fs,
             dirs,
-            limits: limits.clone(),
+            limits: *limits,
             rel,
             made: Vec::new(),
             removed: false,

@@ -363,7 +363,7 @@ mod tests {
             .unwrap();
         let l = limits(Some(&res)).unwrap();
         assert_eq!(l.cpu_shares, Some(2048));
-        assert_eq!(l.cpuset.cpus.as_deref(), Some("0-1"));
+        assert_eq!(l.cpuset.cpus.map(|c| c.to_string()).as_deref(), Some("0-1"));
         assert_eq!(l.cpuset.mems, None);
         assert_eq!(l.cpu.map(|c| c.quota_us), Some(50000));
     }
