@@ -597,3 +597,66 @@ fn a_runc_spec_config_runs_unchanged() {
         stdout(&out)
     );
 }
+
+/// linux.resources.cpu shares, cpus and mems: the kernel's cgroup files
+/// hold them, and the scheduler keeps the init on the CPUs named.
+#[test]
+fn cpu_shares_and_the_cpuset_reach_the_cgroup() {
+    let o = Oci::new(&["/bin/sleep", "30"], |s| {
+        s["linux"]["resources"]["cpu"] =
+            serde_json::json!({ "shares": 512, "cpus": "0", "mems": "0" });
+    });
+    let pid = o.running("c");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Cpus_allowed_list:", "0"]),
+        "{status}"
+    );
+    let read = |c: &str, f: &str| {
+        std::fs::read_to_string(o.cgroup_dir("c", c).unwrap().join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let cpu = o.cgroup_dir("c", "cpu").unwrap();
+    if cpu.join("cpu.weight").exists() {
+        assert_eq!(read("cpu", "cpu.weight"), "20");
+    } else {
+        assert_eq!(read("cpu", "cpu.shares"), "512");
+    }
+    assert_eq!(read("cpuset", "cpuset.cpus"), "0");
+    assert_eq!(read("cpuset", "cpuset.mems"), "0");
+    let out = o.oci(&["delete", "--force", "c"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!o.any_cgroup_left("c"));
+}
+
+/// No namespaces at all (runtime-tools' linux_ns_itype): the init shares
+/// every namespace with the host, is chrooted into the rootfs, and no
+/// mount of the spec lands in the host's mount namespace.
+#[test]
+fn a_spec_without_namespaces_mounts_nothing_on_the_host() {
+    let o = Oci::new(&["/bin/sleep", "30"], |s| {
+        s["linux"]["namespaces"] = serde_json::json!([]);
+        s.as_object_mut().unwrap().remove("hostname");
+    });
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let pid = o.running("h");
+    for ns in ["mnt", "pid", "net", "uts", "ipc"] {
+        let link = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/{ns}")).unwrap();
+        assert_eq!(link(&pid.to_string()), link("self"), "{ns}");
+    }
+    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
+    let rootfs = o.t.rootfs().canonicalize().unwrap();
+    assert_eq!(root, rootfs);
+    let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let new: Vec<&str> = after.lines().filter(|l| !before.contains(l)).collect();
+    assert!(
+        !new.iter().any(|l| l.contains(rootfs.to_str().unwrap())),
+        "{new:?}"
+    );
+    let out = o.oci(&["delete", "--force", "h"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -50,6 +50,11 @@ pub struct Limits {
     pub cpu: Option<CpuMax>,
     pub memory: Option<u64>,
     pub pids: Option<u64>,
+    /// linux.resources.cpu.shares: the cgroup's CPU weight against its
+    /// siblings when the CPUs are busy (v1 cpu.shares, 1024 = one share).
+    pub cpu_shares: Option<u64>,
+    /// linux.resources.cpu.cpus / mems: which CPUs and memory nodes.
+    pub cpuset: super::cpuset::Cpuset,
 }
 
 impl LimitArgs {
@@ -80,6 +85,7 @@ impl LimitArgs {
                 .as_deref()
                 .map(|p| flag("--pids-limit", p, parse_pids))
                 .transpose()?,
+            ..Limits::default()
         })
     }
 

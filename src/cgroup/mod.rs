@@ -7,6 +7,7 @@
 //! once no process is left. Ours are named `<host tag>/<id>` so that
 //! `wharf reset` and the tests find exactly their own.
 
+pub mod cpuset;
 pub mod demo;
 pub mod freezer;
 pub mod limits;
@@ -18,11 +19,12 @@ mod v2;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+pub use cpuset::Cpuset;
 pub use limits::{CpuMax, LimitArgs, Limits};
 pub use placement::{join_cgroups_of, Exec, Placement};
 pub use report::Report;
@@ -50,6 +52,10 @@ pub struct Cgroup {
 /// v1 hierarchies an OCI container is also placed in, beyond chapter 04's
 /// cpu, memory and pids: the freezer (`pause`) and the device allow-list.
 pub const OCI_V1_EXTRA: [&str; 2] = ["freezer", "devices"];
+
+/// Every v1 hierarchy beyond cpu, memory and pids that a cgroup of ours
+/// may be in: [`OCI_V1_EXTRA`], and cpuset when the limits pin CPUs.
+const V1_EXTRA: [&str; 3] = ["freezer", "devices", "cpuset"];
 
 impl Cgroup {
     /// Create `<host tag>/<id>` in this host's cgroup filesystems and write
@@ -85,11 +91,10 @@ impl Cgroup {
         // Any `?` from here on drops `cg`, which removes what was made.
         if cg.fs.mode == CgroupMode::V2 {
             cg.make_v2()?;
-            v2::write_limits(&cg.leaf(), limits)?;
         } else {
             cg.make_v1()?;
-            v1::write_limits(&cg.dirs, limits)?;
         }
+        cg.update(limits)?;
         Ok(cg)
     }
 
@@ -105,7 +110,7 @@ impl Cgroup {
         let fs = Cgroupfs::system()?;
         let rel = rel.to_path_buf();
         let dirs = fs.dirs(&rel);
-        let extra = OCI_V1_EXTRA
+        let extra = V1_EXTRA
             .iter()
             .filter_map(|c| fs.v1_hierarchy(c).map(|h| h.join(&rel)));
         let made: Vec<PathBuf> = dirs
@@ -185,9 +190,19 @@ impl Cgroup {
     /// change, in the files of this host's cgroup version.
     pub fn update(&self, limits: &Limits) -> anyhow::Result<()> {
         match self.fs.mode {
-            CgroupMode::V2 => v2::write_limits(&self.leaf(), limits),
-            _ => v1::write_limits(&self.dirs, limits),
+            CgroupMode::V2 => v2::write_limits(&self.leaf(), limits)?,
+            _ => v1::write_limits(&self.dirs, limits)?,
         }
+        if limits.cpuset.given() {
+            let dir = self.dir_of("cpuset").with_context(|| {
+                format!(
+                    "cannot pin CPUs: no cpuset cgroup {} (the container was made without cpus or mems, or no v1 cpuset hierarchy is mounted)",
+                    self.rel.display()
+                )
+            })?;
+            cpuset::write(&dir, &limits.cpuset)?;
+        }
+        Ok(())
     }
 
     /// Every process in the cgroup (host pids), in any of its hierarchies.
@@ -198,10 +213,11 @@ impl Cgroup {
     /// v2: one directory, with cpu, memory and pids enabled from the root down.
     fn make_v2(&mut self) -> anyhow::Result<()> {
         let leaf = self.leaf();
-        v2::enable_controllers(&self.fs.root)?;
+        let wanted = v2::controllers(&self.limits);
+        v2::enable_controllers(&self.fs.root, &wanted)?;
         for dir in parents(&leaf, &self.rel) {
             make_tag_dir(&dir)?;
-            v2::enable_controllers(&dir)?;
+            v2::enable_controllers(&dir, &wanted)?;
         }
         self.mkdir(&leaf)
     }
@@ -210,7 +226,11 @@ impl Cgroup {
     /// controllers share a hierarchy).
     fn make_v1(&mut self) -> anyhow::Result<()> {
         let wanted = [
-            ("cpu", self.limits.cpu.is_some(), &self.dirs.cpu),
+            (
+                "cpu",
+                self.limits.cpu.is_some() || self.limits.cpu_shares.is_some(),
+                &self.dirs.cpu,
+            ),
             ("memory", self.limits.memory.is_some(), &self.dirs.memory),
             ("pids", self.limits.pids.is_some(), &self.dirs.pids),
         ];
@@ -227,7 +247,27 @@ impl Cgroup {
             make_parents(&dir, &self.rel)?;
             self.mkdir(&dir)?;
         }
+        if self.limits.cpuset.given() {
+            self.make_v1_cpuset()?;
+        }
         Ok(())
+    }
+
+    /// v1's cpuset hierarchy: each directory down to ours starts with its
+    /// parent's CPUs and memory nodes (see [`cpuset`]).
+    fn make_v1_cpuset(&mut self) -> anyhow::Result<()> {
+        let Some(dir) = self.fs.v1_hierarchy("cpuset").map(|h| h.join(&self.rel)) else {
+            bail!(
+                "cannot pin CPUs: no v1 cpuset hierarchy is mounted under {}",
+                self.fs.root.display()
+            );
+        };
+        for parent in parents(&dir, &self.rel) {
+            make_tag_dir(&parent)?;
+            cpuset::inherit_v1(&parent)?;
+        }
+        self.mkdir(&dir)?;
+        cpuset::inherit_v1(&dir)
     }
 
     fn leaf(&self) -> PathBuf {
@@ -289,7 +329,7 @@ impl Cgroup {
         }
         // The tag dirs may be there even when no cgroup below them was made
         // (a failure right after make_tag_dir), in the extra hierarchies too.
-        let extra = OCI_V1_EXTRA
+        let extra = V1_EXTRA
             .iter()
             .filter_map(|c| self.fs.v1_hierarchy(c).map(|h| h.join(&self.rel)));
         for dir in self.dirs.unique().into_iter().chain(extra) {

@@ -6,7 +6,7 @@ use crate::probe::cgroup::{self as probe, Dirs};
 use crate::sys;
 
 /// Write the limits in v1's formats: the CFS period and quota as two
-/// files, memory.limit_in_bytes, pids.max.
+/// files, cpu.shares, memory.limit_in_bytes, pids.max.
 pub fn write_limits(dirs: &Dirs, limits: &Limits) -> anyhow::Result<()> {
     if let (Some(c), Some(dir)) = (limits.cpu, &dirs.cpu) {
         // The period first: the kernel checks each quota against the period in force.
@@ -19,6 +19,13 @@ pub fn write_limits(dirs: &Dirs, limits: &Limits) -> anyhow::Result<()> {
             &dir.join("cpu.cfs_quota_us"),
             &c.quota_us.to_string(),
             "CPU time the cgroup may use per period; then it is throttled until the next one",
+        )?;
+    }
+    if let (Some(shares), Some(dir)) = (limits.cpu_shares, &dirs.cpu) {
+        sys::write(
+            &dir.join("cpu.shares"),
+            &shares.to_string(),
+            "the cgroup's weight when CPUs are contended: twice the shares, twice the time of a sibling",
         )?;
     }
     if let (Some(m), Some(dir)) = (limits.memory, &dirs.memory) {

@@ -11,25 +11,35 @@ use super::limits::Limits;
 use crate::probe::cgroup as probe;
 use crate::sys;
 
-/// The v2 controllers a container's cgroup needs.
+/// The v2 controllers every container's cgroup needs.
 pub const NEEDED: [&str; 3] = ["cpu", "memory", "pids"];
 
-/// Make sure `parent` hands cpu, memory and pids to its children, writing
+/// The controllers a cgroup with `limits` needs: [`NEEDED`], and cpuset
+/// when it pins CPUs or memory nodes.
+pub fn controllers(limits: &Limits) -> Vec<&'static str> {
+    let mut out = NEEDED.to_vec();
+    if limits.cpuset.given() {
+        out.push("cpuset");
+    }
+    out
+}
+
+/// Make sure `parent` hands `wanted` to its children, writing e.g.
 /// `+cpu +memory +pids` (only those not enabled yet) to its subtree_control.
-pub fn enable_controllers(parent: &Path) -> anyhow::Result<()> {
+pub fn enable_controllers(parent: &Path, wanted: &[&str]) -> anyhow::Result<()> {
     let read = |file: &str| {
         probe::controller_list(parent, file)
             .with_context(|| format!("reading {}", parent.join(file).display()))
     };
     let available = read("cgroup.controllers")?;
-    if let Some(missing) = NEEDED.iter().find(|c| !available.iter().any(|a| a == *c)) {
+    if let Some(missing) = wanted.iter().find(|c| !available.iter().any(|a| a == *c)) {
         bail!(
             "the {missing} controller is not available in {}: it is bound to a v1 hierarchy or disabled on the kernel command line",
             parent.display()
         );
     }
     let enabled = read("cgroup.subtree_control")?;
-    let add: Vec<String> = NEEDED
+    let add: Vec<String> = wanted
         .iter()
         .filter(|c| !enabled.iter().any(|e| e == *c))
         .map(|c| format!("+{c}"))
@@ -45,14 +55,21 @@ pub fn enable_controllers(parent: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Write the limits in v2's formats: `cpu.max` "QUOTA PERIOD", `memory.max`
-/// in bytes, `pids.max`.
+/// Write the limits in v2's formats: `cpu.max` "QUOTA PERIOD", `cpu.weight`,
+/// `memory.max` in bytes, `pids.max`.
 pub fn write_limits(dir: &Path, limits: &Limits) -> anyhow::Result<()> {
     if let Some(c) = limits.cpu {
         sys::write(
             &dir.join("cpu.max"),
             &format!("{} {}", c.quota_us, c.period_us),
             "CFS bandwidth: the cgroup may run QUOTA microseconds in every PERIOD, then it is throttled until the next one",
+        )?;
+    }
+    if let Some(shares) = limits.cpu_shares {
+        sys::write(
+            &dir.join("cpu.weight"),
+            &weight_of_shares(shares).to_string(),
+            "the cgroup's weight when CPUs are contended (v1's shares 2..262144 mapped onto v2's 1..10000)",
         )?;
     }
     if let Some(m) = limits.memory {
@@ -79,6 +96,13 @@ pub fn write_limits(dir: &Path, limits: &Limits) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// v1's cpu.shares (2..262144, default 1024) as v2's cpu.weight (1..10000,
+/// default 100): the linear map runc and crun use, so 2 -> 1 and 262144 -> 10000.
+pub fn weight_of_shares(shares: u64) -> u64 {
+    let s = shares.clamp(2, 262_144);
+    1 + ((s - 2) * 9_999) / 262_142
+}
+
 /// Kill every process in the cgroup and its children in one write
 /// (`cgroup.kill`, kernel 5.14+). `false` when this kernel has no such file.
 pub fn kill_all(dir: &Path) -> anyhow::Result<bool> {
@@ -91,4 +115,17 @@ pub fn kill_all(dir: &Path) -> anyhow::Result<bool> {
         "SIGKILL every process left in the cgroup, atomically, so none can fork away",
     )?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_map_onto_weights_end_to_end() {
+        assert_eq!(weight_of_shares(2), 1);
+        assert_eq!(weight_of_shares(262_144), 10_000);
+        assert_eq!(weight_of_shares(1024), 39);
+        assert_eq!(weight_of_shares(0), 1);
+    }
 }

@@ -91,7 +91,12 @@ pub fn create(
         &fifo_path,
         "the exec FIFO: the init will block opening it until `start` opens the other end",
     )?;
-    let fifo = sys::fifo::open_path(&fifo_path, "a handle on the FIFO that the init can still reach after pivot_root, through /proc/self/fd")?;
+    // Without a mount namespace the init has no /proc after its chroot:
+    // it gets a handle on the state directory instead, to openat the FIFO.
+    let fifo = match plan.has_mount_ns() {
+        true => sys::fifo::open_path(&fifo_path, "a handle on the FIFO that the init can still reach after pivot_root, through /proc/self/fd")?,
+        false => sys::fifo::open_path(&dir, "a handle on the FIFO's directory: after its chroot the init has no /proc, but openat from here still reaches the FIFO")?,
+    };
     let joins = open_joins(plan)?;
     let mut cgroup = match &plan.cgroups_path {
         Some(rel) => {

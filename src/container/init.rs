@@ -18,7 +18,7 @@ use super::plan::{Plan, Process};
 use super::{console, hooks, knobs, nopivot, reaper};
 use crate::ns::idmap;
 use crate::ns::run::Hooks;
-use crate::rootfs::{exec, pivot};
+use crate::rootfs::{chroot, exec, pivot};
 use crate::security::{caps, dev, nnp, paths, rlimits, seccomp};
 use crate::sys;
 
@@ -47,11 +47,13 @@ pub fn main(
     let ready = move || {
         let _ = report.write_all(b"ok\n");
     };
-    if let Err(e) = sys::fifo::wait_for_start(
-        &fifo,
-        ready,
-        "wait here, before execve, until `start` opens the exec FIFO",
-    ) {
+    let why = "wait here, before execve, until `start` opens the exec FIFO";
+    let waited = match plan.has_mount_ns() {
+        true => sys::fifo::wait_for_start(&fifo, ready, why),
+        // `fifo` is the state directory (see create).
+        false => sys::fifo::wait_for_start_at(&fifo, super::state::FIFO, ready, why),
+    };
+    if let Err(e) = waited {
         eprintln!("container init: {e}");
         exit(1);
     }
@@ -149,13 +151,41 @@ fn setup(
     if plan.new_cgroupns {
         sys::unshare(CloneFlags::CLONE_NEWCGROUP, "root the cgroup namespace at the container's own cgroup, now that we are in it: inside, it is `/`")?;
     }
-    pivot::make_private()?;
+    if plan.has_mount_ns() {
+        pivot::make_private()?;
+    }
     if let Some(h) = &plan.hostname {
         sys::sethostname(
             h,
             "the UTS namespace gives the container a hostname of its own",
         )?;
     }
+    if !plan.has_mount_ns() {
+        create_container_hooks(plan, state)?;
+        chroot::fall_back(&plan.root)?;
+    } else {
+        build_root(plan, hooks, io.no_pivot, state)?;
+    }
+    knobs::apply(plan)?;
+    if let Some(sock) = io.console {
+        console::attach(sock, plan.process.console_size)?;
+    }
+    if plan.has_mount_ns() {
+        seal_root(plan)?;
+    }
+    harden(&plan.process, plan.seccomp.as_ref())?;
+    enter_cwd(&plan.process.cwd)?;
+    find_program(&plan.process.args)
+}
+
+/// In the container's own mount namespace: its mounts, /dev, and the
+/// switch of root.
+fn build_root(
+    plan: &Plan,
+    hooks: &mut dyn Hooks,
+    no_pivot: bool,
+    state: Option<&oci_spec::runtime::State>,
+) -> anyhow::Result<()> {
     let root = hooks
         .build_root(&plan.root)
         .context("building the container's root")?;
@@ -169,11 +199,8 @@ fn setup(
             plan.new_ns.contains(user) || plan.join.iter().any(|(f, _)| f.contains(user));
         dev::populate(&root, &plan.devices, in_userns)?;
     }
-    if let Some(st) = state {
-        let list = hooks::of(plan.hooks.as_ref(), "createContainer");
-        hooks::run(list, "createContainer", st)?;
-    }
-    if io.no_pivot {
+    create_container_hooks(plan, state)?;
+    if no_pivot {
         nopivot::move_root(&root)?;
     } else {
         pivot::pivot_into(&root)?;
@@ -191,18 +218,31 @@ fn setup(
             "linux.rootfsPropagation: how mount events reach the container's root, and leave it",
         )?;
     }
-    knobs::apply(plan)?;
-    if let Some(sock) = io.console {
-        console::attach(sock, plan.process.console_size)?;
+    Ok(())
+}
+
+/// The createContainer hooks: in the container's namespaces, before its
+/// root becomes `/`.
+fn create_container_hooks(
+    plan: &Plan,
+    state: Option<&oci_spec::runtime::State>,
+) -> anyhow::Result<()> {
+    if let Some(st) = state {
+        let list = hooks::of(plan.hooks.as_ref(), "createContainer");
+        hooks::run(list, "createContainer", st)?;
     }
+    Ok(())
+}
+
+/// Once the kernel knobs are set: hide the masked paths, make the
+/// read-only ones (and root.readonly) so.
+fn seal_root(plan: &Plan) -> anyhow::Result<()> {
     paths::mask(Path::new("/"), &plan.masked)?;
     paths::readonly(Path::new("/"), &plan.readonly)?;
     if plan.readonly_root {
         readonly_root()?;
     }
-    harden(&plan.process, plan.seccomp.as_ref())?;
-    enter_cwd(&plan.process.cwd)?;
-    find_program(&plan.process.args)
+    Ok(())
 }
 
 /// Chapter 08: what stops root in the container. Resource limits first,

@@ -54,7 +54,6 @@ pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
     let mut f =
         std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
     write!(f, "{pid}")?;
-    f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("publishing {}", path.display()))
 }
 

@@ -12,7 +12,7 @@ use oci_spec::runtime::{
 };
 
 use super::mounts::MountPlan;
-use crate::cgroup::{CpuMax, Limits};
+use crate::cgroup::{CpuMax, Cpuset, Limits};
 use crate::security::{dev, seccomp};
 
 /// The command and who runs it.
@@ -158,14 +158,20 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Whether the init has a mount namespace of its own (new or joined).
+    /// Without one, every mount would land in the host's: the init then
+    /// makes none and only chroots into the root, as chapter 02 does
+    /// without CLONE_NEWNS.
+    pub fn has_mount_ns(&self) -> bool {
+        let ns = CloneFlags::CLONE_NEWNS;
+        self.new_ns.contains(ns) || self.join.iter().any(|(f, _)| *f == ns)
+    }
+
     /// Combinations the kernel would refuse half-way, refused up front.
     fn check(&self) -> anyhow::Result<()> {
         let has = |f| self.new_ns.contains(f) || self.join.iter().any(|(t, _)| *t == f);
         if self.hostname.is_some() && !has(CloneFlags::CLONE_NEWUTS) {
             bail!("the spec sets a hostname but no uts namespace: it would rename the host");
-        }
-        if !has(CloneFlags::CLONE_NEWNS) {
-            bail!("the spec has no mount namespace: the container's mounts would land on the host");
         }
         if self.new_ns.contains(CloneFlags::CLONE_NEWUSER) && self.uid_map.is_empty() {
             bail!("a new user namespace needs linux.uidMappings and linux.gidMappings");
@@ -279,7 +285,8 @@ fn process_of(p: &oci_spec::runtime::Process) -> anyhow::Result<Process> {
     })
 }
 
-/// linux.resources → chapter 04's limits (cpu quota/period, memory, pids);
+/// linux.resources → chapter 04's limits (cpu quota/period, memory, pids),
+/// and cpu shares and the cpuset;
 /// also what `update --resources` reads.
 pub fn limits(res: Option<&LinuxResources>) -> anyhow::Result<Limits> {
     let Some(res) = res else {
@@ -301,7 +308,19 @@ pub fn limits(res: Option<&LinuxResources>) -> anyhow::Result<Limits> {
         Some(p) if p > 0 => Some(p as u64),
         _ => None,
     };
-    Ok(Limits { cpu, memory, pids })
+    let cpu_spec = res.cpu().as_ref();
+    let cpu_shares = cpu_spec.and_then(|c| c.shares()).filter(|s| *s > 0);
+    let cpuset = Cpuset::from_spec(
+        cpu_spec.and_then(|c| c.cpus().as_deref()),
+        cpu_spec.and_then(|c| c.mems().as_deref()),
+    )?;
+    Ok(Limits {
+        cpu,
+        memory,
+        pids,
+        cpu_shares,
+        cpuset,
+    })
 }
 
 #[cfg(test)]
@@ -330,6 +349,36 @@ mod tests {
         assert_eq!(plan.limits.memory, Some(64 << 20));
         assert_eq!(plan.limits.pids, Some(32));
         assert_eq!(plan.process.args, ["/bin/true"]);
+    }
+
+    #[test]
+    fn cpu_shares_and_the_cpuset_become_limits() {
+        let cpu: oci_spec::runtime::LinuxCpu = serde_json::from_value(serde_json::json!(
+            { "shares": 2048, "quota": 50000, "period": 100000, "cpus": "0-1", "mems": "" }
+        ))
+        .unwrap();
+        let res = oci_spec::runtime::LinuxResourcesBuilder::default()
+            .cpu(cpu)
+            .build()
+            .unwrap();
+        let l = limits(Some(&res)).unwrap();
+        assert_eq!(l.cpu_shares, Some(2048));
+        assert_eq!(l.cpuset.cpus.map(|c| c.to_string()).as_deref(), Some("0-1"));
+        assert_eq!(l.cpuset.mems, None);
+        assert_eq!(l.cpu.map(|c| c.quota_us), Some(50000));
+    }
+
+    #[test]
+    fn a_spec_without_a_mount_namespace_plans_no_mount_namespace() {
+        let b = bundle();
+        let mut spec = SpecBuilder::new("rootfs", ["/bin/true"]).build();
+        let mut linux = spec.linux().clone().unwrap();
+        linux.set_namespaces(Some(Vec::new()));
+        spec.set_linux(Some(linux));
+        spec.set_hostname(None);
+        let plan = Plan::from_spec(&spec, b.path()).unwrap();
+        assert!(!plan.has_mount_ns());
+        assert!(plan.new_ns.is_empty());
     }
 
     #[test]

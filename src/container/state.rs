@@ -43,14 +43,16 @@ impl Lock {
     }
 }
 
-/// Write the state: to a temporary file, fsync, then rename over the old
-/// one. A reader sees the old state or the new one, never a mix.
+/// Write the state: to a temporary file, then rename over the old one. A
+/// reader sees the old state or the new one, never a mix: rename is atomic
+/// for readers without an fsync, which would only make the file survive a
+/// crash of the machine, and a container's state does not (its processes
+/// are gone; runc does not fsync either).
 pub fn save(dir: &Path, st: &State) -> anyhow::Result<()> {
     let tmp = dir.join(".state.json.tmp");
     let mut f = File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
     serde_json::to_writer(&mut f, st)?;
     f.write_all(b"\n")?;
-    f.sync_all()?;
     std::fs::rename(&tmp, dir.join(STATE)).context("publishing state.json")
 }
 

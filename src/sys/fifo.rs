@@ -61,25 +61,42 @@ pub fn open_path(path: &Path, why: &str) -> Result<OwnedFd, SysError> {
 /// `ready` runs between the two, so the steps of `create` and `start`
 /// always come after it in the journal.
 pub fn wait_for_start(fifo: &OwnedFd, ready: impl FnOnce(), why: &str) -> Result<(), SysError> {
-    let n = fd_num(fifo);
-    let path = format!("/proc/self/fd/{n}");
+    let path = format!("/proc/self/fd/{}", fd_num(fifo));
+    let at = "AT_FDCWD".to_string();
+    gate(at, &path, ready, why, |p, f| {
+        nix::fcntl::open(p, f, Mode::empty())
+    })
+}
+
+/// The same, for an init that has no /proc (a chroot without a mount
+/// namespace): `openat(DIR, name, O_WRONLY)` from a handle on the FIFO's
+/// directory, which still reaches outside the new root.
+pub fn wait_for_start_at(
+    dir: &OwnedFd,
+    name: &str,
+    ready: impl FnOnce(),
+    why: &str,
+) -> Result<(), SysError> {
+    gate(fd_num(dir).to_string(), name, ready, why, |p, f| {
+        nix::fcntl::openat(dir, p, f, Mode::empty())
+    })
+}
+
+fn gate(
+    at: String,
+    path: &str,
+    ready: impl FnOnce(),
+    why: &str,
+    open: impl FnOnce(&str, OFlag) -> nix::Result<OwnedFd>,
+) -> Result<(), SysError> {
     let call = Call::new(
         "openat",
-        vec![
-            "AT_FDCWD".into(),
-            format!("{path:?}"),
-            "O_WRONLY|O_CLOEXEC".into(),
-        ],
+        vec![at, format!("{path:?}"), "O_WRONLY|O_CLOEXEC".into()],
         why,
     );
     call.announce();
     ready();
-    let w = nix::fcntl::open(
-        path.as_str(),
-        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| call.fail(e))?;
+    let w = open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC).map_err(|e| call.fail(e))?;
     nix::unistd::write(&w, b"0")
         .map(drop)
         .map_err(|e| call.fail(e))
