@@ -10,6 +10,7 @@
 //! - [`image`]: the image store, import, load/save (runtime, beside [`container`]).
 //! - [`paths`]: where wharf keeps its state.
 
+pub mod build;
 pub mod cgroup;
 pub mod cli;
 pub mod container;

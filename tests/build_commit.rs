@@ -50,6 +50,7 @@ fn an_upper_dir_becomes_a_layer_on_its_parent() {
             changes: &[r#"CMD ["/bin/sh"]"#.to_string()],
             created_by: "/bin/sh -c edit".into(),
             comment: Some("by hand".into()),
+            author: None,
             created: 1_700_000_000,
             tags: &tag,
         },
@@ -101,6 +102,7 @@ fn a_metadata_only_commit_adds_history_but_no_layer() {
         changes: &["ENV A=1".to_string()],
         created_by: "/bin/sh -c #(nop) ENV A=1".into(),
         comment: None,
+        author: None,
         created: 0,
         tags: &[],
     };

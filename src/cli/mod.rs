@@ -1,6 +1,7 @@
 //! The faces of wharf: the `wharf` command's subcommands (one file each),
 //! and what the chapter binaries share (`lesson`).
 
+pub mod build;
 pub mod doctor;
 pub mod flags;
 pub mod image;
@@ -66,6 +67,8 @@ pub enum Command {
     Layers(image::LayersArgs),
     /// Disk usage of images, layers, containers and volumes.
     Df(image::DfArgs),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
 }
 
 /// Run one `wharf` subcommand; the result is the process's exit code.
@@ -93,5 +96,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Image(a) => image::image(a),
         Command::Layers(a) => image::layers(a),
         Command::Df(a) => image::df(a),
+        Command::Build(a) => build::run(a),
     }
 }

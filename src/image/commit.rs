@@ -41,6 +41,8 @@ pub struct Commit<'a> {
     /// The history entry: `created_by`, and `comment` (`commit -m`).
     pub created_by: String,
     pub comment: Option<String>,
+    /// The config's `author` (MAINTAINER); `None` keeps the parent's.
+    pub author: Option<String>,
     /// Seconds since the epoch ([`time::now`] honours SOURCE_DATE_EPOCH).
     pub created: i64,
     pub tags: &'a [Reference],
@@ -125,7 +127,11 @@ fn config_json(c: &Commit, config: Config, diff_ids: Vec<String>) -> anyhow::Res
     }
     history.push(entry.build()?);
     let parent = c.parent.map(|p| &p.config);
-    let image: ImageConfiguration = ImageConfigurationBuilder::default()
+    let mut b = ImageConfigurationBuilder::default();
+    if let Some(a) = c.author.clone().or_else(|| parent.and_then(|p| p.author().clone())) {
+        b = b.author(a);
+    }
+    let image: ImageConfiguration = b
         .created(created)
         .architecture(parent.map_or_else(super::import::host_arch, |p| p.architecture().clone()))
         .os(parent.map_or(Os::Linux, |p| p.os().clone()))

@@ -1,0 +1,403 @@
+//! One stage of a build: `FROM` picks the base (an image of the store, an
+//! earlier stage, or `scratch`), then each instruction changes the stage's
+//! state (its config, ARGs in scope, SHELL) and makes the next image.
+//! Variables (`$NAME`, `${NAME}`, `${NAME:-default}`) are replaced from the
+//! ENV and ARG values in scope, as the Dockerfile reference says.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context as _};
+use oci_spec::image::Config;
+use parse_dockerfile::{Instruction, JsonOrStringArray};
+
+use super::cache::{Cache, Key};
+use super::context::Context;
+use super::dockerfile::{self, StageText};
+use super::Report;
+use crate::image::commit::{commit, Commit, Committed};
+use crate::image::{changes, digest, tags, time, Image, Quiet, Store};
+
+/// The ARGs every build has without declaring them (Docker's predefined
+/// proxy args, and the platform ones BuildKit adds).
+const PREDEFINED: &[&str] = &[
+    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+    "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+];
+
+pub struct Builder<'a> {
+    pub store: &'a Store,
+    pub ctx: &'a Context,
+    pub cache: &'a mut Cache,
+    pub report: &'a dyn Report,
+    pub build_args: &'a [(String, String)],
+    pub global_args: Vec<(String, String)>,
+    /// Finished stages, by index and by name, for `COPY --from`.
+    pub done: HashMap<String, Committed>,
+    pub step: usize,
+    pub total: usize,
+}
+
+/// What a stage carries from one step to the next.
+pub struct State {
+    pub image: Option<Image>,
+    pub config: Config,
+    pub args: Vec<(String, String)>,
+    pub shell: Vec<String>,
+    author: Option<String>,
+}
+
+impl State {
+    /// ENV and ARG values, for `$NAME` (ENV wins over ARG).
+    pub fn vars(&self) -> HashMap<String, String> {
+        let mut v: HashMap<String, String> = self.args.iter().cloned().collect();
+        for e in self.config.env().clone().unwrap_or_default() {
+            if let Some((k, val)) = e.split_once('=') {
+                v.insert(k.into(), val.into());
+            }
+        }
+        v
+    }
+
+    pub fn expand(&self, s: &str) -> String {
+        expand(s, &self.vars())
+    }
+}
+
+impl Builder<'_> {
+    pub fn stage(&mut self, s: &StageText) -> anyhow::Result<Committed> {
+        self.announce(&s.from_text);
+        let from = expand(&s.from, &self.global_args.iter().cloned().collect());
+        let image = self.base(&from)?;
+        let mut st = State {
+            config: image
+                .as_ref()
+                .and_then(|i| i.config.config().clone())
+                .unwrap_or_default(),
+            image,
+            args: Vec::new(),
+            shell: vec!["/bin/sh".into(), "-c".into()],
+            author: None,
+        };
+        self.say_image(st.image.as_ref().map(|i| i.id()));
+        for (text, ins) in &s.steps {
+            self.announce(text);
+            self.step(&mut st, text, ins)?;
+        }
+        match &st.image {
+            Some(i) => Ok(Committed {
+                id: i.id().clone(),
+                manifest: i.manifest_digest.clone(),
+            }),
+            None => bail!("stage FROM scratch has no steps: there is no image to make"),
+        }
+    }
+
+    fn base(&self, from: &str) -> anyhow::Result<Option<Image>> {
+        if from == "scratch" {
+            return Ok(None);
+        }
+        if let Some(c) = self.done.get(&from.to_ascii_lowercase()) {
+            return Ok(Some(tags::resolve(self.store, digest::hex(&c.id))?));
+        }
+        let img = tags::resolve(self.store, from)
+            .with_context(|| format!("FROM {from}: not a stage and not an image in the store"))?;
+        Ok(Some(img))
+    }
+
+    fn announce(&mut self, text: &str) {
+        self.step += 1;
+        self.report
+            .line(&format!("Step {}/{} : {text}", self.step, self.total));
+    }
+
+    fn say_image(&self, id: Option<&oci_spec::image::Digest>) {
+        if let Some(id) = id {
+            self.report.line(&format!(" ---> {}", &digest::hex(id)[..12]));
+        }
+    }
+
+    fn step(&mut self, st: &mut State, text: &str, ins: &Instruction) -> anyhow::Result<()> {
+        let nop = |what: String| format!("/bin/sh -c #(nop) {what}");
+        let created_by;
+        match ins {
+            Instruction::Run(r) => {
+                dockerfile::flags(&r.options, &[], "RUN")?;
+                let argv = dockerfile::command(&r.arguments, &st.shell);
+                return self.commit_run(st, text, argv);
+            }
+            Instruction::Copy(c) => return super::copy::step(self, st, text, c),
+            Instruction::Add(_) => bail!("{text}: ADD is not supported yet: use COPY (and RUN tar -x for an archive)"),
+            Instruction::Healthcheck(_) => bail!("{text}: HEALTHCHECK is not supported yet"),
+            Instruction::Onbuild(_) => bail!("{text}: ONBUILD is not supported yet"),
+            Instruction::From(_) => unreachable!("FROM starts a stage"),
+            Instruction::Arg(a) => {
+                let declared = declared(
+                    &[a.arguments.value.to_string()],
+                    self.build_args,
+                    &self.global_args,
+                )?;
+                st.args.extend(declared);
+                created_by = nop(format!("ARG {}", a.arguments.value));
+            }
+            Instruction::Shell(s) => {
+                st.shell = s.arguments.iter().map(|w| w.value.to_string()).collect();
+                created_by = nop(format!("SHELL {:?}", st.shell));
+            }
+            Instruction::Maintainer(m) => {
+                st.author = Some(st.expand(&m.name.value));
+                created_by = nop(format!("MAINTAINER {}", m.name.value));
+            }
+            Instruction::Cmd(c) => {
+                let argv = dockerfile::command(&c.arguments, &st.shell);
+                created_by = nop(format!("CMD {}", json(&argv)));
+                st.config.set_cmd(Some(argv));
+            }
+            Instruction::Entrypoint(e) => {
+                let argv = dockerfile::command(&e.arguments, &st.shell);
+                created_by = nop(format!("ENTRYPOINT {}", json(&argv)));
+                st.config.set_entrypoint(Some(argv));
+                // A new ENTRYPOINT drops the CMD inherited from the base.
+                if st.image.as_ref().and_then(|i| i.config.config().clone()).and_then(|c| c.cmd().clone()) == st.config.cmd().clone() {
+                    st.config.set_cmd(None);
+                }
+            }
+            Instruction::Volume(v) => {
+                let vols: Vec<String> = match &v.arguments {
+                    JsonOrStringArray::Json(a) => a.value.iter().map(|w| st.expand(&w.value)).collect(),
+                    JsonOrStringArray::String(a) => a.iter().map(|w| st.expand(&w.value)).collect(),
+                };
+                created_by = nop(format!("VOLUME {}", json(&vols)));
+                let mut all = st.config.volumes().clone().unwrap_or_default();
+                all.extend(vols);
+                all.sort();
+                all.dedup();
+                st.config.set_volumes(Some(all));
+            }
+            Instruction::Expose(e) => {
+                let words: Vec<String> = e.arguments.iter().map(|w| st.expand(&w.value)).collect();
+                created_by = nop(format!("EXPOSE {}", words.join(" ")));
+                changes::apply(&mut st.config, &format!("EXPOSE {}", words.join(" ")))?;
+            }
+            Instruction::Env(e) => created_by = self.change(st, "ENV", &e.arguments.value)?,
+            Instruction::Label(l) => created_by = self.change(st, "LABEL", &l.arguments.value)?,
+            Instruction::User(u) => created_by = self.change(st, "USER", &u.arguments.value)?,
+            Instruction::Stopsignal(s) => created_by = self.change(st, "STOPSIGNAL", &s.arguments.value)?,
+            Instruction::Workdir(w) => {
+                let dir = st.expand(&w.arguments.value);
+                let dir = match (dir.starts_with('/'), st.config.working_dir()) {
+                    (true, _) | (false, None) => std::path::Path::new("/").join(&dir),
+                    (false, Some(cur)) => std::path::Path::new(cur).join(&dir),
+                };
+                created_by = nop(format!("WORKDIR {}", dir.display()));
+                st.config.set_working_dir(Some(dir.to_string_lossy().into_owned()));
+            }
+            _ => bail!("{text}: an instruction this builder does not know"),
+        }
+        self.commit_config(st, text, created_by)
+    }
+
+    /// A config change in `--change` syntax, after variable expansion.
+    fn change(&self, st: &mut State, word: &str, args: &str) -> anyhow::Result<String> {
+        let line = format!("{word} {}", st.expand(args));
+        changes::apply(&mut st.config, &line).with_context(|| line.clone())?;
+        Ok(format!("/bin/sh -c #(nop) {line}"))
+    }
+
+    fn key<'k>(&self, st: &'k State, text: &'k str, files: Option<&'k str>) -> Key<'k> {
+        Key {
+            parent: st.image.as_ref().map(|i| i.id()),
+            text,
+            args: &st.args,
+            files,
+        }
+    }
+
+    /// The cached image of this step, announced, if there is one.
+    pub fn cached(&self, st: &mut State, text: &str, files: Option<&str>) -> bool {
+        let Some(img) = self.cache.get(self.store, &self.key(st, text, files)) else {
+            return false;
+        };
+        self.report.line(" ---> Using cache");
+        self.say_image(Some(img.id()));
+        st.config = img.config.config().clone().unwrap_or_default();
+        st.image = Some(img);
+        true
+    }
+
+    fn commit_config(&mut self, st: &mut State, text: &str, created_by: String) -> anyhow::Result<()> {
+        if self.cached(st, text, None) {
+            return Ok(());
+        }
+        self.commit(st, text, None, created_by, None)
+    }
+
+    fn commit_run(&mut self, st: &mut State, text: &str, argv: Vec<String>) -> anyhow::Result<()> {
+        if self.cached(st, text, None) {
+            return Ok(());
+        }
+        let env = run_env(st);
+        let done = super::run::run(self.store, st, &argv, env).with_context(|| text.to_string())?;
+        let created_by = match argv.first().map(String::as_str) {
+            Some(_) if argv.len() > 2 && argv[..2] == st.shell[..] => argv.join(" "),
+            _ => json(&argv),
+        };
+        self.commit(st, text, Some(&done.upper), created_by, None)
+    }
+
+    /// Make the step's image and remember it in the cache.
+    pub fn commit(
+        &mut self,
+        st: &mut State,
+        text: &str,
+        upper: Option<&std::path::Path>,
+        created_by: String,
+        files: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let made = commit(
+            self.store,
+            &Commit {
+                parent: st.image.as_ref(),
+                upper,
+                config: Some(st.config.clone()),
+                changes: &[],
+                created_by,
+                comment: None,
+                author: st.author.clone(),
+                created: time::now(),
+                tags: &[],
+            },
+            &Quiet,
+        )?;
+        self.cache.put(&self.key(st, text, files), &made.id)?;
+        let img = tags::resolve(self.store, digest::hex(&made.id))?;
+        self.say_image(Some(img.id()));
+        st.image = Some(img);
+        Ok(())
+    }
+
+    pub fn stage_image(&self, name: &str) -> anyhow::Result<Image> {
+        match self.done.get(&name.to_ascii_lowercase()) {
+            Some(c) => tags::resolve(self.store, digest::hex(&c.id)),
+            None => tags::resolve(self.store, name)
+                .with_context(|| format!("--from={name}: no stage of that name, and no such image")),
+        }
+    }
+}
+
+/// The environment of a RUN: the image's ENV, then the build args (which
+/// a RUN sees, but the image does not keep).
+fn run_env(st: &State) -> Vec<String> {
+    let mut env = st.config.env().clone().unwrap_or_default();
+    for (k, v) in &st.args {
+        if !env.iter().any(|e| e.starts_with(&format!("{k}="))) {
+            env.push(format!("{k}={v}"));
+        }
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    }
+    env
+}
+
+/// `ARG NAME[=default]` lines: the value from `--build-arg`, else the
+/// default, else (for a global ARG redeclared in a stage) the global value.
+pub fn declared(
+    lines: &[String],
+    build_args: &[(String, String)],
+    global: &[(String, String)],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for l in lines {
+        let (name, default) = match l.split_once('=') {
+            Some((n, d)) => (n.trim(), Some(d.trim().trim_matches('"').to_string())),
+            None => (l.trim(), None),
+        };
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            bail!("ARG {l:?}: expected NAME or NAME=default");
+        }
+        let given = build_args.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let inherited = global.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        if let Some(v) = given.or(default).or(inherited) {
+            out.push((name.to_string(), v));
+        }
+    }
+    for p in PREDEFINED {
+        if let Some((k, v)) = build_args.iter().find(|(k, _)| k == p) {
+            if !out.iter().any(|(n, _)| n == k) {
+                out.push((k.clone(), v.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn json(argv: &[String]) -> String {
+    serde_json::to_string(argv).unwrap_or_default()
+}
+
+/// Replace `$NAME`, `${NAME}` and `${NAME:-default}`; `\$` stays a `$`.
+pub fn expand(s: &str, vars: &HashMap<String, String>) -> String {
+    let (mut out, mut rest) = (String::new(), s);
+    while let Some(i) = rest.find(['$', '\\']) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if rest.as_bytes()[i] == b'\\' {
+            let next = after.chars().next();
+            match next {
+                Some('$') => out.push('$'),
+                Some(c) => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                None => out.push('\\'),
+            }
+            rest = &after[next.map_or(0, char::len_utf8)..];
+            continue;
+        }
+        let (name, default, used) = if let Some(body) = after.strip_prefix('{') {
+            match body.find('}') {
+                Some(end) => {
+                    let inner = &body[..end];
+                    let (n, d) = match inner.split_once(":-") {
+                        Some((n, d)) => (n, Some(d)),
+                        None => (inner, None),
+                    };
+                    (n, d, end + 2)
+                }
+                None => ("", None, 0),
+            }
+        } else {
+            let n = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..n], None, n)
+        };
+        if name.is_empty() {
+            out.push('$');
+        } else {
+            let v = vars.get(name).map(String::as_str).filter(|v| !v.is_empty() || default.is_none());
+            out.push_str(v.or(default).unwrap_or(""));
+        }
+        rest = &after[used..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_expand_as_the_reference_says() {
+        let vars = HashMap::from([("A".to_string(), "1".to_string()), ("E".into(), String::new())]);
+        assert_eq!(expand("x$A-${A}/${B:-d}/${E:-e}/\\$A/$", &vars), "x1-1/d/e/$A/$");
+    }
+
+    #[test]
+    fn build_args_override_defaults() {
+        let given = [("V".to_string(), "2".to_string()), ("HTTP_PROXY".into(), "p".into())];
+        let d = declared(&["V=1".into(), "W=x".into(), "U".into()], &given, &[]).unwrap();
+        assert_eq!(d, [("V".into(), "2".into()), ("W".into(), "x".into()), ("HTTP_PROXY".into(), "p".into())]);
+    }
+}
