@@ -52,7 +52,11 @@ impl Cache {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        Cache { file, entries, disabled }
+        Cache {
+            file,
+            entries,
+            disabled,
+        }
     }
 
     /// The image this step made before, if the store still has it.

@@ -59,7 +59,10 @@ impl Context {
             .canonicalize()
             .with_context(|| format!("COPY source {src:?}: not found in the build context"))?;
         if !real.starts_with(&self.root) {
-            bail!("COPY source {src:?} is outside the build context (it resolves to {})", real.display());
+            bail!(
+                "COPY source {src:?} is outside the build context (it resolves to {})",
+                real.display()
+            );
         }
         if self.ignored(&rel) {
             bail!("COPY source {src:?} is excluded by .dockerignore");
@@ -123,9 +126,20 @@ mod tests {
         std::os::unix::fs::symlink("../outside", ctx.join("sub/escape")).unwrap();
         std::fs::write(ctx.join(".dockerignore"), "secret\n*.txt\n!b.txt\n").unwrap();
         let c = Context::open(&ctx).unwrap();
-        assert_eq!(c.resolve("../../b.txt").unwrap(), ctx.canonicalize().unwrap().join("b.txt"));
-        assert!(c.resolve("sub/escape").unwrap_err().to_string().contains("outside"));
-        assert!(c.resolve("secret").unwrap_err().to_string().contains(".dockerignore"));
+        assert_eq!(
+            c.resolve("../../b.txt").unwrap(),
+            ctx.canonicalize().unwrap().join("b.txt")
+        );
+        assert!(c
+            .resolve("sub/escape")
+            .unwrap_err()
+            .to_string()
+            .contains("outside"));
+        assert!(c
+            .resolve("secret")
+            .unwrap_err()
+            .to_string()
+            .contains(".dockerignore"));
         let hits = c.glob("*.txt").unwrap();
         assert_eq!(hits.len(), 1, "a.txt is ignored, b.txt kept: {hits:?}");
     }

@@ -27,13 +27,30 @@ struct Owner {
     mode: Option<u32>,
 }
 
-pub fn step(b: &mut Builder, st: &mut State, text: &str, c: &CopyInstruction) -> anyhow::Result<()> {
-    let (mut from, mut owner) = (None, Owner { uid: None, gid: None, mode: None });
+pub fn step(
+    b: &mut Builder,
+    st: &mut State,
+    text: &str,
+    c: &CopyInstruction,
+) -> anyhow::Result<()> {
+    let (mut from, mut owner) = (
+        None,
+        Owner {
+            uid: None,
+            gid: None,
+            mode: None,
+        },
+    );
     for (k, v) in dockerfile::flags(&c.options, &["from", "chown", "chmod"], "COPY")? {
         match k {
             "from" => from = Some(v.to_string()),
             "chown" => (owner.uid, owner.gid) = chown(v)?,
-            _ => owner.mode = Some(u32::from_str_radix(v, 8).with_context(|| format!("COPY --chmod={v}: not an octal mode"))?),
+            _ => {
+                owner.mode = Some(
+                    u32::from_str_radix(v, 8)
+                        .with_context(|| format!("COPY --chmod={v}: not an octal mode"))?,
+                )
+            }
         }
     }
     let work = b.store.work_dir()?;
@@ -50,7 +67,9 @@ pub fn step(b: &mut Builder, st: &mut State, text: &str, c: &CopyInstruction) ->
     };
     let mut sources = Vec::new();
     for s in &c.src {
-        let Source::Path(p) = s else { bail!("{text}: heredoc sources are not supported yet") };
+        let Source::Path(p) = s else {
+            bail!("{text}: heredoc sources are not supported yet")
+        };
         sources.extend(ctx.glob(&st.expand(&p.value))?);
     }
     let files = sources_digest(ctx, &sources)?;
@@ -69,14 +88,22 @@ pub fn step(b: &mut Builder, st: &mut State, text: &str, c: &CopyInstruction) ->
         };
         copy_tree(s, &to, &owner)?;
     }
-    stamp_dirs(&upper, &target)?;
+    // A directory source gave `target` its own time; otherwise COPY made it.
+    let made = match sources.iter().any(|s| s.is_dir()) {
+        true => target.parent(),
+        false => into_dir.then_some(target.as_path()).or(target.parent()),
+    };
+    stamp_dirs(&upper, made)?;
     let created_by = format!("/bin/sh -c #(nop) COPY {} in {dest}", &files[..19]);
     b.commit(st, text, Some(&upper), created_by, Some(&files))
 }
 
 fn chown(v: &str) -> anyhow::Result<(Option<u32>, Option<u32>)> {
     let (u, g) = v.split_once(':').unwrap_or((v, v));
-    let num = |s: &str| s.parse::<u32>().with_context(|| format!("COPY --chown={v}: only numeric UID[:GID] is supported"));
+    let num = |s: &str| {
+        s.parse::<u32>()
+            .with_context(|| format!("COPY --chown={v}: only numeric UID[:GID] is supported"))
+    };
     Ok((Some(num(u)?), Some(num(g)?)))
 }
 
@@ -112,9 +139,16 @@ fn copy_tree(src: &Path, to: &Path, owner: &Owner) -> anyhow::Result<()> {
     } else if meta.is_file() {
         fs::copy(src, to).with_context(|| format!("copying {}", src.display()))?;
     } else {
-        bail!("COPY: {} is not a file, directory or symlink", src.display());
+        bail!(
+            "COPY: {} is not a file, directory or symlink",
+            src.display()
+        );
     }
-    std::os::unix::fs::lchown(to, Some(owner.uid.unwrap_or(0)), Some(owner.gid.unwrap_or(0)))?;
+    std::os::unix::fs::lchown(
+        to,
+        Some(owner.uid.unwrap_or(0)),
+        Some(owner.gid.unwrap_or(0)),
+    )?;
     if !meta.file_type().is_symlink() {
         let mode = owner.mode.unwrap_or(meta.mode() & 0o7777);
         fs::set_permissions(to, fs::Permissions::from_mode(mode))?;
@@ -124,11 +158,11 @@ fn copy_tree(src: &Path, to: &Path, owner: &Owner) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The directories from the layer's root down to `target` that COPY made
+/// The directories from the layer's root down to `made` that COPY made
 /// get the build's time, not the moment they were made.
-fn stamp_dirs(upper: &Path, target: &Path) -> anyhow::Result<()> {
+fn stamp_dirs(upper: &Path, made: Option<&Path>) -> anyhow::Result<()> {
     let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(time::now().max(0) as u64);
-    let mut p = target.parent();
+    let mut p = made;
     while let Some(d) = p {
         if !d.starts_with(upper) {
             break;

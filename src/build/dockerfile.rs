@@ -128,7 +128,10 @@ pub fn flags<'f>(
         .map(|f| {
             let name = f.name.value.as_ref();
             if !known.contains(&name) {
-                bail!("{what}: unknown flag --{name} (known: --{})", known.join(", --"));
+                bail!(
+                    "{what}: unknown flag --{name} (known: --{})",
+                    known.join(", --")
+                );
             }
             let value = f
                 .value
@@ -158,9 +161,18 @@ mod tests {
 
     #[test]
     fn errors_name_line_and_column() {
-        let err = parse("FROM scratch\nRUN [\"a\"\n").err().unwrap().to_string();
+        let err = parse("FROM scratch\nRUN [\"a\"\n")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
-        let err = parse("FROM scratch\nFROBNICATE x\n").err().unwrap().to_string();
-        assert!(err.contains("line 2") && err.to_lowercase().contains("unknown"), "{err}");
+        let err = parse("FROM scratch\nFROBNICATE x\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.to_lowercase().contains("unknown"),
+            "{err}"
+        );
     }
 }

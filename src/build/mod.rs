@@ -16,12 +16,14 @@
 //! - [`dockerfile`]: the parser crate's syntax tree as steps with their text;
 //! - [`context`]: the build context, .dockerignore, sources kept inside;
 //! - [`stage`]: one stage's state (config, args, shell) and its steps;
+//! - [`epoch`]: SOURCE_DATE_EPOCH clamps the times a RUN wrote;
 //! - [`cache`]: the step cache.
 
 pub mod cache;
 pub mod context;
 pub mod copy;
 pub mod dockerfile;
+pub mod epoch;
 pub mod run;
 pub mod stage;
 
@@ -54,7 +56,10 @@ pub trait Report {
 /// Build the Dockerfile; the last stage's (or `--target`'s) image.
 pub fn build(store: &Store, opts: &Options, report: &dyn Report) -> anyhow::Result<Committed> {
     let ctx = context::Context::open(&opts.context)?;
-    let file = opts.file.clone().unwrap_or_else(|| ctx.root.join("Dockerfile"));
+    let file = opts
+        .file
+        .clone()
+        .unwrap_or_else(|| ctx.root.join("Dockerfile"));
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read the Dockerfile {}", file.display()))?;
     let tree = dockerfile::parse(&text)?;
@@ -68,7 +73,10 @@ pub fn build(store: &Store, opts: &Options, report: &dyn Report) -> anyhow::Resu
             .with_context(|| format!("--target {t}: no stage of that name in the Dockerfile"))?,
     };
     check_stage_names(&parsed)?;
-    let total: usize = parsed.stages[..=last].iter().map(|s| s.steps.len() + 1).sum();
+    let total: usize = parsed.stages[..=last]
+        .iter()
+        .map(|s| s.steps.len() + 1)
+        .sum();
     let mut cache = cache::Cache::open(store, opts.no_cache);
     let mut b = stage::Builder {
         store,

@@ -34,7 +34,9 @@ pub fn run(store: &Store, st: &State, argv: &[String], env: Vec<String>) -> anyh
     }
     let dir = ContainerDir::create(None)?;
     let mut root = Rootfs::prepare(Driver::Overlay, &lowers, &dir.path)?;
-    let mut spec = SpecBuilder::new(root.root(), argv.to_vec()).env(env).build();
+    let mut spec = SpecBuilder::new(root.root(), argv.to_vec())
+        .env(env)
+        .build();
     if let Some(p) = spec.process_mut() {
         p.set_cwd(st.config.working_dir().clone().unwrap_or("/".into()).into());
         p.set_terminal(Some(false));
@@ -52,6 +54,7 @@ pub fn run(store: &Store, st: &State, argv: &[String], env: Vec<String>) -> anyh
             ran.exit_code()
         );
     }
+    super::epoch::clamp(&root.changes())?;
     Ok(Done {
         upper: root.changes(),
         _dir: dir,
@@ -65,7 +68,9 @@ fn numeric_user(u: &str) -> anyhow::Result<(u32, u32)> {
     let uid: u32 = user
         .parse()
         .map_err(|_| anyhow::anyhow!("USER {u}: only numeric uid[:gid] is supported for RUN"))?;
-    let gid = if group.is_empty() { uid } else {
+    let gid = if group.is_empty() {
+        uid
+    } else {
         group
             .parse()
             .map_err(|_| anyhow::anyhow!("USER {u}: only a numeric gid is supported for RUN"))?

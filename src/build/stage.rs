@@ -20,8 +20,16 @@ use crate::image::{changes, digest, tags, time, Image, Quiet, Store};
 /// The ARGs every build has without declaring them (Docker's predefined
 /// proxy args, and the platform ones BuildKit adds).
 const PREDEFINED: &[&str] = &[
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-    "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 ];
 
 pub struct Builder<'a> {
@@ -112,7 +120,8 @@ impl Builder<'_> {
 
     fn say_image(&self, id: Option<&oci_spec::image::Digest>) {
         if let Some(id) = id {
-            self.report.line(&format!(" ---> {}", &digest::hex(id)[..12]));
+            self.report
+                .line(&format!(" ---> {}", &digest::hex(id)[..12]));
         }
     }
 
@@ -126,7 +135,9 @@ impl Builder<'_> {
                 return self.commit_run(st, text, argv);
             }
             Instruction::Copy(c) => return super::copy::step(self, st, text, c),
-            Instruction::Add(_) => bail!("{text}: ADD is not supported yet: use COPY (and RUN tar -x for an archive)"),
+            Instruction::Add(_) => {
+                bail!("{text}: ADD is not supported yet: use COPY (and RUN tar -x for an archive)")
+            }
             Instruction::Healthcheck(_) => bail!("{text}: HEALTHCHECK is not supported yet"),
             Instruction::Onbuild(_) => bail!("{text}: ONBUILD is not supported yet"),
             Instruction::From(_) => unreachable!("FROM starts a stage"),
@@ -157,13 +168,21 @@ impl Builder<'_> {
                 created_by = nop(format!("ENTRYPOINT {}", json(&argv)));
                 st.config.set_entrypoint(Some(argv));
                 // A new ENTRYPOINT drops the CMD inherited from the base.
-                if st.image.as_ref().and_then(|i| i.config.config().clone()).and_then(|c| c.cmd().clone()) == st.config.cmd().clone() {
+                if st
+                    .image
+                    .as_ref()
+                    .and_then(|i| i.config.config().clone())
+                    .and_then(|c| c.cmd().clone())
+                    == st.config.cmd().clone()
+                {
                     st.config.set_cmd(None);
                 }
             }
             Instruction::Volume(v) => {
                 let vols: Vec<String> = match &v.arguments {
-                    JsonOrStringArray::Json(a) => a.value.iter().map(|w| st.expand(&w.value)).collect(),
+                    JsonOrStringArray::Json(a) => {
+                        a.value.iter().map(|w| st.expand(&w.value)).collect()
+                    }
                     JsonOrStringArray::String(a) => a.iter().map(|w| st.expand(&w.value)).collect(),
                 };
                 created_by = nop(format!("VOLUME {}", json(&vols)));
@@ -181,7 +200,9 @@ impl Builder<'_> {
             Instruction::Env(e) => created_by = self.change(st, "ENV", &e.arguments.value)?,
             Instruction::Label(l) => created_by = self.change(st, "LABEL", &l.arguments.value)?,
             Instruction::User(u) => created_by = self.change(st, "USER", &u.arguments.value)?,
-            Instruction::Stopsignal(s) => created_by = self.change(st, "STOPSIGNAL", &s.arguments.value)?,
+            Instruction::Stopsignal(s) => {
+                created_by = self.change(st, "STOPSIGNAL", &s.arguments.value)?
+            }
             Instruction::Workdir(w) => {
                 let dir = st.expand(&w.arguments.value);
                 let dir = match (dir.starts_with('/'), st.config.working_dir()) {
@@ -189,7 +210,8 @@ impl Builder<'_> {
                     (false, Some(cur)) => std::path::Path::new(cur).join(&dir),
                 };
                 created_by = nop(format!("WORKDIR {}", dir.display()));
-                st.config.set_working_dir(Some(dir.to_string_lossy().into_owned()));
+                st.config
+                    .set_working_dir(Some(dir.to_string_lossy().into_owned()));
             }
             _ => bail!("{text}: an instruction this builder does not know"),
         }
@@ -224,7 +246,12 @@ impl Builder<'_> {
         true
     }
 
-    fn commit_config(&mut self, st: &mut State, text: &str, created_by: String) -> anyhow::Result<()> {
+    fn commit_config(
+        &mut self,
+        st: &mut State,
+        text: &str,
+        created_by: String,
+    ) -> anyhow::Result<()> {
         if self.cached(st, text, None) {
             return Ok(());
         }
@@ -278,8 +305,9 @@ impl Builder<'_> {
     pub fn stage_image(&self, name: &str) -> anyhow::Result<Image> {
         match self.done.get(&name.to_ascii_lowercase()) {
             Some(c) => tags::resolve(self.store, digest::hex(&c.id)),
-            None => tags::resolve(self.store, name)
-                .with_context(|| format!("--from={name}: no stage of that name, and no such image")),
+            None => tags::resolve(self.store, name).with_context(|| {
+                format!("--from={name}: no stage of that name, and no such image")
+            }),
         }
     }
 }
@@ -315,8 +343,15 @@ pub fn declared(
         if name.is_empty() || name.contains(char::is_whitespace) {
             bail!("ARG {l:?}: expected NAME or NAME=default");
         }
-        let given = build_args.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let inherited = global.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let given = build_args
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone());
+        let inherited = global
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone());
         if let Some(v) = given.or(default).or(inherited) {
             out.push((name.to_string(), v));
         }
@@ -375,7 +410,10 @@ pub fn expand(s: &str, vars: &HashMap<String, String>) -> String {
         if name.is_empty() {
             out.push('$');
         } else {
-            let v = vars.get(name).map(String::as_str).filter(|v| !v.is_empty() || default.is_none());
+            let v = vars
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty() || default.is_none());
             out.push_str(v.or(default).unwrap_or(""));
         }
         rest = &after[used..];
@@ -390,14 +428,30 @@ mod tests {
 
     #[test]
     fn variables_expand_as_the_reference_says() {
-        let vars = HashMap::from([("A".to_string(), "1".to_string()), ("E".into(), String::new())]);
-        assert_eq!(expand("x$A-${A}/${B:-d}/${E:-e}/\\$A/$", &vars), "x1-1/d/e/$A/$");
+        let vars = HashMap::from([
+            ("A".to_string(), "1".to_string()),
+            ("E".into(), String::new()),
+        ]);
+        assert_eq!(
+            expand("x$A-${A}/${B:-d}/${E:-e}/\\$A/$", &vars),
+            "x1-1/d/e/$A/$"
+        );
     }
 
     #[test]
     fn build_args_override_defaults() {
-        let given = [("V".to_string(), "2".to_string()), ("HTTP_PROXY".into(), "p".into())];
+        let given = [
+            ("V".to_string(), "2".to_string()),
+            ("HTTP_PROXY".into(), "p".into()),
+        ];
         let d = declared(&["V=1".into(), "W=x".into(), "U".into()], &given, &[]).unwrap();
-        assert_eq!(d, [("V".into(), "2".into()), ("W".into(), "x".into()), ("HTTP_PROXY".into(), "p".into())]);
+        assert_eq!(
+            d,
+            [
+                ("V".into(), "2".into()),
+                ("W".into(), "x".into()),
+                ("HTTP_PROXY".into(), "p".into())
+            ]
+        );
     }
 }

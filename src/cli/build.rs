@@ -67,9 +67,9 @@ pub fn run(a: BuildArgs) -> anyhow::Result<i32> {
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) => Ok((k.to_string(), v.to_string())),
             // Docker takes `--build-arg K` from the environment.
-            None => std::env::var(kv)
-                .map(|v| (kv.clone(), v))
-                .with_context(|| format!("--build-arg {kv}: expected K=V (or K set in the environment)")),
+            None => std::env::var(kv).map(|v| (kv.clone(), v)).with_context(|| {
+                format!("--build-arg {kv}: expected K=V (or K set in the environment)")
+            }),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let store = Store::open(&crate::paths::state_root(), Lock::Exclusive)?;

@@ -128,7 +128,11 @@ fn config_json(c: &Commit, config: Config, diff_ids: Vec<String>) -> anyhow::Res
     history.push(entry.build()?);
     let parent = c.parent.map(|p| &p.config);
     let mut b = ImageConfigurationBuilder::default();
-    if let Some(a) = c.author.clone().or_else(|| parent.and_then(|p| p.author().clone())) {
+    if let Some(a) = c
+        .author
+        .clone()
+        .or_else(|| parent.and_then(|p| p.author().clone()))
+    {
         b = b.author(a);
     }
     let image: ImageConfiguration = b

@@ -1,0 +1,308 @@
+//! `wharf build` judged from the store's side: the images it makes (config
+//! fields, history, the files their layers unpack to), the step cache,
+//! reproducible digests, a failing RUN that leaves nothing, and bad input
+//! refused with one line and the store unchanged.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::TestRoot;
+use wharf::image::{tags, unpack::unpack, Image, Lock, Quiet, Store};
+
+const DOCKERFILE: &str = r#"# every instruction this builder knows
+ARG BASE=base:1
+FROM $BASE AS build
+ARG WHO=nobody
+ENV GREETING="hello there" DIR=/srv
+WORKDIR $DIR
+COPY *.txt ./
+COPY --chown=1000:1000 --chmod=640 conf/app.conf /etc/app.conf
+RUN echo "$GREETING from $WHO" > made.txt && rm -f /bin/true
+SHELL ["/bin/sh", "-e", "-c"]
+RUN ["/bin/sh", "-c", "echo exec form > /srv/exec.txt"]
+
+FROM build
+MAINTAINER Jane Doe <jane@example.org>
+COPY --from=build /srv/made.txt /copied/made.txt
+LABEL team=core "two words"="a b"
+EXPOSE 80 53/udp
+VOLUME /data
+USER 1000:1000
+STOPSIGNAL SIGTERM
+ENTRYPOINT echo start
+CMD ["--help"]
+"#;
+
+fn context(t: &TestRoot) -> PathBuf {
+    let ctx = t.path().join("ctx");
+    fs::create_dir_all(ctx.join("conf")).unwrap();
+    fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    fs::write(ctx.join("b.txt"), "b\n").unwrap();
+    fs::write(ctx.join("ignored.txt"), "no\n").unwrap();
+    fs::write(ctx.join(".dockerignore"), "ignored.txt\n").unwrap();
+    fs::write(ctx.join("conf/app.conf"), "port=80\n").unwrap();
+    fs::write(ctx.join("Dockerfile"), DOCKERFILE).unwrap();
+    ctx
+}
+
+fn base(t: &TestRoot) {
+    let dir = t.path().join("base-rootfs");
+    let out = t.run(
+        "wharf",
+        &[
+            "rootfs",
+            "create",
+            "--image",
+            "base:1",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
+
+fn build(t: &TestRoot, ctx: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["build"];
+    args.extend_from_slice(extra);
+    args.push(ctx.to_str().unwrap());
+    t.cmd("wharf")
+        .args(&args)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap()
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "build failed:\n{}{}",
+        common::stdout(&o),
+        common::stderr(&o)
+    );
+    common::stdout(&o)
+}
+
+fn image(t: &TestRoot, name: &str) -> Image {
+    let store = Store::open(t.path(), Lock::Shared).unwrap();
+    tags::resolve(&store, name).unwrap()
+}
+
+fn index(t: &TestRoot) -> String {
+    fs::read_to_string(t.path().join("images/index.json")).unwrap_or_default()
+}
+
+#[test]
+fn every_instruction_lands_in_the_config_and_the_layers() {
+    let t = TestRoot::new();
+    base(&t);
+    let ctx = context(&t);
+    let out = ok(build(
+        &t,
+        &ctx,
+        &["-t", "app:1", "--build-arg", "WHO=wharf"],
+    ));
+    assert!(out.contains("Step 1/19 : FROM $BASE AS build"), "{out}");
+    assert!(out.contains("Step 19/19 : CMD [\"--help\"]"), "{out}");
+    assert!(
+        out.contains("Successfully tagged docker.io/library/app:1"),
+        "{out}"
+    );
+
+    let img = image(&t, "app:1");
+    let c = img.config.config().clone().unwrap();
+    assert_eq!(
+        img.config.author().as_deref(),
+        Some("Jane Doe <jane@example.org>")
+    );
+    let env = c.env().clone().unwrap();
+    assert!(env.contains(&"GREETING=hello there".to_string()), "{env:?}");
+    assert!(
+        !env.iter().any(|e| e.starts_with("WHO=")),
+        "a build arg is not kept: {env:?}"
+    );
+    assert_eq!(c.working_dir().as_deref(), Some("/srv"));
+    assert_eq!(c.user().as_deref(), Some("1000:1000"));
+    assert_eq!(c.stop_signal().as_deref(), Some("SIGTERM"));
+    assert_eq!(
+        c.entrypoint().clone().unwrap(),
+        ["/bin/sh", "-c", "echo start"]
+    );
+    assert_eq!(c.cmd().clone().unwrap(), ["--help"]);
+    assert_eq!(c.exposed_ports().clone().unwrap(), ["80/tcp", "53/udp"]);
+    assert_eq!(c.volumes().clone().unwrap(), ["/data"]);
+    let labels = c.labels().clone().unwrap();
+    assert_eq!(labels["team"], "core");
+    assert_eq!(labels["two words"], "a b");
+
+    // base + 2 COPY + 2 RUN in the first stage, + 1 COPY in the second.
+    assert_eq!(img.manifest.layers().len(), 6);
+    let history = img.config.history().clone().unwrap();
+    let empty: Vec<bool> = history
+        .iter()
+        .map(|h| h.empty_layer().unwrap_or(false))
+        .collect();
+    assert_eq!(
+        empty.iter().filter(|e| !**e).count(),
+        6,
+        "one non-empty entry per layer"
+    );
+    assert!(history
+        .iter()
+        .any(|h| h.created_by().as_deref() == Some("/bin/sh -c #(nop) WORKDIR /srv")));
+
+    let store = Store::open(t.path(), Lock::Shared).unwrap();
+    let root = t.path().join("unpacked");
+    unpack(&store, &img, &root, &Quiet).unwrap();
+    assert_eq!(fs::read_to_string(root.join("srv/a.txt")).unwrap(), "a\n");
+    assert_eq!(fs::read_to_string(root.join("srv/b.txt")).unwrap(), "b\n");
+    assert!(!root.join("srv/ignored.txt").exists(), ".dockerignore");
+    assert_eq!(
+        fs::read_to_string(root.join("srv/made.txt")).unwrap(),
+        "hello there from wharf\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("srv/exec.txt")).unwrap(),
+        "exec form\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("copied/made.txt")).unwrap(),
+        "hello there from wharf\n"
+    );
+    assert!(
+        !root.join("bin/true").exists(),
+        "RUN's rm became a whiteout"
+    );
+    assert!(root.join("bin/sh").exists());
+    use std::os::unix::fs::MetadataExt;
+    let conf = fs::metadata(root.join("etc/app.conf")).unwrap();
+    assert_eq!(
+        (conf.uid(), conf.gid(), conf.mode() & 0o7777),
+        (1000, 1000, 0o640)
+    );
+}
+
+#[test]
+fn the_cache_reuses_steps_until_a_copied_file_changes() {
+    let t = TestRoot::new();
+    base(&t);
+    let ctx = context(&t);
+    let first = ok(build(&t, &ctx, &["-t", "app:1"]));
+    assert!(!first.contains("Using cache"), "{first}");
+    let again = ok(build(&t, &ctx, &["-t", "app:2"]));
+    assert_eq!(
+        again.matches("Using cache").count(),
+        17,
+        "every step but the two FROMs: {again}"
+    );
+    assert_eq!(image(&t, "app:1").id(), image(&t, "app:2").id());
+
+    fs::write(ctx.join("conf/app.conf"), "port=81\n").unwrap();
+    let changed = ok(build(&t, &ctx, &["-t", "app:3"]));
+    // Steps 2-6 (ARG, ENV, WORKDIR, COPY *.txt) come from the cache;
+    // from the COPY of app.conf on, everything is built again.
+    assert_eq!(changed.matches("Using cache").count(), 4, "{changed}");
+    let step7 = changed.split("Step 6/19").nth(1).unwrap();
+    assert!(!step7.contains("Using cache"), "{changed}");
+
+    let none = ok(build(&t, &ctx, &["--no-cache", "-t", "app:4"]));
+    assert!(!none.contains("Using cache"), "{none}");
+}
+
+#[test]
+fn source_date_epoch_gives_the_same_digest_twice() {
+    let t = TestRoot::new();
+    base(&t);
+    let ctx = context(&t);
+    ok(build(&t, &ctx, &["--no-cache", "-t", "one:1"]));
+    ok(build(&t, &ctx, &["--no-cache", "-t", "two:1"]));
+    let (one, two) = (image(&t, "one:1"), image(&t, "two:1"));
+    assert_eq!(one.manifest_digest, two.manifest_digest);
+    assert_eq!(
+        one.config.created().as_deref(),
+        Some("2023-11-14T22:13:20Z")
+    );
+}
+
+#[test]
+fn a_failing_run_reports_its_code_and_leaves_nothing() {
+    let t = TestRoot::new();
+    base(&t);
+    let ctx = t.path().join("fail");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM base:1\nENV A=1\nRUN echo last words; exit 3\n",
+    )
+    .unwrap();
+    let before = index(&t);
+    let out = build(&t, &ctx, &["-t", "broken:1"]);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(err.contains("non-zero code: 3"), "{err}");
+    assert!(
+        common::stdout(&out).contains("last words"),
+        "the command's output was shown"
+    );
+    // The ENV step's image may stay (it is a finished step), the RUN's not.
+    let store = Store::open(t.path(), Lock::Shared).unwrap();
+    assert!(tags::resolve(&store, "broken:1").is_err());
+    let after = index(&t);
+    assert_eq!(
+        after.matches("\"digest\"").count(),
+        before.matches("\"digest\"").count() + 1
+    );
+    let containers = fs::read_dir(t.path().join("containers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(containers, 0, "no container dir left");
+    assert!(common::our_mounts(&t).is_empty(), "no mount left");
+    assert_eq!(
+        fs::read_dir(t.path().join("images/tmp")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_changes_nothing() {
+    let t = TestRoot::new();
+    base(&t);
+    let ctx = t.path().join("bad");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(t.path().join("outside"), "secret\n").unwrap();
+    std::os::unix::fs::symlink("../outside", ctx.join("escape")).unwrap();
+    let cases = [
+        (
+            "FROM base:1\nHEALTHCHECK --interval=1s BOGUS\n",
+            "line 2 column 27",
+        ),
+        ("FROM base:1\nFROBNICATE now\n", "line 2"),
+        ("FROM base:1\nCOPY escape /x\n", "outside the build context"),
+        (
+            "FROM base:1\nCOPY ../../outside /x\n",
+            "not found in the build context",
+        ),
+        ("FROM base:1\nCOPY --from=nope /a /b\n", "--from=nope"),
+        ("FROM nosuch:9\n", "nosuch:9"),
+    ];
+    let before = index(&t);
+    for (dockerfile, says) in cases {
+        fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+        let out = build(&t, &ctx, &[]);
+        assert!(!out.status.success(), "{dockerfile}");
+        let err = common::stderr(&out);
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "one line for {dockerfile:?}: {err}"
+        );
+        assert!(
+            err.contains(says),
+            "{dockerfile:?} should say {says:?}: {err}"
+        );
+        assert_eq!(index(&t), before, "{dockerfile:?} changed the store");
+    }
+    let out = build(&t, &ctx, &["--target", "missing"]);
+    assert!(common::stderr(&out).contains("--target missing"));
+}
