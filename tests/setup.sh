@@ -33,6 +33,8 @@ have script || need_apt+=(bsdutils)
 # Peers for the image interop tests (tests/image_interop.rs).
 have skopeo || need_apt+=(skopeo)
 have umoci || need_apt+=(umoci)
+# The peer builder for tests/build_buildah.rs.
+have buildah || need_apt+=(buildah)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -77,10 +77,12 @@ impl Builder<'_> {
         let from = expand(&s.from, &self.global_args.iter().cloned().collect());
         let image = self.base(&from)?;
         let mut st = State {
-            config: image
-                .as_ref()
-                .and_then(|i| i.config.config().clone())
-                .unwrap_or_default(),
+            config: with_default_path(
+                image
+                    .as_ref()
+                    .and_then(|i| i.config.config().clone())
+                    .unwrap_or_default(),
+            ),
             image,
             args: Vec::new(),
             shell: vec!["/bin/sh".into(), "-c".into()],
@@ -321,11 +323,21 @@ fn run_env(st: &State) -> Vec<String> {
             env.push(format!("{k}={v}"));
         }
     }
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-    }
     env
 }
+
+/// A base without PATH gets the default one, as Docker and buildah give it
+/// at FROM, so RUN finds its programs and the image keeps it.
+fn with_default_path(mut config: Config) -> Config {
+    let mut env = config.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, format!("PATH={DEFAULT_PATH}"));
+        config.set_env(Some(env));
+    }
+    config
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// `ARG NAME[=default]` lines: the value from `--build-arg`, else the
 /// default, else (for a global ARG redeclared in a stage) the global value.
