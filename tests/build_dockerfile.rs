@@ -306,3 +306,92 @@ fn bad_input_is_one_line_and_changes_nothing() {
     let out = build(&t, &ctx, &["--target", "missing"]);
     assert!(common::stderr(&out).contains("--target missing"));
 }
+
+/// One tar with one file, `name` holding `body`.
+fn tar_of(name: &str, body: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(body.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(1_600_000_000);
+    h.set_uid(0);
+    h.set_gid(0);
+    b.append_data(&mut h, name, body.as_bytes()).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn add_unpacks_each_kind_of_archive_and_downloads_urls() {
+    use std::io::{Read, Write};
+    let t = TestRoot::new();
+    base(&t);
+    let ctx = t.path().join("add");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(ctx.join("plain.tar"), tar_of("p.txt", "plain\n")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar_of("g.txt", "gzip\n")).unwrap();
+    fs::write(ctx.join("g.tgz"), gz.finish().unwrap()).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    bz.write_all(&tar_of("b.txt", "bzip2\n")).unwrap();
+    fs::write(ctx.join("b.tar.bz2"), bz.finish().unwrap()).unwrap();
+    let mut xz = Vec::new();
+    lzma_rs::xz_compress(&mut &tar_of("x.txt", "xz\n")[..], &mut xz).unwrap();
+    fs::write(ctx.join("x.tar.xz"), xz).unwrap();
+    fs::write(
+        ctx.join("z.tar.zst"),
+        zstd::encode_all(&tar_of("z.txt", "zstd\n")[..], 0).unwrap(),
+    )
+    .unwrap();
+    fs::write(ctx.join("note.txt"), "not an archive\n").unwrap();
+
+    // A one-shot HTTP server on loopback for the URL source.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut req = [0u8; 1024];
+        let _ = s.read(&mut req).unwrap();
+        let body = "from the web\n";
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(resp.as_bytes()).unwrap();
+    });
+    let dockerfile = format!(
+        "FROM base:1\nADD plain.tar g.tgz b.tar.bz2 x.tar.xz z.tar.zst note.txt /x/\nADD http://127.0.0.1:{port}/web.txt /web/\n"
+    );
+    fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    ok(build(&t, &ctx, &["-t", "added:1"]));
+    server.join().unwrap();
+
+    let store = Store::open(t.path(), Lock::Shared).unwrap();
+    let root = t.path().join("unpacked");
+    unpack(&store, &image(&t, "added:1"), &root, &Quiet).unwrap();
+    for (f, body) in [
+        ("p.txt", "plain\n"),
+        ("g.txt", "gzip\n"),
+        ("b.txt", "bzip2\n"),
+        ("x.txt", "xz\n"),
+        ("z.txt", "zstd\n"),
+        ("note.txt", "not an archive\n"),
+    ] {
+        assert_eq!(
+            fs::read_to_string(root.join("x").join(f)).unwrap(),
+            body,
+            "{f}"
+        );
+    }
+    assert!(
+        !root.join("x/g.tgz").exists(),
+        "an archive is unpacked, not copied"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let web = root.join("web/web.txt");
+    assert_eq!(fs::read_to_string(&web).unwrap(), "from the web\n");
+    assert_eq!(
+        fs::metadata(&web).unwrap().mode() & 0o777,
+        0o600,
+        "Docker's mode for a download"
+    );
+}

@@ -13,7 +13,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use parse_dockerfile::{CopyInstruction, Source};
+use parse_dockerfile::{Flag, Source, UnescapedString};
 use sha2::{Digest as _, Sha256};
 
 use super::context::Context;
@@ -27,28 +27,35 @@ struct Owner {
     mode: Option<u32>,
 }
 
-pub fn step(
-    b: &mut Builder,
-    st: &mut State,
-    text: &str,
-    c: &CopyInstruction,
-) -> anyhow::Result<()> {
-    let (mut from, mut owner) = (
-        None,
-        Owner {
-            uid: None,
-            gid: None,
-            mode: None,
-        },
-    );
-    for (k, v) in dockerfile::flags(&c.options, &["from", "chown", "chmod"], "COPY")? {
+/// The parts COPY and ADD share.
+pub struct Args<'i> {
+    pub options: &'i [Flag<'i>],
+    pub src: &'i [Source<'i>],
+    pub dest: &'i UnescapedString<'i>,
+    /// ADD: unpack local archives, download URLs.
+    pub add: bool,
+}
+
+pub fn step(b: &mut Builder, st: &mut State, text: &str, c: Args) -> anyhow::Result<()> {
+    let mut from = None;
+    let mut owner = Owner {
+        uid: None,
+        gid: None,
+        mode: None,
+    };
+    let what = if c.add { "ADD" } else { "COPY" };
+    let known: &[&str] = match c.add {
+        true => &["chown", "chmod"],
+        false => &["from", "chown", "chmod"],
+    };
+    for (k, v) in dockerfile::flags(c.options, known, what)? {
         match k {
             "from" => from = Some(v.to_string()),
             "chown" => (owner.uid, owner.gid) = chown(v)?,
             _ => {
                 owner.mode = Some(
                     u32::from_str_radix(v, 8)
-                        .with_context(|| format!("COPY --chmod={v}: not an octal mode"))?,
+                        .with_context(|| format!("{what} --chmod={v}: not an octal mode"))?,
                 )
             }
         }
@@ -65,22 +72,40 @@ pub fn step(
             &other
         }
     };
-    let mut sources = Vec::new();
-    for s in &c.src {
+    // Each source with its name for the cache key: its context path, or its URL.
+    let mut sources: Vec<(String, PathBuf)> = Vec::new();
+    for s in c.src {
         let Source::Path(p) = s else {
             bail!("{text}: heredoc sources are not supported yet")
         };
-        sources.extend(ctx.glob(&st.expand(&p.value))?);
+        let p = st.expand(&p.value);
+        if c.add && super::add::is_url(&p) {
+            let dir = work.path.join(format!("url-{}", sources.len()));
+            let got = super::add::download(&p, &dir)?;
+            fs::set_permissions(&got, fs::Permissions::from_mode(0o600))?;
+            fs::File::open(&got)?.set_modified(build_time())?;
+            sources.push((p, got));
+            continue;
+        }
+        for found in ctx.glob(&p)? {
+            let rel = found.strip_prefix(&ctx.root).unwrap_or(&found);
+            sources.push((rel.display().to_string(), found));
+        }
     }
-    let files = sources_digest(ctx, &sources)?;
+    let files = sources_digest(&sources)?;
     if b.cached(st, text, Some(&files)) {
         return Ok(());
     }
     let dest = st.expand(&c.dest.value);
+    let remote: Vec<bool> = sources.iter().map(|(n, _)| super::add::is_url(n)).collect();
+    let sources: Vec<PathBuf> = sources.into_iter().map(|(_, p)| p).collect();
     let upper = work.path.join("upper");
     let target = place(&upper, &dest, st.config.working_dir().as_deref())?;
     let into_dir = dest.ends_with('/') || sources.len() > 1 || sources.iter().any(|s| s.is_dir());
-    for s in &sources {
+    for (s, remote) in sources.iter().zip(remote) {
+        if c.add && !remote && s.is_file() && super::add::extract(s, &target)? {
+            continue;
+        }
         let to = match (into_dir, s.is_dir()) {
             (_, true) => target.clone(),
             (true, false) => target.join(s.file_name().context("a source has no name")?),
@@ -94,7 +119,7 @@ pub fn step(
         false => into_dir.then_some(target.as_path()).or(target.parent()),
     };
     stamp_dirs(&upper, made)?;
-    let created_by = format!("/bin/sh -c #(nop) COPY {} in {dest}", &files[..19]);
+    let created_by = format!("/bin/sh -c #(nop) {what} {} in {dest}", &files[..19]);
     b.commit(st, text, Some(&upper), created_by, Some(&files))
 }
 
@@ -161,7 +186,7 @@ fn copy_tree(src: &Path, to: &Path, owner: &Owner) -> anyhow::Result<()> {
 /// The directories from the layer's root down to `made` that COPY made
 /// get the build's time, not the moment they were made.
 fn stamp_dirs(upper: &Path, made: Option<&Path>) -> anyhow::Result<()> {
-    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(time::now().max(0) as u64);
+    let when = build_time();
     let mut p = made;
     while let Some(d) = p {
         if !d.starts_with(upper) {
@@ -173,11 +198,18 @@ fn stamp_dirs(upper: &Path, made: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// sha256 over every file read: its path in the context, mode and bytes.
-fn sources_digest(ctx: &Context, sources: &[PathBuf]) -> anyhow::Result<String> {
+/// Now, or SOURCE_DATE_EPOCH.
+fn build_time() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(time::now().max(0) as u64)
+}
+
+/// sha256 over every file read: its name (context path or URL), and below
+/// it each path, mode and bytes.
+fn sources_digest(sources: &[(String, PathBuf)]) -> anyhow::Result<String> {
     let mut h = Sha256::new();
-    for s in sources {
-        hash_tree(&ctx.root, s, &mut h)?;
+    for (name, s) in sources {
+        h.update(format!("{name}\0"));
+        hash_tree(s, s, &mut h)?;
     }
     Ok(format!("sha256:{}", hex::encode(h.finalize())))
 }

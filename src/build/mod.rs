@@ -17,8 +17,10 @@
 //! - [`context`]: the build context, .dockerignore, sources kept inside;
 //! - [`stage`]: one stage's state (config, args, shell) and its steps;
 //! - [`epoch`]: SOURCE_DATE_EPOCH clamps the times a RUN wrote;
+//! - [`add`]: ADD's archives and URLs;
 //! - [`cache`]: the step cache.
 
+pub mod add;
 pub mod cache;
 pub mod context;
 pub mod copy;

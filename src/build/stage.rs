@@ -136,9 +136,25 @@ impl Builder<'_> {
                 let argv = dockerfile::command(&r.arguments, &st.shell);
                 return self.commit_run(st, text, argv);
             }
-            Instruction::Copy(c) => return super::copy::step(self, st, text, c),
-            Instruction::Add(_) => {
-                bail!("{text}: ADD is not supported yet: use COPY (and RUN tar -x for an archive)")
+            Instruction::Copy(c) => {
+                let (options, src, dest) = (&c.options[..], &c.src[..], &c.dest);
+                let args = super::copy::Args {
+                    options,
+                    src,
+                    dest,
+                    add: false,
+                };
+                return super::copy::step(self, st, text, args);
+            }
+            Instruction::Add(a) => {
+                let (options, src, dest) = (&a.options[..], &a.src[..], &a.dest);
+                let args = super::copy::Args {
+                    options,
+                    src,
+                    dest,
+                    add: true,
+                };
+                return super::copy::step(self, st, text, args);
             }
             Instruction::Healthcheck(_) => bail!("{text}: HEALTHCHECK is not supported yet"),
             Instruction::Onbuild(_) => bail!("{text}: ONBUILD is not supported yet"),
