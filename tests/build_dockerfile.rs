@@ -395,3 +395,68 @@ fn add_unpacks_each_kind_of_archive_and_downloads_urls() {
         "Docker's mode for a download"
     );
 }
+
+/// The config blob as stored: Docker's fields the OCI schema lacks too.
+fn raw_config(t: &TestRoot, name: &str) -> serde_json::Value {
+    let store = Store::open(t.path(), Lock::Shared).unwrap();
+    let img = tags::resolve(&store, name).unwrap();
+    serde_json::from_slice(&store.read_blob(img.id()).unwrap()).unwrap()
+}
+
+#[test]
+fn onbuild_triggers_run_in_the_child_and_healthcheck_is_kept() {
+    let t = TestRoot::new();
+    base(&t);
+    let ctx = t.path().join("onbuild");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(ctx.join("child.txt"), "from the child's context\n").unwrap();
+    fs::write(
+        ctx.join("Base.Dockerfile"),
+        "FROM base:1\nHEALTHCHECK --interval=5s --retries=2 CMD /bin/sh -c exit\nONBUILD RUN echo triggered > /trig.txt\nONBUILD COPY child.txt /child.txt\n",
+    )
+    .unwrap();
+    fs::write(ctx.join("Dockerfile"), "FROM onbase:1\nENV X=1\n").unwrap();
+    let base_file = ctx.join("Base.Dockerfile");
+    ok(build(
+        &t,
+        &ctx,
+        &["-f", base_file.to_str().unwrap(), "-t", "onbase:1"],
+    ));
+    let parent = raw_config(&t, "onbase:1");
+    assert_eq!(
+        parent["config"]["OnBuild"],
+        serde_json::json!([
+            "RUN echo triggered > /trig.txt",
+            "COPY child.txt /child.txt"
+        ])
+    );
+    let check = &parent["config"]["Healthcheck"];
+    assert_eq!(
+        check["Test"],
+        serde_json::json!(["CMD-SHELL", "/bin/sh -c exit"])
+    );
+    assert_eq!(
+        (check["Interval"].as_u64(), check["Retries"].as_u64()),
+        (Some(5_000_000_000), Some(2))
+    );
+
+    let out = ok(build(&t, &ctx, &["-t", "child:1"]));
+    assert!(out.contains("# Executing 2 build triggers"), "{out}");
+    let child = raw_config(&t, "child:1");
+    assert!(
+        child["config"].get("OnBuild").is_none(),
+        "triggers are not inherited"
+    );
+    assert_eq!(&child["config"]["Healthcheck"], check, "HEALTHCHECK is");
+    let store = Store::open(t.path(), Lock::Shared).unwrap();
+    let root = t.path().join("unpacked");
+    unpack(&store, &image(&t, "child:1"), &root, &Quiet).unwrap();
+    assert_eq!(
+        fs::read_to_string(root.join("trig.txt")).unwrap(),
+        "triggered\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("child.txt")).unwrap(),
+        "from the child's context\n"
+    );
+}

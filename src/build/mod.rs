@@ -18,6 +18,7 @@
 //! - [`stage`]: one stage's state (config, args, shell) and its steps;
 //! - [`epoch`]: SOURCE_DATE_EPOCH clamps the times a RUN wrote;
 //! - [`add`]: ADD's archives and URLs;
+//! - [`health`]: HEALTHCHECK as Docker stores it;
 //! - [`cache`]: the step cache.
 
 pub mod add;
@@ -26,6 +27,7 @@ pub mod context;
 pub mod copy;
 pub mod dockerfile;
 pub mod epoch;
+pub mod health;
 pub mod run;
 pub mod stage;
 

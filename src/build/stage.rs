@@ -14,7 +14,7 @@ use super::cache::{Cache, Key};
 use super::context::Context;
 use super::dockerfile::{self, StageText};
 use super::Report;
-use crate::image::commit::{commit, Commit, Committed};
+use crate::image::commit::{commit, docker_fields, Commit, Committed, Fields};
 use crate::image::{changes, digest, tags, time, Image, Quiet, Store};
 
 /// The ARGs every build has without declaring them (Docker's predefined
@@ -52,6 +52,8 @@ pub struct State {
     pub args: Vec<(String, String)>,
     pub shell: Vec<String>,
     author: Option<String>,
+    /// Healthcheck, OnBuild, Shell: kept beside the OCI config.
+    pub fields: Fields,
 }
 
 impl State {
@@ -76,6 +78,17 @@ impl Builder<'_> {
         self.announce(&s.from_text);
         let from = expand(&s.from, &self.global_args.iter().cloned().collect());
         let image = self.base(&from)?;
+        let mut fields = match &image {
+            Some(i) => docker_fields(self.store, i)?,
+            None => Fields::new(),
+        };
+        // A base's ONBUILD triggers run now, in this build, and are not
+        // passed on to the image made from it.
+        let triggers = fields.remove("OnBuild");
+        let shell = match fields.get("Shell") {
+            Some(v) => serde_json::from_value(v.clone())?,
+            None => vec!["/bin/sh".into(), "-c".into()],
+        };
         let mut st = State {
             config: with_default_path(
                 image
@@ -85,10 +98,14 @@ impl Builder<'_> {
             ),
             image,
             args: Vec::new(),
-            shell: vec!["/bin/sh".into(), "-c".into()],
+            shell,
             author: None,
+            fields,
         };
         self.say_image(st.image.as_ref().map(|i| i.id()));
+        if let Some(t) = triggers {
+            self.triggers(&mut st, serde_json::from_value(t)?)?;
+        }
         for (text, ins) in &s.steps {
             self.announce(text);
             self.step(&mut st, text, ins)?;
@@ -100,6 +117,25 @@ impl Builder<'_> {
             }),
             None => bail!("stage FROM scratch has no steps: there is no image to make"),
         }
+    }
+
+    /// Run the base's ONBUILD instructions, each parsed as a line of
+    /// this Dockerfile would be.
+    fn triggers(&mut self, st: &mut State, triggers: Vec<String>) -> anyhow::Result<()> {
+        let n = triggers.len();
+        self.report.line(&format!(
+            "# Executing {n} build trigger{}",
+            if n == 1 { "" } else { "s" }
+        ));
+        for t in triggers {
+            let text = format!("FROM scratch\n{t}\n");
+            let tree = dockerfile::parse(&text).with_context(|| format!("ONBUILD {t}"))?;
+            let parsed = dockerfile::stages(&text, &tree)?;
+            for (line, ins) in &parsed.stages[0].steps {
+                self.step(st, line, ins)?;
+            }
+        }
+        Ok(())
     }
 
     fn base(&self, from: &str) -> anyhow::Result<Option<Image>> {
@@ -156,8 +192,24 @@ impl Builder<'_> {
                 };
                 return super::copy::step(self, st, text, args);
             }
-            Instruction::Healthcheck(_) => bail!("{text}: HEALTHCHECK is not supported yet"),
-            Instruction::Onbuild(_) => bail!("{text}: ONBUILD is not supported yet"),
+            Instruction::Healthcheck(h) => {
+                let check = super::health::healthcheck(h, &st.shell)?;
+                created_by = nop(format!("HEALTHCHECK {}", check["Test"]));
+                st.fields.insert("Healthcheck".into(), check);
+            }
+            Instruction::Onbuild(_) => {
+                let trigger = text
+                    .split_once(char::is_whitespace)
+                    .map_or("", |(_, t)| t.trim());
+                let mut all: Vec<String> = match st.fields.get("OnBuild") {
+                    Some(v) => serde_json::from_value(v.clone())?,
+                    None => Vec::new(),
+                };
+                all.push(trigger.to_string());
+                st.fields
+                    .insert("OnBuild".into(), serde_json::to_value(all)?);
+                created_by = nop(format!("ONBUILD {trigger}"));
+            }
             Instruction::From(_) => unreachable!("FROM starts a stage"),
             Instruction::Arg(a) => {
                 let declared = declared(
@@ -170,6 +222,8 @@ impl Builder<'_> {
             }
             Instruction::Shell(s) => {
                 st.shell = s.arguments.iter().map(|w| w.value.to_string()).collect();
+                st.fields
+                    .insert("Shell".into(), serde_json::to_value(&st.shell)?);
                 created_by = nop(format!("SHELL {:?}", st.shell));
             }
             Instruction::Maintainer(m) => {
@@ -308,6 +362,7 @@ impl Builder<'_> {
                 created_by,
                 comment: None,
                 author: st.author.clone(),
+                docker_fields: Some(st.fields.clone()),
                 created: time::now(),
                 tags: &[],
             },

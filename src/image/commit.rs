@@ -36,6 +36,9 @@ pub struct Commit<'a> {
     pub upper: Option<&'a Path>,
     /// The new image's config; `None` keeps the parent's.
     pub config: Option<Config>,
+    /// Docker's config fields that the OCI config has no place for
+    /// (`Healthcheck`, `OnBuild`, `Shell`); `None` keeps the parent's.
+    pub docker_fields: Option<Fields>,
     /// Dockerfile instructions applied on top (`commit -c 'CMD …'`).
     pub changes: &'a [String],
     /// The history entry: `created_by`, and `comment` (`commit -m`).
@@ -46,6 +49,26 @@ pub struct Commit<'a> {
     /// Seconds since the epoch ([`time::now`] honours SOURCE_DATE_EPOCH).
     pub created: i64,
     pub tags: &'a [Reference],
+}
+
+/// JSON fields of an image config's `config` object.
+pub type Fields = serde_json::Map<String, serde_json::Value>;
+
+/// The config fields OCI's schema lacks but Docker and buildah write
+/// (readers that know them use them, others ignore them).
+pub const DOCKER_FIELDS: &[&str] = &["Healthcheck", "OnBuild", "Shell"];
+
+/// Those fields of `image`'s config, read from its stored config blob
+/// (the parsed config drops what OCI's schema does not name).
+pub fn docker_fields(store: &Store, image: &Image) -> anyhow::Result<Fields> {
+    let raw: serde_json::Value = serde_json::from_slice(&store.read_blob(image.id())?)?;
+    let mut out = Fields::new();
+    for f in DOCKER_FIELDS {
+        if let Some(v) = raw["config"].get(*f).filter(|v| !v.is_null()) {
+            out.insert(f.to_string(), v.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// The image made: its ID (config digest) and manifest digest.
@@ -83,7 +106,12 @@ pub fn commit(store: &Store, c: &Commit, progress: &dyn Progress) -> anyhow::Res
         .iter()
         .map(|l| l.diff_id.to_string())
         .collect();
-    let config_raw = config_json(c, config, diff_ids)?;
+    let fields = match (&c.docker_fields, c.parent) {
+        (Some(f), _) => f.clone(),
+        (None, Some(p)) => docker_fields(store, p)?,
+        (None, None) => Fields::new(),
+    };
+    let config_raw = config_json(c, config, &fields, diff_ids)?;
     let id = super::digest::of_bytes(&config_raw);
     let manifest = ingest.publish(&config_raw, None, c.tags)?;
     Ok(Committed { id, manifest })
@@ -110,7 +138,12 @@ fn reuse_parent_layers(ingest: &mut Ingest, parent: Option<&Image>) -> anyhow::R
     Ok(())
 }
 
-fn config_json(c: &Commit, config: Config, diff_ids: Vec<String>) -> anyhow::Result<Vec<u8>> {
+fn config_json(
+    c: &Commit,
+    config: Config,
+    fields: &Fields,
+    diff_ids: Vec<String>,
+) -> anyhow::Result<Vec<u8>> {
     let created = time::rfc3339(c.created);
     let mut history: Vec<History> = c
         .parent
@@ -148,5 +181,9 @@ fn config_json(c: &Commit, config: Config, diff_ids: Vec<String>) -> anyhow::Res
         )
         .history(history)
         .build()?;
-    super::digest::stable_json(&image)
+    let mut json = serde_json::to_value(&image)?;
+    if let Some(obj) = json["config"].as_object_mut() {
+        obj.extend(fields.clone());
+    }
+    super::digest::stable_json(&json)
 }
