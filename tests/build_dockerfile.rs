@@ -127,7 +127,8 @@ fn every_instruction_lands_in_the_config_and_the_layers() {
     assert_eq!(c.stop_signal().as_deref(), Some("SIGTERM"));
     assert_eq!(
         c.entrypoint().clone().unwrap(),
-        ["/bin/sh", "-c", "echo start"]
+        ["/bin/sh", "-e", "-c", "echo start"],
+        "SHELL is inherited by FROM build"
     );
     assert_eq!(c.cmd().clone().unwrap(), ["--help"]);
     assert_eq!(c.exposed_ports().clone().unwrap(), ["80/tcp", "53/udp"]);
