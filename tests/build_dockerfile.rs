@@ -131,14 +131,17 @@ fn every_instruction_lands_in_the_config_and_the_layers() {
         "SHELL is inherited by FROM build"
     );
     assert_eq!(c.cmd().clone().unwrap(), ["--help"]);
-    assert_eq!(c.exposed_ports().clone().unwrap(), ["80/tcp", "53/udp"]);
+    let mut ports = c.exposed_ports().clone().unwrap();
+    ports.sort();
+    assert_eq!(ports, ["53/udp", "80/tcp"]);
     assert_eq!(c.volumes().clone().unwrap(), ["/data"]);
     let labels = c.labels().clone().unwrap();
     assert_eq!(labels["team"], "core");
     assert_eq!(labels["two words"], "a b");
 
-    // base + 2 COPY + 2 RUN in the first stage, + 1 COPY in the second.
-    assert_eq!(img.manifest.layers().len(), 6);
+    // base + WORKDIR's new /srv + 2 COPY + 2 RUN in the first stage,
+    // + 1 COPY in the second.
+    assert_eq!(img.manifest.layers().len(), 7);
     let history = img.config.history().clone().unwrap();
     let empty: Vec<bool> = history
         .iter()
@@ -146,7 +149,7 @@ fn every_instruction_lands_in_the_config_and_the_layers() {
         .collect();
     assert_eq!(
         empty.iter().filter(|e| !**e).count(),
-        6,
+        7,
         "one non-empty entry per layer"
     );
     assert!(history
@@ -459,5 +462,38 @@ fn onbuild_triggers_run_in_the_child_and_healthcheck_is_kept() {
     assert_eq!(
         fs::read_to_string(root.join("child.txt")).unwrap(),
         "from the child's context\n"
+    );
+}
+
+#[test]
+fn workdir_makes_a_missing_directory_and_only_then_a_layer() {
+    let t = TestRoot::new();
+    base(&t);
+    let ctx = t.path().join("workdir");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM base:1\nWORKDIR /bin\nWORKDIR /opt/app\nRUN pwd > /where.txt\n",
+    )
+    .unwrap();
+    ok(build(&t, &ctx, &["-t", "wd:1"]));
+    let img = image(&t, "wd:1");
+    let history = img.config.history().clone().unwrap();
+    let empty: Vec<bool> = history[1..]
+        .iter()
+        .map(|h| h.empty_layer().unwrap_or(false))
+        .collect();
+    assert_eq!(
+        empty,
+        [true, false, false],
+        "/bin exists; /opt/app is made; RUN"
+    );
+    let store = Store::open(t.path(), Lock::Shared).unwrap();
+    let root = t.path().join("unpacked");
+    unpack(&store, &img, &root, &Quiet).unwrap();
+    assert!(root.join("opt/app").is_dir());
+    assert_eq!(
+        fs::read_to_string(root.join("where.txt")).unwrap(),
+        "/opt/app\n"
     );
 }

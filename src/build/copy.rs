@@ -185,7 +185,7 @@ fn copy_tree(src: &Path, to: &Path, owner: &Owner) -> anyhow::Result<()> {
 
 /// The directories from the layer's root down to `made` that COPY made
 /// get the build's time, not the moment they were made.
-fn stamp_dirs(upper: &Path, made: Option<&Path>) -> anyhow::Result<()> {
+pub(super) fn stamp_dirs(upper: &Path, made: Option<&Path>) -> anyhow::Result<()> {
     let when = build_time();
     let mut p = made;
     while let Some(d) = p {
@@ -199,7 +199,7 @@ fn stamp_dirs(upper: &Path, made: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// Now, or SOURCE_DATE_EPOCH.
-fn build_time() -> std::time::SystemTime {
+pub(super) fn build_time() -> std::time::SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_secs(time::now().max(0) as u64)
 }
 

@@ -17,6 +17,7 @@
 //! - [`context`]: the build context, .dockerignore, sources kept inside;
 //! - [`stage`]: one stage's state (config, args, shell) and its steps;
 //! - [`epoch`]: SOURCE_DATE_EPOCH clamps the times a RUN wrote;
+//! - [`workdir`]: WORKDIR, which makes the directory when it is missing;
 //! - [`add`]: ADD's archives and URLs;
 //! - [`health`]: HEALTHCHECK as Docker stores it;
 //! - [`cache`]: the step cache.
@@ -30,6 +31,7 @@ pub mod epoch;
 pub mod health;
 pub mod run;
 pub mod stage;
+pub mod workdir;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

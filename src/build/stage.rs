@@ -281,9 +281,7 @@ impl Builder<'_> {
                     (true, _) | (false, None) => std::path::Path::new("/").join(&dir),
                     (false, Some(cur)) => std::path::Path::new(cur).join(&dir),
                 };
-                created_by = nop(format!("WORKDIR {}", dir.display()));
-                st.config
-                    .set_working_dir(Some(dir.to_string_lossy().into_owned()));
+                return super::workdir::step(self, st, text, &dir);
             }
             _ => bail!("{text}: an instruction this builder does not know"),
         }
