@@ -48,8 +48,10 @@ struct Lines {
 
 impl Report for Lines {
     fn line(&self, text: &str) {
+        // A closed pipe (`wharf build . | head`) must not stop the build.
         if !self.quiet {
-            println!("{text}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{text}");
         }
     }
 }
