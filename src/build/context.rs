@@ -123,7 +123,7 @@ mod tests {
         std::fs::write(ctx.join("b.txt"), "b").unwrap();
         std::fs::write(ctx.join("secret"), "s").unwrap();
         std::fs::write(dir.path().join("outside"), "o").unwrap();
-        std::os::unix::fs::symlink("../outside", ctx.join("sub/escape")).unwrap();
+        std::os::unix::fs::symlink("../../outside", ctx.join("sub/escape")).unwrap();
         std::fs::write(ctx.join(".dockerignore"), "secret\n*.txt\n!b.txt\n").unwrap();
         let c = Context::open(&ctx).unwrap();
         assert_eq!(

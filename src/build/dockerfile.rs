@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn errors_name_line_and_column() {
-        let err = parse("FROM scratch\nRUN [\"a\"\n")
+        let err = parse("FROM scratch\nHEALTHCHECK --interval=1s BOGUS\n")
             .err()
             .unwrap()
             .to_string();
