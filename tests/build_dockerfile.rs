@@ -4,12 +4,14 @@
 //! refused with one line and the store unchanged.
 
 mod common;
+mod image_support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::TestRoot;
+use image_support::tar_of;
 use wharf::image::{tags, unpack::unpack, Image, Lock, Quiet, Store};
 
 const DOCKERFILE: &str = r#"# every instruction this builder knows
@@ -311,19 +313,6 @@ fn bad_input_is_one_line_and_changes_nothing() {
     assert!(common::stderr(&out).contains("--target missing"));
 }
 
-/// One tar with one file, `name` holding `body`.
-fn tar_of(name: &str, body: &str) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_ustar();
-    h.set_size(body.len() as u64);
-    h.set_mode(0o644);
-    h.set_mtime(1_600_000_000);
-    h.set_uid(0);
-    h.set_gid(0);
-    b.append_data(&mut h, name, body.as_bytes()).unwrap();
-    b.into_inner().unwrap()
-}
-
 #[test]
 fn add_unpacks_each_kind_of_archive_and_downloads_urls() {
     use std::io::{Read, Write};
@@ -331,19 +320,19 @@ fn add_unpacks_each_kind_of_archive_and_downloads_urls() {
     base(&t);
     let ctx = t.path().join("add");
     fs::create_dir_all(&ctx).unwrap();
-    fs::write(ctx.join("plain.tar"), tar_of("p.txt", "plain\n")).unwrap();
+    fs::write(ctx.join("plain.tar"), tar_of(&[("p.txt", b"plain\n")])).unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar_of("g.txt", "gzip\n")).unwrap();
+    gz.write_all(&tar_of(&[("g.txt", b"gzip\n")])).unwrap();
     fs::write(ctx.join("g.tgz"), gz.finish().unwrap()).unwrap();
     let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
-    bz.write_all(&tar_of("b.txt", "bzip2\n")).unwrap();
+    bz.write_all(&tar_of(&[("b.txt", b"bzip2\n")])).unwrap();
     fs::write(ctx.join("b.tar.bz2"), bz.finish().unwrap()).unwrap();
     let mut xz = Vec::new();
-    lzma_rs::xz_compress(&mut &tar_of("x.txt", "xz\n")[..], &mut xz).unwrap();
+    lzma_rs::xz_compress(&mut &tar_of(&[("x.txt", b"xz\n")])[..], &mut xz).unwrap();
     fs::write(ctx.join("x.tar.xz"), xz).unwrap();
     fs::write(
         ctx.join("z.tar.zst"),
-        zstd::encode_all(&tar_of("z.txt", "zstd\n")[..], 0).unwrap(),
+        zstd::encode_all(&tar_of(&[("z.txt", b"zstd\n")])[..], 0).unwrap(),
     )
     .unwrap();
     fs::write(ctx.join("note.txt"), "not an archive\n").unwrap();

@@ -36,6 +36,22 @@ pub struct Args<'i> {
     pub add: bool,
 }
 
+impl<'i> Args<'i> {
+    pub fn new(
+        options: &'i [Flag<'i>],
+        src: &'i [Source<'i>],
+        dest: &'i UnescapedString<'i>,
+        add: bool,
+    ) -> Self {
+        Args {
+            options,
+            src,
+            dest,
+            add,
+        }
+    }
+}
+
 pub fn step(b: &mut Builder, st: &mut State, text: &str, c: Args) -> anyhow::Result<()> {
     let mut from = None;
     let mut owner = Owner {

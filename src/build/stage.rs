@@ -173,23 +173,11 @@ impl Builder<'_> {
                 return self.commit_run(st, text, argv);
             }
             Instruction::Copy(c) => {
-                let (options, src, dest) = (&c.options[..], &c.src[..], &c.dest);
-                let args = super::copy::Args {
-                    options,
-                    src,
-                    dest,
-                    add: false,
-                };
+                let args = super::copy::Args::new(&c.options, &c.src, &c.dest, false);
                 return super::copy::step(self, st, text, args);
             }
             Instruction::Add(a) => {
-                let (options, src, dest) = (&a.options[..], &a.src[..], &a.dest);
-                let args = super::copy::Args {
-                    options,
-                    src,
-                    dest,
-                    add: true,
-                };
+                let args = super::copy::Args::new(&a.options, &a.src, &a.dest, true);
                 return super::copy::step(self, st, text, args);
             }
             Instruction::Healthcheck(h) => {
