@@ -20,6 +20,7 @@
 //! - [`workdir`]: WORKDIR, which makes the directory when it is missing;
 //! - [`add`]: ADD's archives and URLs;
 //! - [`health`]: HEALTHCHECK as Docker stores it;
+//! - [`vars`]: ARG values and `$NAME` expansion;
 //! - [`cache`]: the step cache.
 
 pub mod add;
@@ -31,6 +32,7 @@ pub mod epoch;
 pub mod health;
 pub mod run;
 pub mod stage;
+pub mod vars;
 pub mod workdir;
 
 use std::collections::HashMap;
@@ -90,7 +92,7 @@ pub fn build(store: &Store, opts: &Options, report: &dyn Report) -> anyhow::Resu
         cache: &mut cache,
         report,
         build_args: &opts.build_args,
-        global_args: stage::declared(&parsed.global_args, &opts.build_args, &[])?,
+        global_args: vars::declared(&parsed.global_args, &opts.build_args, &[])?,
         done: HashMap::new(),
         step: 0,
         total,
