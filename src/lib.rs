@@ -11,6 +11,7 @@
 //! - [`registry`]: pull and push against a registry (runtime, beside [`image`]).
 //! - [`paths`]: where wharf keeps its state.
 
+pub mod build;
 pub mod cgroup;
 pub mod cli;
 pub mod container;

@@ -37,6 +37,8 @@ have umoci || need_apt+=(umoci)
 # htpasswd to give it a password file.
 have docker-registry || need_apt+=(docker-registry)
 have htpasswd || need_apt+=(apache2-utils)
+# The peer builder for tests/build_buildah.rs.
+have buildah || need_apt+=(buildah)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -1,6 +1,7 @@
 //! The faces of wharf: the `wharf` command's subcommands (one file each),
 //! and what the chapter binaries share (`lesson`).
 
+pub mod build;
 pub mod doctor;
 pub mod flags;
 pub mod image;
@@ -77,6 +78,8 @@ pub enum Command {
     Logout(registry::LogoutArgs),
     /// List a registry's repositories and tags: REGISTRY/TERM.
     Search(registry::SearchArgs),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
 }
 
 /// Run one `wharf` subcommand; the result is the process's exit code.
@@ -109,5 +112,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Login(a) => registry::login(a),
         Command::Logout(a) => registry::logout(a),
         Command::Search(a) => registry::search(a),
+        Command::Build(a) => build::run(a),
     }
 }

@@ -7,6 +7,7 @@
 //! - [`store`]: blobs, index.json, tags.json, unpacked layers; locking and recovery;
 //! - [`ingest`]: one pass per layer: copy, hash, decompress, hash, unpack, then publish;
 //! - [`import`] (with [`changes`]): a rootfs tar becomes an image;
+//! - [`commit`]: an overlay upper dir becomes a new image on a parent (commit, build steps);
 //! - [`archive`] and [`load`]: docker-archive and OCI layout, as tar or directory;
 //! - [`save`]: the same two formats out;
 //! - [`tags`]: naming and finding images; [`remove`]: rmi and prune;
@@ -17,6 +18,7 @@
 
 pub mod archive;
 pub mod changes;
+pub mod commit;
 pub mod compress;
 pub mod df;
 pub mod digest;
