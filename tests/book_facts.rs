@@ -449,7 +449,7 @@ fn workdir_adds_a_layer() {
 /// and its name from this list.
 const COMING: &[&str] = &[
     "run", "create", "start", "stop", "restart", "kill", "rm", "pause", "unpause", "wait", "ps",
-    "top", "logs", "attach", "exec", "cp", "stats", "diff", "commit", "export", "build",
+    "top", "logs", "attach", "exec", "cp", "stats", "diff", "commit", "export",
 ];
 
 /// One `wharf …` span of a page: the words before the first argument (a
