@@ -8,6 +8,8 @@
 //! - kernel: [`sys`] makes every container-building syscall and journals it;
 //!   [`probe`] reads every view the kernel gives of itself.
 //! - [`image`]: the image store, import, load/save (runtime, beside [`container`]).
+//! - [`lifecycle`]: Docker's containers over [`container`]: records, names,
+//!   the monitor, logs (runtime).
 //! - [`paths`]: where wharf keeps its state.
 
 pub mod cgroup;
@@ -15,6 +17,7 @@ pub mod cli;
 pub mod container;
 pub mod image;
 pub mod layer;
+pub mod lifecycle;
 pub mod net;
 pub mod ns;
 pub mod paths;

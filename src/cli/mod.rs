@@ -1,6 +1,7 @@
 //! The faces of wharf: the `wharf` command's subcommands (one file each),
 //! and what the chapter binaries share (`lesson`).
 
+pub mod container;
 pub mod doctor;
 pub mod flags;
 pub mod image;
@@ -66,6 +67,34 @@ pub enum Command {
     Layers(image::LayersArgs),
     /// Disk usage of images, layers, containers and volumes.
     Df(image::DfArgs),
+    /// Create and run a new container from an image.
+    Run(container::RunArgs),
+    /// Create a new container (its init waits for `start`).
+    Create(container::CreateArgs),
+    /// Start one or more created or stopped containers.
+    Start(container::StartArgs),
+    /// Stop one or more running containers.
+    Stop(container::StopArgs),
+    /// Restart one or more containers.
+    Restart(container::StopArgs),
+    /// Kill one or more running containers.
+    Kill(container::KillArgs),
+    /// Remove one or more containers.
+    Rm(container::RmArgs),
+    /// Block until containers stop, then print their exit codes.
+    Wait(container::NamesArgs),
+    /// List containers.
+    Ps(container::PsArgs),
+    /// Fetch the logs of a container.
+    Logs(container::LogsArgs),
+    /// Execute a command in a running container.
+    Exec(container::ExecArgs),
+    /// Pause all processes within one or more containers.
+    Pause(container::NamesArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(container::NamesArgs),
+    /// Container commands: inspect, prune, ls.
+    Container(container::ContainerArgs),
 }
 
 /// Run one `wharf` subcommand; the result is the process's exit code.
@@ -93,5 +122,19 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Image(a) => image::image(a),
         Command::Layers(a) => image::layers(a),
         Command::Df(a) => image::df(a),
+        Command::Run(a) => container::run(a),
+        Command::Create(a) => container::create(a),
+        Command::Start(a) => container::start(a),
+        Command::Stop(a) => container::stop(a),
+        Command::Restart(a) => container::restart(a),
+        Command::Kill(a) => container::kill(a),
+        Command::Rm(a) => container::rm(a),
+        Command::Wait(a) => container::wait(a),
+        Command::Ps(a) => container::ps(a),
+        Command::Logs(a) => container::logs(a),
+        Command::Exec(a) => container::exec(a),
+        Command::Pause(a) => container::pause(a, true),
+        Command::Unpause(a) => container::pause(a, false),
+        Command::Container(a) => container::container(a),
     }
 }
