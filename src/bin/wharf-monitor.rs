@@ -63,7 +63,7 @@ fn main() {
         Monitor::new(Path::new(dir)).and_then(|mut m| m.run(mode == "start", &mut ready))
     {
         if let Some(r) = ready.as_mut() {
-            let _ = writeln!(r, "error: {e:#}");
+            let _ = writeln!(r, "{}", wharf::sys::report_line(&e));
         }
         eprintln!("wharf-monitor: {e:#}");
         std::process::exit(1);
@@ -117,9 +117,7 @@ impl Monitor {
         let (err, err_w) = output_pipe()?;
         let (in_r, in_w) = pipe()?;
         let stdin = rec.open_stdin.then_some(in_w);
-        let sock = attach::socket(dir);
-        let _ = std::fs::remove_file(&sock);
-        let listener = UnixListener::bind(&sock)?;
+        let listener = attach::bind(dir)?;
         let log = logs::Writer::open(&rec.log_path, rec.log_max_size, rec.log_max_files)?;
         Ok(Monitor {
             dir: dir.to_path_buf(),
@@ -196,9 +194,14 @@ impl Monitor {
                 .trim_start_matches("wharf-oci: ")
                 .trim_start_matches("error: ")
                 .to_string();
-            self.status.exit_code = 125;
+            self.status.exit_code = match ran.code() {
+                Some(c @ (126 | 127)) => c,
+                _ => 125,
+            };
             status::save(&self.dir, &self.status)?;
-            anyhow::bail!("{}", self.status.error);
+            return Err(
+                wharf::sys::ExitCode(self.status.exit_code, self.status.error.clone()).into(),
+            );
         }
         self.status.pid = std::fs::read_to_string(&pid_file)?.trim().parse()?;
         self.status.phase = Phase::Created;
@@ -395,7 +398,7 @@ impl Monitor {
         }
         status::save(&self.dir, &self.status)?;
         let frame = attach::frame(EXIT, code.to_string().as_bytes());
-        for mut c in self.clients.drain(..) {
+        for c in &mut self.clients {
             let _ = c.sock.write_all(&frame);
         }
         if self.rec.auto_remove {
@@ -404,6 +407,9 @@ impl Monitor {
                 eprintln!("wharf-monitor: --rm: {e:#}");
             }
         }
+        // Our clients see the end of the stream only now: a `run --rm`
+        // returns once the container is gone.
+        self.clients.clear();
         Ok(false)
     }
 }

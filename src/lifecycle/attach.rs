@@ -12,7 +12,8 @@
 //!   and its shutdown(SHUT_WR) closes it.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -24,6 +25,26 @@ pub const EXIT: u8 = 3;
 
 pub fn socket(dir: &Path) -> PathBuf {
     dir.join(SOCKET)
+}
+
+/// A socket's path must fit sun_path's 108 bytes, and a container's
+/// directory can be deeper than that: reach it through a descriptor of
+/// the directory, `/proc/self/fd/N/attach.sock`, which the kernel
+/// resolves like the long path (conmon does the same).
+fn with_short_path<T>(dir: &Path, f: impl FnOnce(&Path) -> io::Result<T>) -> io::Result<T> {
+    let d = std::fs::File::open(dir)?;
+    let short = PathBuf::from(format!("/proc/self/fd/{}/{SOCKET}", d.as_raw_fd()));
+    f(&short)
+}
+
+/// The monitor's end: listen on `<dir>/attach.sock`.
+pub fn bind(dir: &Path) -> io::Result<UnixListener> {
+    let _ = std::fs::remove_file(socket(dir));
+    with_short_path(dir, |p| UnixListener::bind(p))
+}
+
+fn connect(dir: &Path) -> io::Result<UnixStream> {
+    with_short_path(dir, |p| UnixStream::connect(p))
 }
 
 /// One frame's bytes.
@@ -51,11 +72,10 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
 /// Send `request` to the monitor of the container in `dir`, and read its
 /// `ok`; the connection stays open for what follows.
 pub fn request(dir: &Path, request: &str) -> anyhow::Result<UnixStream> {
-    let path = socket(dir);
-    let mut s = UnixStream::connect(&path).with_context(|| {
+    let mut s = connect(dir).with_context(|| {
         format!(
             "the container's monitor does not answer on {}",
-            path.display()
+            socket(dir).display()
         )
     })?;
     s.write_all(format!("{request}\n").as_bytes())?;
@@ -70,10 +90,11 @@ pub fn request(dir: &Path, request: &str) -> anyhow::Result<UnixStream> {
     }
 }
 
-/// Copy the output frames to our stdout and stderr until the exit frame;
-/// its code is returned (`None` if the monitor went away without one).
+/// Copy the output frames to our stdout and stderr until the monitor
+/// hangs up; the exit frame's code is returned (`None` if there was none).
 pub fn relay_output(s: &mut UnixStream) -> anyhow::Result<Option<i32>> {
     let (mut out, mut err) = (io::stdout(), io::stderr());
+    let mut code = None;
     while let Some((stream, data)) = read_frame(s)? {
         match stream {
             STDOUT => {
@@ -81,11 +102,11 @@ pub fn relay_output(s: &mut UnixStream) -> anyhow::Result<Option<i32>> {
                 out.flush()?;
             }
             STDERR => err.write_all(&data)?,
-            EXIT => return Ok(String::from_utf8_lossy(&data).trim().parse().ok()),
+            EXIT => code = String::from_utf8_lossy(&data).trim().parse().ok(),
             _ => {}
         }
     }
-    Ok(None)
+    Ok(code)
 }
 
 #[cfg(test)]

@@ -67,7 +67,11 @@ pub fn spawn(dir: &Path, start: bool) -> anyhow::Result<()> {
             "the container's monitor died before it was ready (see {})",
             dir.join(LOG).display()
         ),
-        other => bail!("{}", other.strip_prefix("error: ").unwrap_or(other)),
+        // Docker's codes: 126/127 when the command cannot run, else 125.
+        other => Err(match crate::sys::from_report(other) {
+            e if matches!(crate::sys::exit_code_of(&e), 126 | 127) => e,
+            e => crate::sys::ExitCode(125, crate::sys::one_line(&e)).into(),
+        }),
     }
 }
 

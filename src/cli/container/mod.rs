@@ -129,7 +129,8 @@ pub fn failed(result: anyhow::Result<i32>) -> anyhow::Result<i32> {
 }
 
 /// Do `f` for each container named; print each name done, as Docker does.
-/// Every one is tried; the first failure is the answer.
+/// Every one is tried; the first failure is the answer (the others are
+/// printed here).
 fn each(
     names: &[String],
     mut f: impl FnMut(&lifecycle::Record) -> anyhow::Result<()>,
@@ -138,16 +139,11 @@ fn each(
     for n in names {
         match lifecycle::find(n).and_then(|r| f(&r)) {
             Ok(()) => println!("{n}"),
-            Err(e) => {
-                eprintln!("wharf: error: {}", crate::sys::one_line(&e));
-                first_error.get_or_insert(e);
-            }
+            Err(e) if first_error.is_none() => first_error = Some(e),
+            Err(e) => eprintln!("wharf: error: {}", crate::sys::one_line(&e)),
         }
     }
-    match first_error {
-        None => Ok(0),
-        Some(e) => Err(e),
-    }
+    first_error.map_or(Ok(0), Err)
 }
 
 pub fn create(a: CreateArgs) -> anyhow::Result<i32> {
