@@ -256,6 +256,15 @@ fn bad_input_is_one_line_dockers_code_and_nothing_left() {
         "is already in use by container",
     );
     one_line(&["start", "taken"], "is already running");
+    // An image a container stands on is not removed without -f.
+    let rmi = l.wharf(&["rmi", "box"]);
+    assert!(!rmi.status.success());
+    assert!(
+        stderr(&rmi).contains("container") && stderr(&rmi).contains("is using it"),
+        "{}",
+        stderr(&rmi)
+    );
+    assert!(l.ok(&["images"]).contains("box"));
     l.ok(&["stop", "-t", "0", "taken"]);
     one_line(&["exec", "taken", "true"], "is not running");
     l.ok(&["rm", &id]);

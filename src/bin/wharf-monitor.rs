@@ -194,10 +194,8 @@ impl Monitor {
                 .trim_start_matches("wharf-oci: ")
                 .trim_start_matches("error: ")
                 .to_string();
-            self.status.exit_code = match ran.code() {
-                Some(c @ (126 | 127)) => c,
-                _ => 125,
-            };
+            // Docker's codes: 126/127 when the command cannot run, else 125.
+            self.status.exit_code = ran.code().filter(|c| matches!(c, 126 | 127)).unwrap_or(125);
             status::save(&self.dir, &self.status)?;
             return Err(
                 wharf::sys::ExitCode(self.status.exit_code, self.status.error.clone()).into(),

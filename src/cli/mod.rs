@@ -95,6 +95,8 @@ pub enum Command {
     Unpause(container::NamesArgs),
     /// Container commands: inspect, prune, ls.
     Container(container::ContainerArgs),
+    /// System commands: prune.
+    System(container::SystemArgs),
 }
 
 /// Run one `wharf` subcommand; the result is the process's exit code.
@@ -136,5 +138,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Pause(a) => container::pause(a, true),
         Command::Unpause(a) => container::pause(a, false),
         Command::Container(a) => container::container(a),
+        Command::System(a) => container::system(a),
     }
 }

@@ -124,7 +124,7 @@ pub fn rm(rec: &Record, force: bool) -> anyhow::Result<()> {
         // Let the monitor see the end and let go of the container.
         let t0 = Instant::now();
         while monitor::alive(view::of(rec).status.monitor_pid)
-            && t0.elapsed() < Duration::from_secs(10)
+            && t0.elapsed() < Duration::from_secs(30)
         {
             std::thread::sleep(Duration::from_millis(10));
         }

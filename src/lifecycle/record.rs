@@ -136,3 +136,12 @@ pub fn all() -> anyhow::Result<Vec<Record>> {
     out.sort_by_key(|r| r.created);
     Ok(out)
 }
+
+/// The containers made from the image with this ID (`rmi` refuses to
+/// remove an image a container's root still stands on).
+pub fn using_image(image_id: &str) -> anyhow::Result<Vec<Record>> {
+    Ok(all()?
+        .into_iter()
+        .filter(|r| r.image_id == image_id)
+        .collect())
+}

@@ -25,5 +25,60 @@ pub fn remove(rec: &Record) -> anyhow::Result<()> {
     rootfs.unmount()?;
     crate::union::remove_tree(&dir)?;
     names::release(&rec.name, &rec.id);
+    // A monitor finishing at this moment may have been deleting the
+    // runtime's state too: whatever of it is left goes (runc's rule:
+    // delete --force of no container is done).
+    rt.delete(&rec.id, true)?;
     Ok(())
+}
+
+/// What a wharf command killed half-way through `create` left without a
+/// record: a container directory (maybe with its overlay mounted), a name
+/// pointing at no container, an OCI runtime state of no container. Each
+/// is recognised by its 64-hex id and removed; returns what was freed.
+pub fn orphans() -> anyhow::Result<Vec<String>> {
+    let root = crate::paths::state_root();
+    let is_id = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let has_record = |id: &str| {
+        super::record::dir_of(id)
+            .join(super::record::RECORD)
+            .is_file()
+    };
+    let mut freed = Vec::new();
+    for (sub, what) in [("run", "runtime state"), ("containers", "directory")] {
+        let Ok(entries) = std::fs::read_dir(root.join(sub)) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if !is_id(&id) || has_record(&id) {
+                continue;
+            }
+            if sub == "run" {
+                Runtime::default_root().delete(&id, true)?;
+            } else {
+                let rootfs = Rootfs {
+                    driver: Driver::Overlay,
+                    lowers: Vec::new(),
+                    dir: e.path(),
+                };
+                rootfs.unmount()?;
+                crate::union::remove_tree(&e.path())?;
+            }
+            freed.push(format!("{what} {id}"));
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(root.join("names")) {
+        for e in entries.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            match names::lookup(&name) {
+                Some(id) if !has_record(&id) => {
+                    names::release(&name, &id);
+                    freed.push(format!("name {name}"));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(freed)
 }

@@ -60,7 +60,7 @@ pub fn logs(a: LogsArgs) -> anyhow::Result<i32> {
     };
     let mut lines: Vec<Line> = logs::read_all(&rec.log_path, rec.log_max_files)
         .into_iter()
-        .filter(|l| since.is_none_or(|s| clock::parse(&l.time).unwrap_or(0) >= s))
+        .filter(|l| since.map_or(true, |s| clock::parse(&l.time).unwrap_or(0) >= s))
         .collect();
     let skip = lines.len().saturating_sub(tail);
     for l in lines.drain(skip..) {

@@ -100,6 +100,23 @@ pub struct ExecArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SystemArgs {
+    #[command(subcommand)]
+    pub command: SystemCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Remove stopped containers and whatever a killed wharf command left
+    /// half-made (directories, mounts, names, runtime states).
+    Prune {
+        /// Do not prompt for confirmation (wharf never prompts).
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct ContainerArgs {
     #[command(subcommand)]
     pub command: ContainerCommand,
@@ -268,6 +285,18 @@ pub fn container(a: ContainerArgs) -> anyhow::Result<i32> {
         ContainerCommand::Inspect(n) => failed(inspect::inspect(&n.containers)),
         ContainerCommand::Prune { force: _ } => failed(prune()),
         ContainerCommand::Ls(p) => ps(p),
+    }
+}
+
+pub fn system(a: SystemArgs) -> anyhow::Result<i32> {
+    match a.command {
+        SystemCommand::Prune { force: _ } => failed((|| {
+            prune()?;
+            for what in lifecycle::remove::orphans()? {
+                println!("Removed half-made {what}");
+            }
+            Ok(0)
+        })()),
     }
 }
 
