@@ -170,6 +170,9 @@ impl Monitor {
 
     /// `wharf-oci create`, with our pipes as its (and so the init's) stdio.
     fn create(&mut self) -> anyhow::Result<()> {
+        // What an earlier run may have left of the runtime's state (a
+        // reader's lock file can outlive its delete) goes first.
+        let _ = self.oci(&["delete", "--force", &self.rec.id]).output();
         let pid_file = self.dir.join("init.pid");
         let (dir, id) = (self.dir.to_string_lossy(), self.rec.id.clone());
         let mut cmd = self.oci(&["create", "--bundle", &dir, "--pid-file"]);

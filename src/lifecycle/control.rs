@@ -25,10 +25,14 @@ pub fn start(rec: &Record) -> anyhow::Result<()> {
         }
         State::Exited | State::Dead => {
             let _ = std::fs::remove_file(dir.join(STOPPED_BY_USER));
-            // Whatever the old run left of the runtime's state goes first.
-            let rt = Runtime::default_root();
-            if rt.state(&rec.id).is_ok() {
-                rt.delete(&rec.id, true)?;
+            // The old monitor finishes first; the new one clears what is
+            // left of the old run's runtime state before it creates.
+            let t0 = Instant::now();
+            while v.monitor_alive
+                && monitor::alive(v.status.monitor_pid)
+                && t0.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(10));
             }
             monitor::spawn(&dir, true)?;
         }
