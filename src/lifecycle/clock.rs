@@ -1,7 +1,6 @@
 //! Time as Docker shows it: RFC 3339 with nanoseconds in UTC for records
 //! and log lines (`2026-12-03T16:32:19.123456789Z`), and "5 seconds ago"
-//! for tables. Kept in unix nanoseconds on disk, so no time zone and no
-//! calendar crate is needed.
+//! for tables. Kept in unix nanoseconds on disk.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,21 +11,15 @@ pub fn now_ns() -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
-/// `ns` as RFC 3339 in UTC; 0 (never) is Docker's zero time.
+/// `ns` as RFC 3339 in UTC; 0 (never) is Docker's zero time. The
+/// calendar is the image store's ([`crate::image::time`]); the
+/// nanoseconds are ours.
 pub fn rfc3339(ns: i128) -> String {
     if ns <= 0 {
         return "0001-01-01T00:00:00Z".into();
     }
-    let secs = (ns / 1_000_000_000) as i64;
-    let nanos = (ns % 1_000_000_000) as u32;
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    let secs = crate::image::time::rfc3339((ns / 1_000_000_000) as i64);
+    format!("{}.{:09}Z", secs.trim_end_matches('Z'), ns % 1_000_000_000)
 }
 
 /// Parse what [`rfc3339`] writes (and the same without fractions), or a
@@ -35,19 +28,15 @@ pub fn parse(text: &str) -> Option<i128> {
     if let Ok(secs) = text.parse::<i64>() {
         return Some(secs as i128 * 1_000_000_000);
     }
-    let t = text.strip_suffix('Z')?;
-    let (date, time) = t.split_once('T')?;
-    let mut ymd = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut parts = hms.split(':').map(|p| p.parse::<i64>().ok());
-    let (hh, mm, ss) = (parts.next()??, parts.next()??, parts.next()??);
-    let nanos: i128 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<9}").get(..9)?.parse().ok()?
+    let secs = crate::image::time::parse_rfc3339(text)?;
+    let frac = text
+        .split_once('.')
+        .map(|(_, f)| f.trim_end_matches('Z'))
+        .unwrap_or("");
+    let nanos: i128 = match frac {
+        "" => 0,
+        f => format!("{f:0<9}").get(..9)?.parse().ok()?,
     };
-    let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
     Some(secs as i128 * 1_000_000_000 + nanos)
 }
 
@@ -70,30 +59,6 @@ pub fn human(ns: i128) -> String {
         7200..=172_799 => format!("{} hours", s / 3600),
         _ => format!("{} days", s / 86_400),
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// The inverse of [`civil`].
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
