@@ -93,6 +93,16 @@ pub enum Command {
     Pause(container::NamesArgs),
     /// Unpause all processes within one or more containers.
     Unpause(container::NamesArgs),
+    /// Inspect changes to files on a container's filesystem.
+    Diff(container::OneArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(container::ExportArgs),
+    /// Display the running processes of a container.
+    Top(container::OneArgs),
+    /// Display a reading of containers' resource usage.
+    Stats(container::StatsArgs),
+    /// Rename a container.
+    Rename(container::RenameArgs),
     /// Container commands: inspect, prune, ls.
     Container(container::ContainerArgs),
     /// System commands: prune.
@@ -137,6 +147,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Exec(a) => container::exec(a),
         Command::Pause(a) => container::pause(a, true),
         Command::Unpause(a) => container::pause(a, false),
+        Command::Diff(a) => container::diff(a),
+        Command::Export(a) => container::export(a),
+        Command::Top(a) => container::top(a),
+        Command::Stats(a) => container::stats(a),
+        Command::Rename(a) => container::rename(a),
         Command::Container(a) => container::container(a),
         Command::System(a) => container::system(a),
     }

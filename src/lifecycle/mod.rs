@@ -25,6 +25,7 @@ pub mod attach;
 pub mod clock;
 pub mod control;
 pub mod create;
+pub mod diff;
 pub mod ids;
 pub mod inroot;
 pub mod logs;
@@ -36,7 +37,9 @@ pub mod remove;
 pub mod restart;
 pub mod signal;
 pub mod spec;
+pub mod stats;
 pub mod status;
+pub mod top;
 pub mod user;
 pub mod view;
 

@@ -84,6 +84,25 @@ pub fn release(name: &str, id: &str) {
     }
 }
 
+/// `wharf rename`: claim the new name first (so a taken one fails with
+/// nothing changed), write the record with it, then free the old one.
+/// The container's lock keeps two renames of it from crossing.
+pub fn rename(rec: &super::Record, new: &str) -> anyhow::Result<()> {
+    let _lock = crate::container::state::Lock::take(&rec.dir())?;
+    let mut rec = super::record::load(&rec.id)?;
+    if rec.name == new {
+        bail!("renaming container {}: it is already named {new}", rec.short_id());
+    }
+    claim(new, &rec.id)?;
+    let old = std::mem::replace(&mut rec.name, new.to_string());
+    if let Err(e) = super::record::save(&rec) {
+        release(new, &rec.id);
+        return Err(e);
+    }
+    release(&old, &rec.id);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::check;

@@ -17,6 +17,9 @@ pub fn remove(rec: &Record) -> anyhow::Result<()> {
             .with_context(|| format!("removing the runtime state of {}", rec.short_id()))?;
     }
     let dir = rec.dir();
+    // The name as the record says now: `rename` may have changed it
+    // since the caller (a long-lived monitor) loaded its copy.
+    let name = super::record::load(&rec.id).map_or_else(|_| rec.name.clone(), |r| r.name);
     let rootfs = Rootfs {
         driver: Driver::Overlay,
         lowers: rec.lower_dirs.clone(),
@@ -24,7 +27,7 @@ pub fn remove(rec: &Record) -> anyhow::Result<()> {
     };
     rootfs.unmount()?;
     crate::union::remove_tree(&dir)?;
-    names::release(&rec.name, &rec.id);
+    names::release(&name, &rec.id);
     // A monitor finishing at this moment may have been deleting the
     // runtime's state too: whatever of it is left goes (runc's rule:
     // delete --force of no container is done).

@@ -1,11 +1,13 @@
 //! The container commands, with Docker's names, flags and exit codes:
 //! `run`, `create`, `start`, `stop`, `kill`, `restart`, `rm`, `wait`,
-//! `ps`, `logs`, `exec`, `pause`, `unpause`, `container inspect`,
+//! `ps`, `logs`, `exec`, `pause`, `unpause`, `diff`, `export`, `top`,
+//! `stats`, `rename`, `container inspect`,
 //! `container prune`. The work is done by [`crate::lifecycle`]; here are
 //! the flags, the tables, and Docker's exit codes: 125 when wharf itself
 //! failed, 126/127 when the command cannot be run or found, 128+N for a
 //! signal, else the container's own code.
 
+mod examine;
 mod inspect;
 mod logs;
 mod ps;
@@ -15,6 +17,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+pub use examine::{ExportArgs, OneArgs, RenameArgs, StatsArgs};
 pub use logs::LogsArgs;
 pub use ps::PsArgs;
 pub use run::{CreateArgs, RunArgs};
@@ -278,6 +281,26 @@ pub fn exec(a: ExecArgs) -> anyhow::Result<i32> {
         };
         Runtime::default_root().exec(&rec.id, &opts)
     })())
+}
+
+pub fn diff(a: OneArgs) -> anyhow::Result<i32> {
+    failed(examine::diff(a))
+}
+
+pub fn export(a: ExportArgs) -> anyhow::Result<i32> {
+    failed(examine::export(a))
+}
+
+pub fn top(a: OneArgs) -> anyhow::Result<i32> {
+    failed(examine::top(a))
+}
+
+pub fn stats(a: StatsArgs) -> anyhow::Result<i32> {
+    failed(examine::stats(a))
+}
+
+pub fn rename(a: RenameArgs) -> anyhow::Result<i32> {
+    failed(examine::rename(a))
 }
 
 pub fn container(a: ContainerArgs) -> anyhow::Result<i32> {
