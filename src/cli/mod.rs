@@ -93,6 +93,8 @@ pub enum Command {
     Pause(container::NamesArgs),
     /// Unpause all processes within one or more containers.
     Unpause(container::NamesArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(container::CpArgs),
     /// Inspect changes to files on a container's filesystem.
     Diff(container::OneArgs),
     /// Export a container's filesystem as a tar archive.
@@ -147,6 +149,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Exec(a) => container::exec(a),
         Command::Pause(a) => container::pause(a, true),
         Command::Unpause(a) => container::pause(a, false),
+        Command::Cp(a) => container::cp(a),
         Command::Diff(a) => container::diff(a),
         Command::Export(a) => container::export(a),
         Command::Top(a) => container::top(a),

@@ -6,6 +6,7 @@
 //! host must never follow one out (the docker cp CVE-2018-15664 class).
 
 use std::fs::File;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use anyhow::Context;
@@ -13,16 +14,21 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 /// Open `path` (read-only) resolved inside `root`.
 pub fn open(root: &Path, path: &str) -> anyhow::Result<File> {
+    open_with(root, path, OFlags::RDONLY).map(File::from)
+}
+
+/// Open `path` resolved inside `root` with `flags` (O_CLOEXEC is added;
+/// O_PATH, O_DIRECTORY, O_NOFOLLOW as the caller needs).
+pub fn open_with(root: &Path, path: &str, flags: OFlags) -> anyhow::Result<OwnedFd> {
     let dir = File::open(root).with_context(|| format!("opening {}", root.display()))?;
-    let fd = rustix::fs::openat2(
+    rustix::fs::openat2(
         &dir,
         path,
-        OFlags::RDONLY | OFlags::CLOEXEC,
+        flags | OFlags::CLOEXEC,
         Mode::empty(),
         ResolveFlags::IN_ROOT,
     )
-    .with_context(|| format!("opening {path} inside {}", root.display()))?;
-    Ok(File::from(fd))
+    .with_context(|| format!("opening {path} inside {}", root.display()))
 }
 
 /// The text of `path` inside `root`, or `None` if there is none.

@@ -24,6 +24,7 @@
 pub mod attach;
 pub mod clock;
 pub mod control;
+pub mod copy;
 pub mod create;
 pub mod diff;
 pub mod ids;
