@@ -67,7 +67,10 @@ fn diff_and_export_read_the_root_on_disk() {
         entries.insert(path.trim_end_matches('/').to_string(), body);
     }
     assert_eq!(entries.get("new").map(Vec::as_slice), Some(&b"hi\n"[..]));
-    assert!(!entries.contains_key("etc/group"), "a deleted file was exported");
+    assert!(
+        !entries.contains_key("etc/group"),
+        "a deleted file was exported"
+    );
     assert!(entries.contains_key("tmp/d"));
     // Every file the merged root shows is in the tar, with its bytes.
     let merged = l.containers_dir().join(&id).join("merged");
@@ -90,7 +93,9 @@ fn diff_and_export_read_the_root_on_disk() {
 fn top_and_stats_read_the_cgroup() {
     let l = Life::new();
     let script = "yes > /dev/null & sleep 100";
-    let id = l.ok(&["run", "-d", "--name", "busy", "--memory", "64m", "box", "sh", "-c", script]);
+    let id = l.ok(&[
+        "run", "-d", "--name", "busy", "--memory", "64m", "box", "sh", "-c", script,
+    ]);
     let procs = pids_dir(&l, &id).join("cgroup.procs");
     let kernel_pids = || -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_to_string(&procs)
@@ -101,7 +106,9 @@ fn top_and_stats_read_the_cgroup() {
         v.sort();
         v
     };
-    l.until(10, "two processes in the cgroup", || kernel_pids().len() == 2);
+    l.until(10, "two processes in the cgroup", || {
+        kernel_pids().len() == 2
+    });
     let top = l.ok(&["top", "busy"]);
     let mut shown: Vec<String> = top
         .lines()
@@ -110,9 +117,12 @@ fn top_and_stats_read_the_cgroup() {
         .collect();
     shown.sort();
     assert_eq!(shown, kernel_pids(), "{top}");
-    assert!(top.lines().next().unwrap().split_whitespace().eq(
-        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-    ));
+    assert!(top
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .eq(["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]));
 
     let stats = l.ok(&["stats", "--no-stream", "busy"]);
     let row: Vec<&str> = stats.lines().nth(1).unwrap().split_whitespace().collect();
@@ -142,14 +152,20 @@ fn rename_moves_the_name_in_the_table() {
     l.ok(&["create", "--name", "taken", "box", "true"]);
     let names = l.t.path().join("names");
     l.ok(&["rename", "old", "new"]);
-    assert_eq!(std::fs::read_link(names.join("new")).unwrap().to_str(), Some(id.as_str()));
+    assert_eq!(
+        std::fs::read_link(names.join("new")).unwrap().to_str(),
+        Some(id.as_str())
+    );
     assert!(std::fs::symlink_metadata(names.join("old")).is_err());
     assert_eq!(l.inspect(&id)["Name"], "/new");
     // A taken or bad name: one line, and the table as it was.
     let err = one_line_failure(&l, &["rename", "new", "taken"]);
     assert!(err.contains("already in use"), "{err}");
     one_line_failure(&l, &["rename", "new", "bad/name"]);
-    assert_eq!(std::fs::read_link(names.join("new")).unwrap().to_str(), Some(id.as_str()));
+    assert_eq!(
+        std::fs::read_link(names.join("new")).unwrap().to_str(),
+        Some(id.as_str())
+    );
     // rm frees the name it has now.
     l.ok(&["rm", "-f", "new", "taken"]);
     assert_eq!(l.leftovers(), Vec::<String>::new());

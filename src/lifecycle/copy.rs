@@ -81,8 +81,13 @@ pub fn tar_out(root: &Path, src: &str, out: impl Write) -> anyhow::Result<()> {
         .file_name()
         .map_or_else(|| PathBuf::from("."), PathBuf::from);
     let mut tar = Builder::new(out);
-    add(&mut tar, root, Path::new("/").join(src.trim_start_matches('/')), &top)
-        .with_context(|| format!("copying {src} out of the container"))?;
+    add(
+        &mut tar,
+        root,
+        Path::new("/").join(src.trim_start_matches('/')),
+        &top,
+    )
+    .with_context(|| format!("copying {src} out of the container"))?;
     tar.into_inner()?.flush()?;
     Ok(())
 }
@@ -154,7 +159,12 @@ pub fn tar_in(root: &Path, dest: &str, input: impl Read) -> anyhow::Result<()> {
             EntryType::Regular => {
                 replace(&dir, name);
                 let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
-                let mut f = File::from(rustix::fs::openat(&dir, name, flags | OFlags::CLOEXEC, mode)?);
+                let mut f = File::from(rustix::fs::openat(
+                    &dir,
+                    name,
+                    flags | OFlags::CLOEXEC,
+                    mode,
+                )?);
                 std::io::copy(&mut e, &mut f)?;
             }
             EntryType::Symlink => {
@@ -162,7 +172,10 @@ pub fn tar_in(root: &Path, dest: &str, input: impl Read) -> anyhow::Result<()> {
                 replace(&dir, name);
                 rustix::fs::symlinkat(target.as_os_str(), &dir, name)?;
             }
-            other => bail!("cannot copy {}: tar entries of type {other:?} are not supported", rel.display()),
+            other => bail!(
+                "cannot copy {}: tar entries of type {other:?} are not supported",
+                rel.display()
+            ),
         }
     }
     Ok(())
@@ -177,10 +190,13 @@ fn replace(dir: &impl rustix::fd::AsFd, name: &OsStr) {
 /// A host path as a tar with top entry `basename(src)` (the host's files
 /// are the user's own: plain std walking, symlinks kept as symlinks).
 pub fn tar_host(src: &Path, out: impl Write) -> anyhow::Result<()> {
-    let name = src.file_name().map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let name = src
+        .file_name()
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
     let mut tar = Builder::new(out);
     tar.follow_symlinks(false);
-    let meta = std::fs::symlink_metadata(src).with_context(|| format!("cannot copy {}", src.display()))?;
+    let meta =
+        std::fs::symlink_metadata(src).with_context(|| format!("cannot copy {}", src.display()))?;
     if meta.is_dir() {
         tar.append_dir_all(&name, src)?;
     } else {
@@ -251,10 +267,16 @@ mod tests {
     #[test]
     fn landing_follows_dockers_rule() {
         let into = Landing::of(Path::new("/tmp"), true);
-        assert_eq!(into.place(Path::new("etc/hosts")).unwrap(), Path::new("etc/hosts"));
+        assert_eq!(
+            into.place(Path::new("etc/hosts")).unwrap(),
+            Path::new("etc/hosts")
+        );
         let named = Landing::of(Path::new("/tmp/out"), false);
         assert_eq!(named.dir, Path::new("/tmp"));
-        assert_eq!(named.place(Path::new("etc/hosts")).unwrap(), Path::new("out/hosts"));
+        assert_eq!(
+            named.place(Path::new("etc/hosts")).unwrap(),
+            Path::new("out/hosts")
+        );
         assert!(into.place(Path::new("../x")).is_err());
         assert!(into.place(Path::new("/abs")).is_err());
     }

@@ -91,7 +91,10 @@ pub fn rename(rec: &super::Record, new: &str) -> anyhow::Result<()> {
     let _lock = crate::container::state::Lock::take(&rec.dir())?;
     let mut rec = super::record::load(&rec.id)?;
     if rec.name == new {
-        bail!("renaming container {}: it is already named {new}", rec.short_id());
+        bail!(
+            "renaming container {}: it is already named {new}",
+            rec.short_id()
+        );
     }
     claim(new, &rec.id)?;
     let old = std::mem::replace(&mut rec.name, new.to_string());

@@ -32,7 +32,10 @@ pub fn sample(recs: &[Record]) -> anyhow::Result<Vec<Usage>> {
     for (rec, before) in recs.iter().zip(first) {
         let now = read(rec)?;
         let wall_us = t0.elapsed().as_micros() as f64;
-        let cpu_percent = match (before.cpu.and_then(|c| c.usage_us), now.cpu.and_then(|c| c.usage_us)) {
+        let cpu_percent = match (
+            before.cpu.and_then(|c| c.usage_us),
+            now.cpu.and_then(|c| c.usage_us),
+        ) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 * 100.0 / wall_us),
             _ => None,
         };

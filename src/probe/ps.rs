@@ -58,7 +58,10 @@ pub fn row(pid: i32) -> io::Result<PsRow> {
 /// /proc/PID/stat's tty_nr is a device number: major 136 and up are the
 /// pty slaves `/dev/pts/N`; 0 is none.
 fn tty_name(tty_nr: i32) -> String {
-    let (major, minor) = ((tty_nr >> 8) & 0xfff, (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00));
+    let (major, minor) = (
+        (tty_nr >> 8) & 0xfff,
+        (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00),
+    );
     match major {
         0 => "?".into(),
         136..=143 => format!("pts/{}", (major - 136) * 256 + minor),

@@ -69,7 +69,9 @@ pub fn export(a: ExportArgs) -> anyhow::Result<i32> {
         None => {
             let stdout = std::io::stdout().lock();
             if std::io::IsTerminal::is_terminal(&stdout) {
-                anyhow::bail!("cowardly refusing to write a tar to a terminal: use -o FILE or redirect");
+                anyhow::bail!(
+                    "cowardly refusing to write a tar to a terminal: use -o FILE or redirect"
+                );
             }
             crate::layer::export(&rec.merged_dir, stdout)?;
             std::io::stdout().flush()?;
@@ -149,11 +151,18 @@ pub fn stats(a: StatsArgs) -> anyhow::Result<i32> {
     };
     let usage = stats::sample(&recs)?;
     let rows = recs.iter().zip(usage).map(|(r, u)| StatsRow {
-        id: if a.no_trunc { r.id.clone() } else { r.short_id().to_string() },
+        id: if a.no_trunc {
+            r.id.clone()
+        } else {
+            r.short_id().to_string()
+        },
         name: r.name.clone(),
         cpu: u.cpu_percent.map_or("--".into(), |c| format!("{c:.2}%")),
         mem: format!("{} / {}", bytes(u.memory), bytes(u.memory_limit)),
-        mem_percent: format!("{:.2}%", u.memory as f64 * 100.0 / u.memory_limit.max(1) as f64),
+        mem_percent: format!(
+            "{:.2}%",
+            u.memory as f64 * 100.0 / u.memory_limit.max(1) as f64
+        ),
         pids: u.pids,
     });
     println!("{}", Table::new(rows).with(Style::blank()));
