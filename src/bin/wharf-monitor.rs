@@ -404,7 +404,7 @@ impl Monitor {
         }
         if self.rec.auto_remove {
             let _ = std::fs::remove_file(attach::socket(&self.dir));
-            if let Err(e) = remove::remove(&self.rec) {
+            if let Err(e) = remove::remove(&self.rec, true) {
                 eprintln!("wharf-monitor: --rm: {e:#}");
             }
         }

@@ -107,8 +107,9 @@ pub fn wait(rec: &Record) -> anyhow::Result<i32> {
     }
 }
 
-/// `rm`: a live container only with `force` (SIGKILL, as Docker does).
-pub fn rm(rec: &Record, force: bool) -> anyhow::Result<()> {
+/// `rm`: a live container only with `force` (SIGKILL, as Docker does);
+/// with `volumes`, its anonymous volumes too.
+pub fn rm(rec: &Record, force: bool, volumes: bool) -> anyhow::Result<()> {
     let dir = rec.dir();
     let lock = Lock::take(&dir)?;
     let v = view::of(rec);
@@ -134,5 +135,5 @@ pub fn rm(rec: &Record, force: bool) -> anyhow::Result<()> {
         }
     }
     drop(lock);
-    remove::remove(rec)
+    remove::remove(rec, volumes)
 }

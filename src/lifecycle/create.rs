@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 
 use super::restart::Restart;
-use super::{clock, ids, monitor, names, record, spec, user, Record};
+use super::{clock, ids, monitor, names, record, spec, user, volumes, Record};
 use crate::container::ContainerDir;
 use crate::image::{store, tags, Store};
 use crate::union::{Driver, Mounted, Rootfs};
@@ -60,15 +60,24 @@ pub struct Options {
     /// 0: [`LOG_MAX_SIZE`].
     pub log_max_size: u64,
     pub log_max_files: u32,
+    /// `-v` flags, as given.
+    pub volumes: Vec<String>,
+    /// `--tmpfs DEST[:OPTIONS]`.
+    pub tmpfs: Vec<String>,
 }
 
 /// Undo a half-made container: unmount, remove its directory, free its name.
 struct Undo {
     name: Option<(String, String)>,
+    /// The volumes taken, and the id that took them.
+    mounts: Option<(Vec<volumes::ContainerMount>, String)>,
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
+        if let Some((mounts, id)) = self.mounts.take() {
+            let _ = volumes::detach(&mounts, &id, true);
+        }
         if let Some((name, id)) = self.name.take() {
             names::release(&name, &id);
         }
@@ -100,9 +109,13 @@ pub fn create(opts: &Options, start: bool) -> anyhow::Result<Record> {
         config.cmd().as_deref(),
     )?;
     let env = environment(opts, config.env().as_deref().unwrap_or_default())?;
+    let planned = volumes::plan(&opts.volumes, &opts.tmpfs)?;
 
     let id = ids::new()?;
-    let mut undo = Undo { name: None };
+    let mut undo = Undo {
+        name: None,
+        mounts: None,
+    };
     let name = match &opts.name {
         Some(n) => {
             names::claim(n, &id)?;
@@ -134,6 +147,8 @@ pub fn create(opts: &Options, start: bool) -> anyhow::Result<Record> {
         ));
     }
     env.push(format!("HOSTNAME={hostname}"));
+    let mounts = volumes::attach(&planned, &id)?;
+    undo.mounts = Some((mounts.clone(), id.clone()));
     let rec = Record {
         id: id.clone(),
         name,
@@ -187,6 +202,7 @@ pub fn create(opts: &Options, start: bool) -> anyhow::Result<Record> {
         } else {
             LOG_MAX_FILES
         },
+        mounts,
     };
     let oci = spec::build(&rec, &who)?;
     std::fs::write(
@@ -201,6 +217,7 @@ pub fn create(opts: &Options, start: bool) -> anyhow::Result<Record> {
     let mut dir = dir;
     dir.keep(true);
     undo.name = None;
+    undo.mounts = None;
     Ok(rec)
 }
 

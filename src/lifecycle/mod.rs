@@ -43,6 +43,7 @@ pub mod status;
 pub mod top;
 pub mod user;
 pub mod view;
+pub mod volumes;
 
 pub use create::Options;
 pub use record::Record;

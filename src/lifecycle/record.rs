@@ -71,6 +71,9 @@ pub struct Record {
     pub log_path: PathBuf,
     pub log_max_size: u64,
     pub log_max_files: u32,
+    /// `-v` and `--tmpfs` mounts (records older than volumes have none).
+    #[serde(default)]
+    pub mounts: Vec<super::volumes::ContainerMount>,
 }
 
 impl Record {

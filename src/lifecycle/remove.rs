@@ -10,7 +10,9 @@ use super::{names, Record};
 use crate::container::Runtime;
 use crate::union::{Driver, Rootfs};
 
-pub fn remove(rec: &Record) -> anyhow::Result<()> {
+/// Take container `rec` apart; its anonymous volumes go too with
+/// `drop_anonymous` (`rm -v`, and `--rm` as Docker does).
+pub fn remove(rec: &Record, drop_anonymous: bool) -> anyhow::Result<()> {
     let rt = Runtime::default_root();
     if rt.state(&rec.id).is_ok() {
         rt.delete(&rec.id, true)
@@ -26,6 +28,7 @@ pub fn remove(rec: &Record) -> anyhow::Result<()> {
         dir: dir.clone(),
     };
     rootfs.unmount()?;
+    super::volumes::detach(&rec.mounts, &rec.id, drop_anonymous || rec.auto_remove)?;
     crate::union::remove_tree(&dir)?;
     names::release(&name, &rec.id);
     // A monitor finishing at this moment may have been deleting the

@@ -62,7 +62,7 @@ pub fn build(rec: &Record, ids: &Ids) -> anyhow::Result<Spec> {
         let quota = (rec.nano_cpus as i128 * CPU_PERIOD_US as i128 / 1_000_000_000) as i64;
         b = b.cpu(quota, CPU_PERIOD_US);
     }
-    let mut spec = b.build();
+    let mut spec = super::volumes::add_to_spec(b, &rec.mounts).build();
     if let Some(p) = spec.process_mut() {
         p.set_cwd(rec.cwd.clone().into());
         p.set_user(

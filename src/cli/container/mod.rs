@@ -66,7 +66,7 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL).
     #[arg(short, long)]
     pub force: bool,
-    /// Remove anonymous volumes (wharf run makes none yet).
+    /// Remove the container's anonymous volumes too.
     #[arg(short, long)]
     pub volumes: bool,
     #[arg(required = true)]
@@ -221,7 +221,7 @@ pub fn kill(a: KillArgs) -> anyhow::Result<i32> {
 }
 
 pub fn rm(a: RmArgs) -> anyhow::Result<i32> {
-    failed(each(&a.containers, |r| control::rm(r, a.force)))
+    failed(each(&a.containers, |r| control::rm(r, a.force, a.volumes)))
 }
 
 pub fn wait(a: NamesArgs) -> anyhow::Result<i32> {
@@ -334,7 +334,7 @@ fn prune() -> anyhow::Result<i32> {
     let mut freed = Vec::new();
     for rec in lifecycle::record::all()? {
         if !view::of(&rec).state.live() {
-            control::rm(&rec, false)?;
+            control::rm(&rec, false, false)?;
             freed.push(rec.id);
         }
     }

@@ -52,6 +52,12 @@ pub struct CreateArgs {
     /// Tune container pids limit.
     #[arg(long)]
     pub pids_limit: Option<i64>,
+    /// Bind mount a volume: HOST:CTR[:ro], NAME:CTR[:ro] or CTR (anonymous).
+    #[arg(short, long = "volume", value_name = "LIST")]
+    pub volume: Vec<String>,
+    /// Mount a tmpfs directory: CTR[:OPTIONS] (e.g. /run:size=64m).
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
     /// Add Linux capabilities.
     #[arg(long)]
     pub cap_add: Vec<String>,
@@ -134,6 +140,8 @@ impl CreateArgs {
             network: self.network.clone(),
             log_max_size: 0,
             log_max_files: 0,
+            volumes: self.volume.clone(),
+            tmpfs: self.tmpfs.clone(),
         })
     }
 }
