@@ -62,7 +62,7 @@ fn cp_through_hostile_symlinks_stays_inside() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(got, [name.clone()]);
+    assert_eq!(got, std::slice::from_ref(&name));
     // `..` cannot climb above the container's root.
     let passwd = host.join("passwd");
     l.ok(&[

@@ -20,10 +20,26 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
                   touch /h/y 2>/dev/null && echo WROTE; \
                   cat /proc/self/mountinfo; echo ready; sleep 100";
     let id = l.ok(&[
-        "run", "-d", "--name", "vols", "-v", &bind, "-v", "data:/data", "-v", "/anon",
-        "--tmpfs", "/scratch:size=1m", "box", "sh", "-c", script,
+        "run",
+        "-d",
+        "--name",
+        "vols",
+        "-v",
+        &bind,
+        "-v",
+        "data:/data",
+        "-v",
+        "/anon",
+        "--tmpfs",
+        "/scratch:size=1m",
+        "box",
+        "sh",
+        "-c",
+        script,
     ]);
-    l.until(10, "the script", || l.ok(&["logs", "vols"]).contains("ready"));
+    l.until(10, "the script", || {
+        l.ok(&["logs", "vols"]).contains("ready")
+    });
     let logs = l.ok(&["logs", "vols"]);
     assert!(logs.starts_with("from host\n"), "{logs}");
     assert!(!logs.contains("WROTE"), "a :ro bind was writable");
@@ -35,7 +51,13 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
             .find(|l| l.split_whitespace().nth(4) == Some(target))
             .unwrap_or_else(|| panic!("no mount at {target}:\n{logs}"));
         let f: Vec<&str> = line.split_whitespace().collect();
-        let fstype = line.split(" - ").nth(1).unwrap().split_whitespace().next().unwrap();
+        let fstype = line
+            .split(" - ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
         (f[5].to_string(), fstype.to_string())
     };
     assert!(mount("/h").0.split(',').any(|o| o == "ro"));
@@ -45,7 +67,10 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
     assert!(opts.contains("noexec") && opts.contains("nosuid"), "{opts}");
     // The bytes are in the volumes, not in the container's upper dir.
     let vols = l.t.path().join("volumes");
-    assert_eq!(std::fs::read_to_string(vols.join("data/_data/v")).unwrap(), "v\n");
+    assert_eq!(
+        std::fs::read_to_string(vols.join("data/_data/v")).unwrap(),
+        "v\n"
+    );
     let upper = l.containers_dir().join(&id).join("upper");
     assert!(!upper.join("data/v").exists() && !upper.join("anon/a").exists());
     let anon: Vec<_> = std::fs::read_dir(&vols)

@@ -237,10 +237,10 @@ pub fn piped(
     write: impl FnOnce(File) -> anyhow::Result<()> + Send,
     read: impl FnOnce(File) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let (r, w) = std::io::pipe()?;
+    let (r, w) = nix::unistd::pipe()?;
     let (wrote, read) = std::thread::scope(|s| {
-        let writer = s.spawn(move || write(File::from(std::os::fd::OwnedFd::from(w))));
-        let read = read(File::from(std::os::fd::OwnedFd::from(r)));
+        let writer = s.spawn(move || write(File::from(w)));
+        let read = read(File::from(r));
         (writer.join(), read)
     });
     let wrote = wrote.map_err(|_| anyhow::anyhow!("the tar writer panicked"))?;

@@ -47,10 +47,17 @@ pub fn plan(volumes: &[String], tmpfs: &[String]) -> anyhow::Result<Planned> {
         .map(|t| {
             let (dest, opts) = t.split_once(':').unwrap_or((t, ""));
             let dest = PathBuf::from(dest);
-            if !dest.is_absolute() || dest.parent().is_none() || dest.components().any(|c| c.as_os_str() == "..") {
+            if !dest.is_absolute()
+                || dest.parent().is_none()
+                || dest.components().any(|c| c.as_os_str() == "..")
+            {
                 bail!("--tmpfs {t}: the container path must be absolute, not /, without '..'");
             }
-            let opts = opts.split(',').filter(|o| !o.is_empty()).map(String::from).collect();
+            let opts = opts
+                .split(',')
+                .filter(|o| !o.is_empty())
+                .map(String::from)
+                .collect();
             Ok((dest, opts))
         })
         .collect::<anyhow::Result<_>>()?;
@@ -64,7 +71,12 @@ pub fn attach(p: &Planned, id: &str) -> anyhow::Result<Vec<ContainerMount>> {
     for v in &p.volumes {
         let (kind, source, volume, anonymous) = match &v.source {
             Source::Host(path) => ("bind", path.clone(), None, false),
-            Source::Named(n) => ("volume", named::use_volume(n, false, id)?, Some(n.clone()), false),
+            Source::Named(n) => (
+                "volume",
+                named::use_volume(n, false, id)?,
+                Some(n.clone()),
+                false,
+            ),
             Source::Anonymous => {
                 let n = named::anonymous_name()?;
                 ("volume", named::use_volume(&n, true, id)?, Some(n), true)
