@@ -81,6 +81,24 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
         .collect();
     assert_eq!(anon.len(), 1, "one anonymous volume holds /anon");
 
+    // inspect tells the same: Docker's Mounts and HostConfig.Tmpfs.
+    let v = l.inspect("vols");
+    let by_dest = |d: &str| {
+        v["Mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["Destination"] == d)
+            .cloned()
+            .unwrap_or_else(|| panic!("no mount {d} in {v}"))
+    };
+    assert_eq!(
+        (by_dest("/h")["Type"].clone(), by_dest("/h")["RW"].clone()),
+        ("bind".into(), false.into())
+    );
+    assert_eq!(by_dest("/data")["Name"], "data");
+    assert_eq!(v["HostConfig"]["Tmpfs"]["/scratch"], "size=1m");
+
     // In use: refused, and the data stays.
     let out = l.wharf(&["volume", "rm", "data"]);
     assert!(!out.status.success());

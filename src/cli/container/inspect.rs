@@ -61,6 +61,9 @@ pub fn json(rec: &Record) -> Value {
             "Privileged": rec.privileged,
             "Init": rec.init,
             "ReadonlyRootfs": rec.read_only,
+            "Tmpfs": rec.mounts.iter().filter(|m| m.kind == "tmpfs").map(|m| {
+                (m.destination.to_string_lossy().into_owned(), m.options.join(","))
+            }).collect::<std::collections::BTreeMap<_, _>>(),
             "LogConfig": {"Type": "json-file", "Config": {
                 "max-size": rec.log_max_size.to_string(),
                 "max-file": rec.log_max_files.to_string(),
@@ -75,7 +78,14 @@ pub fn json(rec: &Record) -> Value {
                 "MergedDir": rec.merged_dir,
             },
         },
-        "Mounts": [],
+        // Docker lists binds and volumes here; a tmpfs only in HostConfig.
+        "Mounts": rec.mounts.iter().filter(|m| m.kind != "tmpfs").map(|m| serde_json::json!({
+            "Type": m.kind,
+            "Name": m.volume,
+            "Source": m.source,
+            "Destination": m.destination,
+            "RW": !m.read_only,
+        })).collect::<Vec<_>>(),
         "Config": {
             "Hostname": rec.hostname,
             "User": rec.user,
