@@ -9,6 +9,8 @@
 //!   [`probe`] reads every view the kernel gives of itself.
 //! - [`image`]: the image store, import, load/save (runtime, beside [`container`]).
 //! - [`registry`]: pull and push against a registry (runtime, beside [`image`]).
+//! - [`lifecycle`]: Docker's containers over [`container`]: records, names,
+//!   the monitor, logs (runtime).
 //! - [`paths`]: where wharf keeps its state.
 
 pub mod build;
@@ -17,6 +19,7 @@ pub mod cli;
 pub mod container;
 pub mod image;
 pub mod layer;
+pub mod lifecycle;
 pub mod net;
 pub mod ns;
 pub mod paths;

@@ -399,19 +399,7 @@ fn parse_user(s: &str) -> anyhow::Result<(u32, u32)> {
 
 /// `TERM`, `SIGTERM` or `15`.
 fn parse_signal(s: &str) -> anyhow::Result<nix::sys::signal::Signal> {
-    use std::str::FromStr;
-    let bad =
-        || anyhow::anyhow!("unknown signal {s:?}: give a name like TERM or KILL, or a number");
-    if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n).map_err(|_| bad());
-    }
-    let name = s.to_ascii_uppercase();
-    let name = if name.starts_with("SIG") {
-        name
-    } else {
-        format!("SIG{name}")
-    };
-    nix::sys::signal::Signal::from_str(&name).map_err(|_| bad())
+    wharf::lifecycle::signal::parse(s)
 }
 
 fn write_spec(bundle: &Path, rootless: bool) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 //! and what the chapter binaries share (`lesson`).
 
 pub mod build;
+pub mod container;
 pub mod doctor;
 pub mod flags;
 pub mod image;
@@ -80,6 +81,48 @@ pub enum Command {
     Search(registry::SearchArgs),
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
+    /// Create and run a new container from an image.
+    Run(container::RunArgs),
+    /// Create a new container (its init waits for `start`).
+    Create(container::CreateArgs),
+    /// Start one or more created or stopped containers.
+    Start(container::StartArgs),
+    /// Stop one or more running containers.
+    Stop(container::StopArgs),
+    /// Restart one or more containers.
+    Restart(container::StopArgs),
+    /// Kill one or more running containers.
+    Kill(container::KillArgs),
+    /// Remove one or more containers.
+    Rm(container::RmArgs),
+    /// Block until containers stop, then print their exit codes.
+    Wait(container::NamesArgs),
+    /// List containers.
+    Ps(container::PsArgs),
+    /// Fetch the logs of a container.
+    Logs(container::LogsArgs),
+    /// Execute a command in a running container.
+    Exec(container::ExecArgs),
+    /// Pause all processes within one or more containers.
+    Pause(container::NamesArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(container::NamesArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(container::CpArgs),
+    /// Inspect changes to files on a container's filesystem.
+    Diff(container::OneArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(container::ExportArgs),
+    /// Display the running processes of a container.
+    Top(container::OneArgs),
+    /// Display a reading of containers' resource usage.
+    Stats(container::StatsArgs),
+    /// Rename a container.
+    Rename(container::RenameArgs),
+    /// Container commands: inspect, prune, ls.
+    Container(container::ContainerArgs),
+    /// System commands: prune.
+    System(container::SystemArgs),
 }
 
 /// Run one `wharf` subcommand; the result is the process's exit code.
@@ -113,5 +156,26 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Logout(a) => registry::logout(a),
         Command::Search(a) => registry::search(a),
         Command::Build(a) => build::run(a),
+        Command::Run(a) => container::run(a),
+        Command::Create(a) => container::create(a),
+        Command::Start(a) => container::start(a),
+        Command::Stop(a) => container::stop(a),
+        Command::Restart(a) => container::restart(a),
+        Command::Kill(a) => container::kill(a),
+        Command::Rm(a) => container::rm(a),
+        Command::Wait(a) => container::wait(a),
+        Command::Ps(a) => container::ps(a),
+        Command::Logs(a) => container::logs(a),
+        Command::Exec(a) => container::exec(a),
+        Command::Pause(a) => container::pause(a, true),
+        Command::Unpause(a) => container::pause(a, false),
+        Command::Cp(a) => container::cp(a),
+        Command::Diff(a) => container::diff(a),
+        Command::Export(a) => container::export(a),
+        Command::Top(a) => container::top(a),
+        Command::Stats(a) => container::stats(a),
+        Command::Rename(a) => container::rename(a),
+        Command::Container(a) => container::container(a),
+        Command::System(a) => container::system(a),
     }
 }

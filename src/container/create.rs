@@ -281,9 +281,7 @@ pub(super) fn read_report(sock: UnixStream) -> anyhow::Result<()> {
     match line.trim_end() {
         "ok" => Ok(()),
         "" => bail!("the container's init died before it was ready"),
-        err => Err(anyhow::anyhow!(
-            "{}",
-            err.strip_prefix("error: ").unwrap_or(err)
-        )),
+        // With the code the init's error carries (127: not found …).
+        err => Err(sys::from_report(err)),
     }
 }

@@ -118,8 +118,7 @@ fn state_from_parent(report: &UnixStream) -> anyhow::Result<oci_spec::runtime::S
 }
 
 fn fail(report: &mut UnixStream, e: &anyhow::Error) -> ! {
-    let line = format!("{e:#}").replace('\n', " ");
-    let _ = writeln!(report, "{line}");
+    let _ = writeln!(report, "{}", sys::report_line(e));
     exit(1)
 }
 
@@ -339,5 +338,6 @@ pub(super) fn enter_cwd(cwd: &Path) -> anyhow::Result<()> {
 /// Find the program now, so a missing one fails `create` with a clear line
 /// instead of failing after `start`, when nobody is there to see it.
 pub(super) fn find_program(args: &[String]) -> anyhow::Result<PathBuf> {
-    exec::resolve(&args[0]).map_err(|e| anyhow::anyhow!("{}", e.1))
+    // The error keeps its code (127 not found, 126 not executable).
+    Ok(exec::resolve(&args[0])?)
 }

@@ -240,6 +240,17 @@ pub fn cgroup_stats_of(pid: i32) -> io::Result<super::cgroup::Stats> {
     Ok(stats(&fs.dirs(Path::new(&rel))))
 }
 
+/// The host's memory in bytes (MemTotal of /proc/meminfo): what a
+/// cgroup without a memory limit may use at most.
+pub fn memory_total() -> io::Result<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo")?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| io::Error::other("/proc/meminfo has no MemTotal"))
+}
+
 /// Every live pid on the host.
 pub fn pids() -> io::Result<Vec<i32>> {
     Ok(procfs::process::all_processes()

@@ -16,6 +16,7 @@ pub mod mounts;
 pub mod net;
 pub mod ns;
 pub mod procs;
+pub mod ps;
 pub mod table;
 
 use std::io;

@@ -22,6 +22,27 @@ pub fn exit_code_of(e: &anyhow::Error) -> i32 {
     e.downcast_ref::<ExitCode>().map(|c| c.0).unwrap_or(1)
 }
 
+/// An error as one line for another process to read back with
+/// [`from_report`]: `error CODE: WHY`, so the code (127: not found …)
+/// survives the trip.
+pub fn report_line(e: &anyhow::Error) -> String {
+    format!("error {}: {}", exit_code_of(e), one_line(e))
+}
+
+/// The error a [`report_line`] describes (a line without a code is
+/// taken as the reason alone, code 1).
+pub fn from_report(line: &str) -> anyhow::Error {
+    let coded = line
+        .strip_prefix("error ")
+        .and_then(|r| r.split_once(": "))
+        .and_then(|(c, why)| Some((c.parse::<i32>().ok()?, why)));
+    match coded {
+        Some((1, why)) => anyhow::anyhow!("{why}"),
+        Some((code, why)) => ExitCode(code, why.to_string()).into(),
+        None => anyhow::anyhow!("{}", line.strip_prefix("error: ").unwrap_or(line)),
+    }
+}
+
 /// This program's name, for error lines: `ch02-namespaces: error: ...`.
 pub fn program_name() -> String {
     std::env::args_os()

@@ -23,7 +23,9 @@ mod security;
 mod tty;
 pub mod xattr_fs;
 
-pub use child::{child_exit, exit_code_of, one_line, program_name, ExitCode};
+pub use child::{
+    child_exit, exit_code_of, from_report, one_line, program_name, report_line, ExitCode,
+};
 pub use creds::{setgroups, setgroups_empty, setresgid, setresuid};
 pub use denied::{finit_module, init_module, ptrace_attach, ptrace_detach, reboot_restart};
 pub use kfile::{mkdir, open, rmdir, write};

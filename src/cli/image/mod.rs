@@ -226,7 +226,15 @@ pub fn rmi(a: RmiArgs) -> anyhow::Result<i32> {
     let store = open(Lock::Exclusive)?;
     // Every name is checked before anything is removed.
     for n in &a.images {
-        img::tags::resolve(&store, n)?;
+        let image = img::tags::resolve(&store, n)?;
+        let users = crate::lifecycle::record::using_image(image.id().as_ref())?;
+        if let (Some(c), false) = (users.first(), a.force) {
+            anyhow::bail!(
+                "conflict: unable to remove {n} (must be forced) - container {} ({}) is using it",
+                c.short_id(),
+                c.name
+            );
+        }
     }
     for n in &a.images {
         print_removals(&remove::rmi(&store, n, a.force)?);
