@@ -119,6 +119,8 @@ pub enum Command {
     Stats(container::StatsArgs),
     /// Rename a container.
     Rename(container::RenameArgs),
+    /// Make a new image from a container's changes.
+    Commit(container::CommitArgs),
     /// Container commands: inspect, prune, ls.
     Container(container::ContainerArgs),
     /// System commands: prune.
@@ -175,6 +177,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Top(a) => container::top(a),
         Command::Stats(a) => container::stats(a),
         Command::Rename(a) => container::rename(a),
+        Command::Commit(a) => container::commit(a),
         Command::Container(a) => container::container(a),
         Command::System(a) => container::system(a),
     }

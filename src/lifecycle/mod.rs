@@ -23,6 +23,7 @@
 
 pub mod attach;
 pub mod clock;
+pub mod commit;
 pub mod control;
 pub mod copy;
 pub mod create;

@@ -1,12 +1,13 @@
 //! The container commands, with Docker's names, flags and exit codes:
 //! `run`, `create`, `start`, `stop`, `kill`, `restart`, `rm`, `wait`,
 //! `ps`, `logs`, `exec`, `pause`, `unpause`, `diff`, `export`, `top`,
-//! `stats`, `rename`, `cp`, `container inspect`,
+//! `stats`, `rename`, `cp`, `commit`, `container inspect`,
 //! `container prune`. The work is done by [`crate::lifecycle`]; here are
 //! the flags, the tables, and Docker's exit codes: 125 when wharf itself
 //! failed, 126/127 when the command cannot be run or found, 128+N for a
 //! signal, else the container's own code.
 
+mod commit;
 mod cp;
 mod examine;
 mod inspect;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+pub use commit::CommitArgs;
 pub use cp::CpArgs;
 pub use examine::{ExportArgs, OneArgs, RenameArgs, StatsArgs};
 pub use logs::LogsArgs;
@@ -287,6 +289,10 @@ pub fn exec(a: ExecArgs) -> anyhow::Result<i32> {
 
 pub fn cp(a: CpArgs) -> anyhow::Result<i32> {
     failed(cp::cp(a))
+}
+
+pub fn commit(a: CommitArgs) -> anyhow::Result<i32> {
+    failed(commit::commit(a))
 }
 
 pub fn diff(a: OneArgs) -> anyhow::Result<i32> {
