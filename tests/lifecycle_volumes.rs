@@ -16,6 +16,7 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
     std::fs::create_dir(&host).unwrap();
     std::fs::write(host.join("h"), "from host\n").unwrap();
     let bind = format!("{}:/h:ro", host.display());
+    let mount = format!("type=bind,source={},target=/m,readonly", host.display());
     let script = "cat /h/h; echo v > /data/v; echo a > /anon/a; \
                   touch /h/y 2>/dev/null && echo WROTE; \
                   cat /proc/self/mountinfo; echo ready; sleep 100";
@@ -32,6 +33,8 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
         "/anon",
         "--tmpfs",
         "/scratch:size=1m",
+        "--mount",
+        &mount,
         "box",
         "sh",
         "-c",
@@ -61,6 +64,7 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
         (f[5].to_string(), fstype.to_string())
     };
     assert!(mount("/h").0.split(',').any(|o| o == "ro"));
+    assert!(mount("/m").0.split(',').any(|o| o == "ro"));
     assert!(mount("/data").0.split(',').any(|o| o == "rw"));
     let (opts, fstype) = mount("/scratch");
     assert_eq!(fstype, "tmpfs");
@@ -122,6 +126,7 @@ fn bad_volume_flags_leave_nothing() {
         vec!["-v", "data:relative"],
         vec!["-v", "data:/x:bogus"],
         vec!["--tmpfs", "relative"],
+        vec!["--mount", "type=nfs,target=/x"],
     ] {
         let mut args = vec!["run", "--rm"];
         args.extend(&flags);
