@@ -103,6 +103,25 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
     assert_eq!(by_dest("/data")["Name"], "data");
     assert_eq!(v["HostConfig"]["Tmpfs"]["/scratch"], "size=1m");
 
+    // --volumes-from shares them (read-only here), it does not copy.
+    let script = "cat /data/v /anon/a; touch /data/z 2>/dev/null && echo WROTE; true";
+    let out = l.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "vols:ro",
+        "box",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(out, "v\na");
+    assert!(!vols.join("data/_data/z").exists());
+    assert!(
+        anon[0].exists(),
+        "--rm of a borrower removed the owner's anonymous volume"
+    );
+
     // In use: refused, and the data stays.
     let out = l.wharf(&["volume", "rm", "data"]);
     assert!(!out.status.success());
@@ -127,6 +146,7 @@ fn bad_volume_flags_leave_nothing() {
         vec!["-v", "data:/x:bogus"],
         vec!["--tmpfs", "relative"],
         vec!["--mount", "type=nfs,target=/x"],
+        vec!["--volumes-from", "no-such-container"],
     ] {
         let mut args = vec!["run", "--rm"];
         args.extend(&flags);

@@ -41,8 +41,18 @@ pub struct Planned {
 
 /// Check `-v`, `--tmpfs` and `--mount` flags; a `--mount` is first
 /// spelled as the `-v` or `--tmpfs` it means, so one parser checks all.
-pub fn plan(volumes: &[String], tmpfs: &[String], mounts: &[String]) -> anyhow::Result<Planned> {
+/// `--volumes-from C[:ro|rw]` adds the binds and volumes of container C
+/// (its tmpfs mounts are its own), shared, not copied.
+pub fn plan(
+    volumes: &[String],
+    tmpfs: &[String],
+    mounts: &[String],
+    volumes_from: &[String],
+) -> anyhow::Result<Planned> {
     let (mut volumes, mut tmpfs) = (volumes.to_vec(), tmpfs.to_vec());
+    for from in volumes_from {
+        volumes.extend(borrowed(from)?);
+    }
     for m in mounts {
         match mount_flag(m)? {
             (true, t) => tmpfs.push(t),
@@ -71,6 +81,32 @@ pub fn plan(volumes: &[String], tmpfs: &[String], mounts: &[String]) -> anyhow::
         })
         .collect::<anyhow::Result<_>>()?;
     Ok(Planned { volumes, tmpfs })
+}
+
+/// The `-v` texts that give container `from`'s binds and volumes again.
+fn borrowed(from: &str) -> anyhow::Result<Vec<String>> {
+    let (name, mode) = match from.rsplit_once(':') {
+        Some((n, m @ ("ro" | "rw"))) => (n, Some(m)),
+        _ => (from, None),
+    };
+    let rec = super::find(name).map_err(|e| anyhow::anyhow!("--volumes-from {from}: {e}"))?;
+    Ok(rec
+        .mounts
+        .iter()
+        .filter(|m| m.kind != "tmpfs")
+        .map(|m| {
+            let src = m
+                .volume
+                .clone()
+                .unwrap_or_else(|| m.source.display().to_string());
+            let ro = mode.map_or(m.read_only, |x| x == "ro");
+            format!(
+                "{src}:{}{}",
+                m.destination.display(),
+                if ro { ":ro" } else { "" }
+            )
+        })
+        .collect())
 }
 
 /// `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly]

@@ -58,6 +58,9 @@ pub struct CreateArgs {
     /// Attach a filesystem mount: type=bind|volume|tmpfs,source=…,target=…[,readonly].
     #[arg(long = "mount", value_name = "MOUNT")]
     pub mount: Vec<String>,
+    /// Mount volumes from the specified container(s): CONTAINER[:ro|rw].
+    #[arg(long = "volumes-from", value_name = "LIST")]
+    pub volumes_from: Vec<String>,
     /// Mount a tmpfs directory: CTR[:OPTIONS] (e.g. /run:size=64m).
     #[arg(long)]
     pub tmpfs: Vec<String>,
@@ -146,6 +149,7 @@ impl CreateArgs {
             volumes: self.volume.clone(),
             tmpfs: self.tmpfs.clone(),
             mounts: self.mount.clone(),
+            volumes_from: self.volumes_from.clone(),
         })
     }
 }
