@@ -85,6 +85,11 @@ fn diff_and_export_read_the_root_on_disk() {
     let missing = l.t.path().join("never.tar");
     one_line_failure(&l, &["export", "-o", missing.to_str().unwrap(), "nope"]);
     assert!(!missing.exists());
+    // An unmounted root (a reboot does that) is said, not exported empty.
+    nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    let err = one_line_failure(&l, &["export", "-o", missing.to_str().unwrap(), "changer"]);
+    assert!(err.contains("not mounted"), "{err}");
+    assert!(!missing.exists());
     l.ok(&["rm", "-f", "changer"]);
     assert_eq!(l.leftovers(), Vec::<String>::new());
 }

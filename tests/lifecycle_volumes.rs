@@ -16,6 +16,7 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
     std::fs::create_dir(&host).unwrap();
     std::fs::write(host.join("h"), "from host\n").unwrap();
     let bind = format!("{}:/h:ro", host.display());
+    let mount = format!("type=bind,source={},target=/m,readonly", host.display());
     let script = "cat /h/h; echo v > /data/v; echo a > /anon/a; \
                   touch /h/y 2>/dev/null && echo WROTE; \
                   cat /proc/self/mountinfo; echo ready; sleep 100";
@@ -32,6 +33,8 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
         "/anon",
         "--tmpfs",
         "/scratch:size=1m",
+        "--mount",
+        &mount,
         "box",
         "sh",
         "-c",
@@ -61,6 +64,7 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
         (f[5].to_string(), fstype.to_string())
     };
     assert!(mount("/h").0.split(',').any(|o| o == "ro"));
+    assert!(mount("/m").0.split(',').any(|o| o == "ro"));
     assert!(mount("/data").0.split(',').any(|o| o == "rw"));
     let (opts, fstype) = mount("/scratch");
     assert_eq!(fstype, "tmpfs");
@@ -99,6 +103,25 @@ fn binds_named_anonymous_and_tmpfs_mounts() {
     assert_eq!(by_dest("/data")["Name"], "data");
     assert_eq!(v["HostConfig"]["Tmpfs"]["/scratch"], "size=1m");
 
+    // --volumes-from shares them (read-only here), it does not copy.
+    let script = "cat /data/v /anon/a; touch /data/z 2>/dev/null && echo WROTE; true";
+    let out = l.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "vols:ro",
+        "box",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(out, "v\na");
+    assert!(!vols.join("data/_data/z").exists());
+    assert!(
+        anon[0].exists(),
+        "--rm of a borrower removed the owner's anonymous volume"
+    );
+
     // In use: refused, and the data stays.
     let out = l.wharf(&["volume", "rm", "data"]);
     assert!(!out.status.success());
@@ -122,6 +145,8 @@ fn bad_volume_flags_leave_nothing() {
         vec!["-v", "data:relative"],
         vec!["-v", "data:/x:bogus"],
         vec!["--tmpfs", "relative"],
+        vec!["--mount", "type=nfs,target=/x"],
+        vec!["--volumes-from", "no-such-container"],
     ] {
         let mut args = vec!["run", "--rm"];
         args.extend(&flags);

@@ -64,6 +64,10 @@ pub struct Options {
     pub volumes: Vec<String>,
     /// `--tmpfs DEST[:OPTIONS]`.
     pub tmpfs: Vec<String>,
+    /// `--mount type=…,source=…,target=…`.
+    pub mounts: Vec<String>,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
 }
 
 /// Undo a half-made container: unmount, remove its directory, free its name.
@@ -109,7 +113,7 @@ pub fn create(opts: &Options, start: bool) -> anyhow::Result<Record> {
         config.cmd().as_deref(),
     )?;
     let env = environment(opts, config.env().as_deref().unwrap_or_default())?;
-    let planned = volumes::plan(&opts.volumes, &opts.tmpfs)?;
+    let planned = volumes::plan(&opts.volumes, &opts.tmpfs, &opts.mounts, &opts.volumes_from)?;
 
     let id = ids::new()?;
     let mut undo = Undo {

@@ -5,6 +5,12 @@
 //! the directories above them); a deletion is a whiteout there (a char
 //! device 0/0, see [`crate::layer::whiteout`]). Whether a path is `A` or
 //! `C` depends on whether the layers below already had it.
+//!
+//! [`crate::union::changes`] walks an upper dir too, for chapter 05's
+//! report (one line per changed leaf, the layer it was copied up from);
+//! Docker's listing differs — every copied-up directory is a `C` line of
+//! its own, everything below an added directory is listed, and a lower
+//! layer's own whiteouts and opaque directories decide what was there.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};

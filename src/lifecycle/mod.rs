@@ -54,3 +54,17 @@ pub use restart::Restart;
 pub fn find(query: &str) -> anyhow::Result<Record> {
     record::load(&ids::resolve(query)?)
 }
+
+/// The merged root of `rec`, checked to be the overlay mount it should be
+/// (mounted at create, until rm): an unmounted one is an empty directory,
+/// and reading it would report an empty container.
+pub fn mounted_root(rec: &Record) -> anyhow::Result<std::path::PathBuf> {
+    match crate::probe::mounts::is_mount_root(&rec.merged_dir) {
+        Ok(true) => Ok(rec.merged_dir.clone()),
+        _ => anyhow::bail!(
+            "the root of container {} is not mounted at {}: remove the container with wharf rm",
+            rec.name,
+            rec.merged_dir.display()
+        ),
+    }
+}

@@ -1,4 +1,4 @@
-//! A container's `-v` and `--tmpfs` mounts. The mechanism is chapter 07's
+//! A container's `-v`, `--mount` and `--tmpfs` mounts. The mechanism is chapter 07's
 //! ([`crate::volume`]: the `-v` forms, the named-volume store and who
 //! uses each volume); here a container gets them for its whole life: the
 //! flags are checked before anything is made, the volumes are taken at
@@ -39,8 +39,27 @@ pub struct Planned {
     tmpfs: Vec<(PathBuf, Vec<String>)>,
 }
 
-pub fn plan(volumes: &[String], tmpfs: &[String]) -> anyhow::Result<Planned> {
-    let volumes = volume::parse_all(volumes)?;
+/// Check `-v`, `--tmpfs` and `--mount` flags; a `--mount` is first
+/// spelled as the `-v` or `--tmpfs` it means, so one parser checks all.
+/// `--volumes-from C[:ro|rw]` adds the binds and volumes of container C
+/// (its tmpfs mounts are its own), shared, not copied.
+pub fn plan(
+    volumes: &[String],
+    tmpfs: &[String],
+    mounts: &[String],
+    volumes_from: &[String],
+) -> anyhow::Result<Planned> {
+    let (mut volumes, mut tmpfs) = (volumes.to_vec(), tmpfs.to_vec());
+    for from in volumes_from {
+        volumes.extend(borrowed(from)?);
+    }
+    for m in mounts {
+        match mount_flag(m)? {
+            (true, t) => tmpfs.push(t),
+            (false, v) => volumes.push(v),
+        }
+    }
+    let volumes = volume::parse_all(&volumes)?;
     volume::check_sources(&volumes)?;
     let tmpfs = tmpfs
         .iter()
@@ -62,6 +81,63 @@ pub fn plan(volumes: &[String], tmpfs: &[String]) -> anyhow::Result<Planned> {
         })
         .collect::<anyhow::Result<_>>()?;
     Ok(Planned { volumes, tmpfs })
+}
+
+/// The `-v` texts that give container `from`'s binds and volumes again.
+fn borrowed(from: &str) -> anyhow::Result<Vec<String>> {
+    let (name, mode) = match from.rsplit_once(':') {
+        Some((n, m @ ("ro" | "rw"))) => (n, Some(m)),
+        _ => (from, None),
+    };
+    let rec = super::find(name).map_err(|e| anyhow::anyhow!("--volumes-from {from}: {e}"))?;
+    Ok(rec
+        .mounts
+        .iter()
+        .filter(|m| m.kind != "tmpfs")
+        .map(|m| {
+            let src = m
+                .volume
+                .clone()
+                .unwrap_or_else(|| m.source.display().to_string());
+            let ro = mode.map_or(m.read_only, |x| x == "ro");
+            format!(
+                "{src}:{}{}",
+                m.destination.display(),
+                if ro { ":ro" } else { "" }
+            )
+        })
+        .collect())
+}
+
+/// `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly]
+/// [,tmpfs-size=…][,tmpfs-mode=…]` as (is tmpfs, the `--tmpfs` or `-v`
+/// text it means).
+fn mount_flag(flag: &str) -> anyhow::Result<(bool, String)> {
+    let (mut typ, mut src, mut dst, mut ro, mut opts) = ("volume", "", "", false, Vec::new());
+    for kv in flag.split(',') {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        match k {
+            "type" => typ = v,
+            "source" | "src" => src = v,
+            "target" | "destination" | "dst" => dst = v,
+            "readonly" | "ro" => ro = v.is_empty() || v == "true" || v == "1",
+            "tmpfs-size" => opts.push(format!("size={v}")),
+            "tmpfs-mode" => opts.push(format!("mode={v}")),
+            other => bail!("--mount {flag}: unknown key {other:?}"),
+        }
+    }
+    if dst.is_empty() {
+        bail!("--mount {flag}: give target=PATH (the path inside the container)");
+    }
+    let mode = if ro { ":ro" } else { "" };
+    match (typ, src) {
+        ("tmpfs", "") => Ok((true, format!("{dst}:{}", opts.join(",")))),
+        ("tmpfs", _) => bail!("--mount {flag}: a tmpfs has no source"),
+        ("bind", "") => bail!("--mount {flag}: a bind needs source=HOST_PATH"),
+        ("bind" | "volume", s) if !s.is_empty() => Ok((false, format!("{s}:{dst}{mode}"))),
+        ("volume", _) => Ok((false, format!("{dst}{mode}"))),
+        (other, _) => bail!("--mount {flag}: unknown type {other:?}: use bind, volume or tmpfs"),
+    }
 }
 
 /// Take the volumes for container `id`: named ones are created if new,
@@ -130,4 +206,36 @@ pub fn add_to_spec(mut b: SpecBuilder, mounts: &[ContainerMount]) -> SpecBuilder
         }
     }
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mount_flag;
+
+    #[test]
+    fn mount_flags_read_as_the_v_they_mean() {
+        let f = |s: &str| mount_flag(s).unwrap();
+        assert_eq!(
+            f("type=bind,source=/srv,target=/s,readonly"),
+            (false, "/srv:/s:ro".into())
+        );
+        assert_eq!(
+            f("type=volume,src=db,dst=/var/db"),
+            (false, "db:/var/db".into())
+        );
+        assert_eq!(f("target=/cache"), (false, "/cache".into()));
+        assert_eq!(
+            f("type=tmpfs,target=/run,tmpfs-size=1m"),
+            (true, "/run:size=1m".into())
+        );
+        for bad in [
+            "type=bind,target=/x",
+            "type=nfs,target=/x",
+            "source=a",
+            "type=tmpfs,src=a,dst=/x",
+            "bogus=1,target=/x",
+        ] {
+            assert!(mount_flag(bad).is_err(), "{bad}");
+        }
+    }
 }

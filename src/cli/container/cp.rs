@@ -27,7 +27,7 @@ fn split(arg: &str) -> Option<(&str, &str)> {
 pub fn cp(a: CpArgs) -> anyhow::Result<i32> {
     match (split(&a.src), split(&a.dest)) {
         (Some((c, src)), None) => {
-            let root = lifecycle::find(c)?.merged_dir;
+            let root = lifecycle::mounted_root(&lifecycle::find(c)?)?;
             match a.dest.as_str() {
                 "-" => copy::tar_out(&root, src, std::io::stdout().lock())?,
                 dest => copy::piped(
@@ -37,7 +37,7 @@ pub fn cp(a: CpArgs) -> anyhow::Result<i32> {
             }
         }
         (None, Some((c, dest))) => {
-            let root = lifecycle::find(c)?.merged_dir;
+            let root = lifecycle::mounted_root(&lifecycle::find(c)?)?;
             match a.src.as_str() {
                 "-" => copy::tar_in(&root, dest, std::io::stdin().lock())?,
                 src => copy::piped(

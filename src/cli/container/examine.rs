@@ -58,10 +58,10 @@ pub fn diff(a: OneArgs) -> anyhow::Result<i32> {
 /// The overlay stays mounted from create to rm, so this works for a
 /// stopped container too. A failed export leaves no half-written file.
 pub fn export(a: ExportArgs) -> anyhow::Result<i32> {
-    let rec = lifecycle::find(&a.container)?;
+    let root = lifecycle::mounted_root(&lifecycle::find(&a.container)?)?;
     match &a.output {
         Some(path) => {
-            if let Err(e) = crate::layer::export_to_file(&rec.merged_dir, path) {
+            if let Err(e) = crate::layer::export_to_file(&root, path) {
                 let _ = std::fs::remove_file(path);
                 return Err(e);
             }
@@ -73,7 +73,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<i32> {
                     "cowardly refusing to write a tar to a terminal: use -o FILE or redirect"
                 );
             }
-            crate::layer::export(&rec.merged_dir, stdout)?;
+            crate::layer::export(&root, stdout)?;
             std::io::stdout().flush()?;
         }
     }

@@ -55,6 +55,12 @@ pub struct CreateArgs {
     /// Bind mount a volume: HOST:CTR[:ro], NAME:CTR[:ro] or CTR (anonymous).
     #[arg(short, long = "volume", value_name = "LIST")]
     pub volume: Vec<String>,
+    /// Attach a filesystem mount: type=bind|volume|tmpfs,source=…,target=…[,readonly].
+    #[arg(long = "mount", value_name = "MOUNT")]
+    pub mount: Vec<String>,
+    /// Mount volumes from the specified container(s): CONTAINER[:ro|rw].
+    #[arg(long = "volumes-from", value_name = "LIST")]
+    pub volumes_from: Vec<String>,
     /// Mount a tmpfs directory: CTR[:OPTIONS] (e.g. /run:size=64m).
     #[arg(long)]
     pub tmpfs: Vec<String>,
@@ -142,6 +148,8 @@ impl CreateArgs {
             log_max_files: 0,
             volumes: self.volume.clone(),
             tmpfs: self.tmpfs.clone(),
+            mounts: self.mount.clone(),
+            volumes_from: self.volumes_from.clone(),
         })
     }
 }
