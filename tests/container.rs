@@ -210,11 +210,16 @@ fn another_user_and_a_user_namespace_pass_the_exec_fifo() {
     assert_eq!(fields, ["0", "100000", "65536"]);
 }
 
-/// A bad spec: one line, exit 1, no state dir and no cgroup.
+/// A bad spec: one line, exit 1 (runc's), no state dir and no cgroup.
 fn refused(edit: impl FnOnce(&mut serde_json::Value), want: &str) {
+    refused_with(1, edit, want)
+}
+
+/// The same, with the exit code the failure asks for.
+fn refused_with(code: i32, edit: impl FnOnce(&mut serde_json::Value), want: &str) {
     let b = Bundle::new(&["/bin/true"], edit);
     let out = b.create("bad");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
@@ -254,7 +259,11 @@ fn a_failing_step_in_the_init_is_reported_by_the_parent() {
         |s| s["process"]["cwd"] = "/nowhere".into(),
         "process.cwd /nowhere is not a directory in the container",
     );
-    refused(
+    // A command that is not there keeps sh's and Docker's 127 on its way
+    // from the init, so `wharf run` can pass it on (engines read the
+    // message, as they do runc's).
+    refused_with(
+        127,
         |s| s["process"]["args"] = serde_json::json!(["/bin/no-such-program"]),
         "/bin/no-such-program",
     );
