@@ -112,7 +112,7 @@ impl Monitor {
             .unwrap_or_default();
         let rec = record::load(&id)?;
         // Orphans in our subtree (the init, once wharf-oci exits) come to us.
-        nix::sys::prctl::set_child_subreaper(true)?;
+        wharf::sys::set_child_subreaper("orphans below the monitor (the init, once wharf-oci exits) come to it, so it can reap them")?;
         let (out, out_w) = output_pipe()?;
         let (err, err_w) = output_pipe()?;
         let (in_r, in_w) = pipe()?;

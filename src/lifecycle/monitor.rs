@@ -7,7 +7,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -32,24 +31,8 @@ pub fn spawn(dir: &Path, start: bool) -> anyhow::Result<()> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
-    // SAFETY: between fork and exec only async-signal-safe calls.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The ready pipe becomes fd 3, open across exec.
-            let r = if w == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(w, 3)
-            };
-            if r < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The ready pipe becomes fd 3 of a monitor in its own session.
+    crate::sys::new_session_with_fd3(&mut cmd, w);
     let mut first = cmd
         .spawn()
         .with_context(|| format!("starting {}", exe.display()))?;
@@ -77,7 +60,5 @@ pub fn spawn(dir: &Path, start: bool) -> anyhow::Result<()> {
 
 /// Whether `pid` is a live wharf-monitor (not a reused pid).
 pub fn alive(pid: i32) -> bool {
-    pid > 0
-        && std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .is_ok_and(|c| c.trim_end() == "wharf-monitor")
+    pid > 0 && crate::probe::procs::comm(pid as u32).is_ok_and(|c| c == "wharf-monitor")
 }

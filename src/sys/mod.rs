@@ -37,8 +37,8 @@ pub use netlink::{
 pub use nft::nft_apply;
 pub use ns::{clone, sethostname, setns, unshare, Child, Fork};
 pub use process::{
-    catch_stop_signals, clear_pdeathsig, cloexec_from_3, execve, kill, reset_signals,
-    stop_requested, wait, ExitReport,
+    catch_stop_signals, clear_pdeathsig, cloexec_from_3, execve, kill, new_session_with_fd3,
+    reset_signals, set_child_subreaper, stop_requested, wait, ExitReport,
 };
 pub use reap::{block_signals, reap_any, unblock_all, wait_signal};
 pub use security::{

@@ -298,3 +298,37 @@ fn finish(call: Call, pid: Pid, report: ExitReport) -> Result<ExitReport, SysErr
         .run(|| Ok(pid))?;
     Ok(report)
 }
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below us are re-parented to
+/// us instead of to the host's init, so we can wait for them (what a
+/// container's monitor needs once the runtime that forked the init exits).
+pub fn set_child_subreaper(why: &str) -> Result<(), SysError> {
+    let args = vec!["PR_SET_CHILD_SUBREAPER".into(), "1".into()];
+    Call::new("prctl", args, why).run(|| nix::sys::prctl::set_child_subreaper(true))
+}
+
+/// Make `cmd` start in a session of its own (`setsid()`, so no terminal's
+/// hang-up or job control reaches it) with `fd` as its descriptor 3, open
+/// across execve. Runs between fork and exec, where nothing may allocate,
+/// so it is not journaled.
+pub fn new_session_with_fd3(cmd: &mut std::process::Command, fd: std::os::fd::RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // dup2 onto itself would keep close-on-exec: clear it instead.
+            let r = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
